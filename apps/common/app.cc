@@ -1,0 +1,218 @@
+#include "common/app.h"
+
+#include <glob.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "sense/inference/error.h"
+#include "sense/inference/model.h"
+#include "sense/inference/system_info.h"
+
+namespace fs = std::filesystem;
+
+namespace sense::app {
+
+bool ParseCommandLine(int argc, char** argv, const std::string& app_name, const std::string& usage,
+                      po::options_description& options, const std::string& positional_name, po::variables_map* vm,
+                      int* exit_code) {
+  options.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
+  po::positional_options_description pos;
+  if (!positional_name.empty()) pos.add(positional_name.c_str(), -1);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).positional(pos).run(), *vm);
+    if (vm->count("help")) {
+      std::cout << "Usage: " << usage << "\n\n" << options << "\n";
+      *exit_code = 0;
+      return false;
+    }
+    if (vm->count("version")) {
+      std::cout << app_name << " " << SenseVersion() << "\n";
+      *exit_code = 0;
+      return false;
+    }
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    std::cerr << app_name << ": " << e.what() << "\nTry '" << app_name << " --help'.\n";
+    *exit_code = 2;
+    return false;
+  }
+  return true;
+}
+
+std::string DefaultModelPath(const std::string& file) {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("SENSE_MODELS_DIR")) dirs.emplace_back(env);
+  // Next to the executable's install prefix: <prefix>/bin/app -> <prefix>/share/sense/models
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path().parent_path() / "share/sense/models").string());
+  dirs.emplace_back(SENSE_INSTALL_MODELS_DIR);
+  dirs.emplace_back(SENSE_SOURCE_MODELS_DIR);
+  for (const auto& d : dirs) {
+    const fs::path p = fs::path(d) / file;
+    if (fs::is_regular_file(p)) return p.string();
+  }
+  return (fs::path(SENSE_SOURCE_MODELS_DIR) / file).string();  // the error will name this path
+}
+
+namespace {
+
+bool HasExtension(const fs::path& p, const std::vector<std::string>& exts) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return std::find(exts.begin(), exts.end(), e) != exts.end();
+}
+
+bool IsGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+void AddPath(const std::string& arg, const std::vector<std::string>& exts, std::vector<InputItem>* out) {
+  std::error_code ec;
+  if (fs::is_directory(arg, ec)) {
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(arg, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec) && HasExtension(it->path(), exts)) found.push_back(it->path().string());
+    }
+    std::sort(found.begin(), found.end());
+    if (found.empty()) out->push_back({arg, arg, "folder holds no files with a supported extension"});
+    for (auto& f : found) out->push_back({f, f, ""});
+    return;
+  }
+  if (!fs::exists(arg, ec) && IsGlob(arg)) {
+    glob_t g{};
+    const int rc = glob(arg.c_str(), 0, nullptr, &g);
+    std::vector<std::string> found;
+    if (rc == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) found.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+    if (found.empty()) out->push_back({arg, arg, "no file matches this pattern"});
+    for (auto& f : found) {
+      if (fs::is_directory(f, ec)) AddPath(f, exts, out);
+      else out->push_back({f, f, ""});
+    }
+    return;
+  }
+  if (!fs::exists(arg, ec)) {
+    out->push_back({arg, arg, "no such file"});
+    return;
+  }
+  out->push_back({arg, arg, ""});
+}
+
+}  // namespace
+
+std::vector<InputItem> GatherPaths(const std::vector<std::string>& args, const std::vector<std::string>& exts) {
+  std::vector<InputItem> out;
+  const bool use_stdin = (args.empty() && !isatty(STDIN_FILENO)) ||
+                         std::find(args.begin(), args.end(), "-") != args.end();
+  for (const auto& a : args)
+    if (a != "-") AddPath(a, exts, &out);
+  if (use_stdin) {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      AddPath(line, exts, &out);
+    }
+  }
+  return out;
+}
+
+std::vector<InputItem> GatherTexts(const std::vector<std::string>& args, const std::vector<std::string>& files) {
+  std::vector<InputItem> out;
+  bool use_stdin = args.empty() && files.empty();
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-") { use_stdin = true; continue; }
+    out.push_back({"arg:" + std::to_string(i + 1), args[i], ""});
+  }
+  auto read_lines = [&](std::istream& in, const std::string& name) {
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      out.push_back({name + ":" + std::to_string(n), line, ""});
+    }
+  };
+  for (const auto& f : files) {
+    if (f == "-") { use_stdin = true; continue; }
+    std::ifstream in(f, std::ios::binary);
+    if (!in || fs::is_directory(f)) {
+      out.push_back({f, "", fs::exists(f) ? "cannot read this file" : "no such file"});
+      continue;
+    }
+    read_lines(in, f);
+  }
+  if (use_stdin) read_lines(std::cin, "stdin");
+  return out;
+}
+
+static double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Progress::Progress(std::size_t total, std::string label, std::size_t min_items)
+    : total_(total), label_(std::move(label)), enabled_(total >= min_items && isatty(STDERR_FILENO)), start_(Now()) {}
+
+Progress::~Progress() { Finish(); }
+
+void Progress::Tick(std::size_t n) {
+  done_ += n;
+  if (!enabled_) return;
+  const double t = Now();
+  if (t - last_draw_ < 0.1 && done_ < total_) return;
+  last_draw_ = t;
+  Draw();
+}
+
+void Progress::Draw() {
+  const int width = 30;
+  const double frac = total_ ? static_cast<double>(done_) / total_ : 1.0;
+  const int filled = static_cast<int>(frac * width);
+  const double elapsed = Now() - start_;
+  const double rate = elapsed > 0 ? done_ / elapsed : 0;
+  std::fprintf(stderr, "\r%s [%s%s] %zu/%zu %5.1f%% %.1f/s", label_.c_str(), std::string(filled, '#').c_str(),
+               std::string(width - filled, '.').c_str(), done_, total_, frac * 100, rate);
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  if (!enabled_) return;
+  Draw();
+  std::fprintf(stderr, "\n");
+  enabled_ = false;
+}
+
+void PrintJsonLine(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+void PrintError(const std::string& app_name, const std::string& source, const std::string& message) {
+  std::cerr << app_name << ": " << (source.empty() ? "" : source + ": ") << message << "\n";
+}
+
+nlohmann::json ErrorJson(const std::string& code, const std::string& message) {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+int Guarded(const std::string& app_name, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const sense::Error& e) {
+    std::cerr << app_name << ": error (" << ErrorCodeName(e.code()) << "): " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << app_name << ": error: " << e.what() << "\n";
+  }
+  return 1;
+}
+
+int ResolveThreads(int requested) { return requested > 0 ? requested : AvailableCores(); }
+
+}  // namespace sense::app

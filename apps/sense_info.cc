@@ -1,0 +1,210 @@
+// sense-info: what a model bundle is (task, labels, inputs, outputs,
+// preprocessing, provenance, size, backend), and with --system what math
+// stack sense runs on.
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "common/app.h"
+#include "sense/inference/model.h"
+#include "sense/inference/system_info.h"
+
+namespace {
+
+using sense::ModelMetadata;
+using json = nlohmann::json;
+
+std::string Shape(const sense::TensorSpec& s) {
+  std::ostringstream o;
+  o << s.name << ": " << sense::DTypeName(s.dtype) << "[";
+  for (size_t i = 0; i < s.shape.size(); ++i) o << (i ? ", " : "") << (s.shape[i] < 0 ? std::string("?") : std::to_string(s.shape[i]));
+  o << "]";
+  return o.str();
+}
+
+std::string Floats(const std::vector<float>& v) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < v.size(); ++i) o << (i ? ", " : "") << v[i];
+  o << "]";
+  return o.str();
+}
+
+std::string Bytes(double n) {
+  const char* units[] = {"B", "KB", "MB", "GB"};
+  int u = 0;
+  while (n >= 1024 && u < 3) { n /= 1024; ++u; }
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(u ? 1 : 0) << n << " " << units[u];
+  return o.str();
+}
+
+void Row(const std::string& key, const std::string& value) {
+  std::cout << "  " << std::left << std::setw(13) << key << value << "\n";
+}
+
+void PrintHuman(const sense::Model& model) {
+  const ModelMetadata& m = model.metadata();
+  std::cout << model.path() << "\n";
+  Row("name", m.name + (m.version.empty() ? "" : " " + m.version));
+  Row("task", sense::TaskName(m.task));
+  if (!m.description.empty()) Row("description", m.description);
+  Row("backend", model.backend() + " on " + model.device().ToString() + ", " + std::to_string(model.num_threads()) + " thread(s)");
+  Row("file", Bytes(static_cast<double>(model.file_size())) + ", metadata " +
+                  (model.metadata_source() == "embedded" ? "embedded" : "from " + model.metadata_source()));
+  if (!m.labels.empty()) {
+    std::string l;
+    for (size_t i = 0; i < m.labels.size() && i < 20; ++i) l += (i ? ", " : "") + m.labels[i];
+    if (m.labels.size() > 20) l += ", ... (" + std::to_string(m.labels.size() - 20) + " more)";
+    Row("labels (" + std::to_string(m.labels.size()) + ")", l);
+  }
+  for (size_t i = 0; i < m.inputs.size(); ++i) Row(i ? "" : "inputs", Shape(m.inputs[i]));
+  for (size_t i = 0; i < m.outputs.size(); ++i) Row(i ? "" : "outputs", Shape(m.outputs[i]));
+  if (m.image) {
+    const auto& p = *m.image;
+    const char* color[] = {"RGB", "BGR", "gray"};
+    const char* resize[] = {"stretch", "center crop", "letterbox"};
+    const char* interp[] = {"nearest", "bilinear", "bicubic", "area"};
+    std::ostringstream o;
+    o << p.width << "x" << p.height << " " << color[static_cast<int>(p.color)] << " "
+      << (p.layout == sense::Layout::kNCHW ? "NCHW" : "NHWC") << "; resize: " << resize[static_cast<int>(p.resize)];
+    if (p.resize == sense::ResizeMode::kCenterCrop) o << " (shorter side " << p.resize_shorter << ")";
+    o << ", " << interp[static_cast<int>(p.interpolation)] << (p.antialias ? " antialiased" : "");
+    Row("image", o.str());
+    Row("normalise", "x * " + std::to_string(p.scale) + ", mean " + Floats(p.mean) + ", std " + Floats(p.std));
+  }
+  if (m.text) {
+    const auto& t = *m.text;
+    Row("tokenizer", std::string(t.tokenizer.type == sense::TokenizerType::kSentencePiece ? "SentencePiece" : "WordPiece") +
+                         " (asset " + t.tokenizer.asset + ")" + (t.tokenizer.lowercase ? ", lower-cased" : ""));
+    Row("sequence", "max " + std::to_string(t.max_length) + " tokens");
+  }
+  const char* act[] = {"softmax", "sigmoid", "none"};
+  std::ostringstream out;
+  out << m.output.name << " -> " << act[static_cast<int>(m.output.activation)];
+  if (m.output.temperature != 1.0f) out << " (temperature " << m.output.temperature << ")";
+  Row("output", out.str());
+  if (m.explain) Row("explain", m.explain->method + (m.explain->features_method.empty() ? "" : " (" + m.explain->features_method + " -> " + m.explain->head_method + ")"));
+  for (const auto& a : model.AssetNames()) Row("asset", a + " (" + Bytes(static_cast<double>(model.Asset(a).size())) + ")");
+  const auto& pv = m.provenance;
+  if (!pv.training_data.empty()) Row("trained on", pv.training_data);
+  if (!pv.script.empty()) Row("script", pv.script);
+  if (!pv.command.empty()) Row("command", pv.command);
+  if (!pv.created.empty()) Row("created", pv.created);
+  if (!pv.framework.empty()) Row("framework", pv.framework);
+  if (!pv.license.empty()) Row("licence", pv.license);
+  bool first = true;
+  for (const auto& kv : pv.metrics) {
+    std::ostringstream v;
+    v << kv.first << " = " << kv.second;
+    Row(first ? "metrics" : "", v.str());
+    first = false;
+  }
+  if (!pv.notes.empty()) Row("notes", pv.notes);
+}
+
+json ModelJson(const sense::Model& model) {
+  json assets = json::object();
+  for (const auto& a : model.AssetNames()) assets[a] = {{"bytes", model.Asset(a).size()}};
+  return {{"path", model.path()},
+          {"size_bytes", model.file_size()},
+          {"backend", model.backend()},
+          {"device", model.device().ToString()},
+          {"threads", model.num_threads()},
+          {"metadata_source", model.metadata_source()},
+          {"assets", assets},
+          {"metadata", json::parse(model.metadata().json)}};
+}
+
+int PrintSystem(bool as_json, int gemm_n) {
+  const sense::SystemInfo s = sense::GetSystemInfo();
+  const double g1 = gemm_n > 0 ? sense::MeasureGemmGflops(gemm_n, 1) : 0;
+  const double gn = gemm_n > 0 ? sense::MeasureGemmGflops(gemm_n, s.available_cores) : 0;
+  if (as_json) {
+    json j = {{"sense_version", s.sense_version}, {"torch_version", s.torch_version},
+              {"opencv_version", s.opencv_version}, {"blas_library", s.blas_library},
+              {"blas_vendor", s.blas_vendor}, {"blas_is_fast", s.blas_is_fast},
+              {"cpu_capability", s.cpu_capability}, {"parallel_backend", s.parallel_backend},
+              {"available_cores", s.available_cores}, {"torch_threads_at_start", s.torch_threads},
+              {"torch_interop_threads", s.torch_interop_threads}, {"cuda_available", s.cuda_available},
+              {"cuda_devices", s.cuda_devices}};
+    if (gemm_n > 0) j["gemm"] = {{"n", gemm_n}, {"gflops_1_thread", g1}, {"gflops_all_cores", gn}};
+    sense::app::PrintJsonLine(j);
+  } else {
+    std::cout << "sense " << s.sense_version << " (LibTorch " << s.torch_version << ", OpenCV " << s.opencv_version << ")\n";
+    Row("BLAS", s.blas_vendor);
+    Row("", s.blas_library.empty() ? "(no BLAS library mapped)" : s.blas_library);
+    Row("CPU kernels", s.cpu_capability);
+    Row("parallelism", s.parallel_backend + "; " + std::to_string(s.available_cores) + " core(s) available; LibTorch starts with " +
+                           std::to_string(s.torch_threads) + " intra-op thread(s), sense models default to " +
+                           std::to_string(s.available_cores));
+    Row("CUDA", s.cuda_available ? std::to_string(s.cuda_devices) + " device(s)" : "not available in this build/machine");
+    if (gemm_n > 0) {
+      std::ostringstream o;
+      o << std::fixed << std::setprecision(1) << g1 << " GFLOP/s on 1 thread, " << gn << " on " << s.available_cores
+        << " (float32 " << gemm_n << "^3 matrix product)";
+      Row("GEMM", o.str());
+    }
+    if (!s.blas_is_fast)
+      std::cout << "warning: a slow BLAS is in use; linear layers and LSTMs run ~15x slower. Install libopenblas0-openmp.\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string app = "sense-info";
+  return sense::app::Guarded(app, [&]() -> int {
+    namespace po = sense::app::po;
+    std::vector<std::string> models;
+    std::string device, metadata_path;
+    int gemm_n = 0;
+    po::options_description opts("Options");
+    opts.add_options()
+      ("model", po::value(&models), "model bundle(s) (.pt, or .onnx with a sidecar .json)")
+      ("json", "print one JSON object per model (JSON Lines)")
+      ("system", "show the BLAS, threads, CPU kernels and CUDA that sense runs on")
+      ("gemm", po::value(&gemm_n)->default_value(0), "with --system: time an N^3 float32 matrix product (e.g. 1024)")
+      ("device", po::value(&device)->default_value("cpu"), "device to load on: cpu, cuda, cuda:N")
+      ("metadata", po::value(&metadata_path), "sidecar sense.json to use instead of the embedded one");
+    po::variables_map vm;
+    int rc = 0;
+    if (!sense::app::ParseCommandLine(argc, argv, app,
+                                      "sense-info [options] MODEL...\n       sense-info --system [--gemm 1024]\n\n"
+                                      "Shows what a sense model bundle is: task, labels, inputs and outputs, preprocessing,\n"
+                                      "provenance and metrics, size and backend.",
+                                      opts, "model", &vm, &rc))
+      return rc;
+    const bool as_json = vm.count("json") > 0;
+    if (vm.count("system")) {
+      PrintSystem(as_json, gemm_n);
+      if (models.empty()) return 0;
+    }
+    if (models.empty()) {
+      std::cerr << app << ": no model given\nTry '" << app << " --help'.\n";
+      return 2;
+    }
+    int failed = 0;
+    for (const auto& path : models) {
+      try {
+        sense::ModelOptions mo;
+        mo.path = path;
+        mo.device = device;
+        mo.metadata_path = metadata_path;
+        auto model = sense::Model::Load(mo);
+        if (as_json) sense::app::PrintJsonLine(ModelJson(*model));
+        else PrintHuman(*model);
+      } catch (const sense::Error& e) {
+        ++failed;
+        sense::app::PrintError(app, "", e.what());
+        if (as_json) {
+          json j = sense::app::ErrorJson(sense::ErrorCodeName(e.code()), e.what());
+          j["path"] = path;
+          sense::app::PrintJsonLine(j);
+        }
+      }
+    }
+    return failed ? 1 : 0;
+  });
+}

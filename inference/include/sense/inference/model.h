@@ -1,0 +1,120 @@
+// sense/inference/model.h — loading a model bundle and running it.
+//
+// A Model is a loaded model file plus its validated metadata. Backends:
+//   * TorchScript through LibTorch ("torchscript"): sense.json and assets are
+//     extra files inside the archive; a sidecar JSON is the fallback for
+//     third-party files without metadata.
+//   * ONNX through OpenCV DNN ("onnx-opencv"): metadata in a sidecar JSON.
+// Load() checks the file, the metadata and the model against each other (one
+// forward pass on a small dummy input checks every declared output and the
+// label count), so a Model that exists works.
+//
+// Thread safety: Run, RunMethod and RunMethodWithGradient are const and safe
+// to call from several threads at once on one Model (TorchScript modules are
+// re-entrant in inference; the ONNX backend serialises calls on an internal
+// mutex because cv::dnn::Net is not). Each call runs with the Model's thread
+// count on the calling thread's OpenMP/BLAS pool.
+#ifndef SENSE_INFERENCE_MODEL_H_
+#define SENSE_INFERENCE_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sense/inference/error.h"
+#include "sense/inference/metadata.h"
+#include "sense/inference/tensor.h"
+
+namespace sense {
+
+struct Device {
+  enum class Type { kCPU, kCUDA };
+  Type type = Type::kCPU;
+  int index = -1;  // CUDA ordinal, -1 = current
+  // Parses "cpu", "cuda", "cuda:N". Throws Error(kDevice) for anything else.
+  static Device Parse(const std::string& text);
+  std::string ToString() const;
+};
+
+// True when this LibTorch build can run on CUDA and a device is present.
+bool CudaAvailable();
+int CudaDeviceCount();
+
+// Cores this process may run on (sched_getaffinity), at least 1.
+int AvailableCores();
+
+struct ModelOptions {
+  std::string path;            // model file (.pt TorchScript bundle, or .onnx); required
+  std::string metadata_path;   // sidecar sense.json; empty: embedded, else <path>.json, else <stem>.json
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; unavailable CUDA is Error(kDevice)
+  int num_threads = 0;         // intra-op threads for this model; 0 = AvailableCores(); < 0 invalid
+  bool verify = true;          // run one dummy forward pass at load to check outputs vs metadata
+};
+
+struct GradientResult {
+  NamedTensors outputs;  // the method's outputs (detached)
+  Tensor gradient;       // d(sum_i outputs[output_index][i, targets[i]]) / d(inputs[wrt])
+};
+
+class Model {
+ public:
+  // Loads and validates a bundle. Throws Error with kFile, kModelFormat,
+  // kMetadata, kDevice or kOption, naming the file and the problem.
+  static std::unique_ptr<Model> Load(const ModelOptions& options);
+  virtual ~Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelMetadata& metadata() const { return metadata_; }
+  const std::string& path() const { return path_; }
+  const std::string& metadata_source() const { return metadata_source_; }  // "embedded" or a sidecar path
+  Device device() const { return device_; }
+  int num_threads() const { return num_threads_; }
+  std::uintmax_t file_size() const { return file_size_; }
+  virtual std::string backend() const = 0;
+
+  // Bundled assets by name (tokenizer model, vocabulary ...). Throws
+  // Error(kMetadata) when the bundle has no such asset.
+  const std::string& Asset(const std::string& name) const;
+  std::vector<std::string> AssetNames() const;
+
+  // Runs the model's forward pass. Inputs are matched by name to the
+  // metadata's inputs (a single input may have any name); dtypes and ranks
+  // are checked first (Error(kInput)). Outputs are named after the metadata's
+  // outputs; tuples/lists/dicts of tensors are flattened in order. Tensors
+  // stay on CPU for the caller; device transfer happens inside.
+  virtual NamedTensors Run(const NamedTensors& inputs) const = 0;
+
+  // Exported TorchScript methods (e.g. "features", "head"). Inputs matched to
+  // the method's argument names, else by position. Others: Error(kUnsupported).
+  virtual bool HasMethod(const std::string& method) const;
+  virtual NamedTensors RunMethod(const std::string& method, const NamedTensors& inputs) const;
+  virtual bool SupportsGradients() const { return false; }
+  virtual GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs,
+                                               const std::string& wrt, int output_index,
+                                               const std::vector<int64_t>& targets) const;
+
+ protected:
+  Model() = default;
+  ModelMetadata metadata_;
+  std::string path_;
+  std::string metadata_source_;
+  std::map<std::string, std::string> assets_;
+  Device device_;
+  int num_threads_ = 1;
+  std::uintmax_t file_size_ = 0;
+};
+
+// Checks a model's declared outputs against its labels and task: called by
+// Load after the verification pass with the real output shapes.
+void CheckOutputsAgainstMetadata(const ModelMetadata& metadata, const NamedTensors& outputs,
+                                 const std::string& source);
+
+// Reads only a bundle's metadata (no model load): fast, for listings.
+ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path = "");
+
+}  // namespace sense
+
+#endif  // SENSE_INFERENCE_MODEL_H_

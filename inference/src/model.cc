@@ -1,0 +1,249 @@
+// Model::Load: file checks, metadata discovery, device and thread policy,
+// then the backend; plus what every backend shares.
+#include "sense/inference/model.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "backends.h"
+
+namespace fs = std::filesystem;
+
+namespace sense {
+
+Device Device::Parse(const std::string& text) {
+  Device d;
+  if (text == "cpu") return d;
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    d.type = Type::kCUDA;
+    if (text.size() > 5) {
+      const std::string idx = text.substr(5);
+      if (idx.empty() || !std::all_of(idx.begin(), idx.end(), ::isdigit) || idx.size() > 3)
+        throw Error(ErrorCode::kDevice, "device \"" + text + "\": expected cuda:N with N a device number");
+      d.index = std::stoi(idx);
+    }
+    return d;
+  }
+  throw Error(ErrorCode::kDevice, "unknown device \"" + text + "\"; expected \"cpu\", \"cuda\" or \"cuda:N\"");
+}
+
+std::string Device::ToString() const {
+  if (type == Type::kCPU) return "cpu";
+  return index < 0 ? "cuda" : "cuda:" + std::to_string(index);
+}
+
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return 1;
+}
+
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  std::string tail = s.substr(s.size() - suffix.size());
+  std::transform(tail.begin(), tail.end(), tail.begin(), ::tolower);
+  return tail == suffix;
+}
+
+// kFile errors for paths that cannot be a model file.
+std::uintmax_t CheckModelFile(const std::string& path) {
+  if (path.empty()) throw Error(ErrorCode::kOption, "no model path given");
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw Error(ErrorCode::kFile, path + ": no such file");
+  if (fs::is_directory(st)) throw Error(ErrorCode::kFile, path + ": is a directory; expected a model file (.pt or .onnx)");
+  if (!fs::is_regular_file(st)) throw Error(ErrorCode::kFile, path + ": not a regular file");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error(ErrorCode::kFile, path + ": cannot read its size: " + ec.message());
+  if (size == 0) throw Error(ErrorCode::kFile, path + ": is empty (0 bytes); expected a TorchScript or ONNX model");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorCode::kFile, path + ": cannot be opened for reading");
+  return size;
+}
+
+bool LooksLikeZip(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {0, 0, 0, 0};
+  f.read(magic, 4);
+  return f.gcount() == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+}
+
+std::string HexPrefix(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  unsigned char b[8] = {0};
+  f.read(reinterpret_cast<char*>(b), 8);
+  std::ostringstream s;
+  for (int i = 0; i < f.gcount(); ++i) s << (i ? " " : "") << std::hex << static_cast<int>(b[i]);
+  return s.str();
+}
+
+}  // namespace
+
+namespace internal {
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorCode::kFile, path + ": cannot be opened for reading");
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string FindSidecar(const std::string& path) {
+  const std::string a = path + ".json";
+  if (fs::is_regular_file(a)) return a;
+  fs::path p(path);
+  const std::string b = (p.parent_path() / (p.stem().string() + ".json")).string();
+  if (fs::is_regular_file(b)) return b;
+  return "";
+}
+
+NamedTensors DummyInputs(const ModelMetadata& m) {
+  NamedTensors inputs;
+  for (const auto& spec : m.inputs) {
+    std::vector<int64_t> shape = spec.shape;
+    if (shape.empty()) shape = {1};
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] != -1) continue;
+      shape[i] = i == 0 ? 1 : 8;
+      if (m.image && shape.size() == 4) {  // image input with dynamic spatial dims
+        const bool nchw = m.image->layout == Layout::kNCHW;
+        if (i == (nchw ? 2u : 1u)) shape[i] = m.image->height;
+        if (i == (nchw ? 3u : 2u)) shape[i] = m.image->width;
+        if (i == (nchw ? 1u : 3u)) shape[i] = m.image->channels();
+      }
+    }
+    Tensor t = Tensor::Zeros(spec.dtype, shape);
+    if (spec.dtype == DType::kBool) {  // masks: all positions valid
+      std::fill(static_cast<bool*>(t.raw_data()), static_cast<bool*>(t.raw_data()) + t.numel(), true);
+    } else if (m.text && (spec.name.find("mask") != std::string::npos)) {
+      Tensor ones = Tensor::Zeros(spec.dtype, shape);
+      if (spec.dtype == DType::kInt64) std::fill(ones.data<int64_t>(), ones.data<int64_t>() + ones.numel(), 1);
+      if (spec.dtype == DType::kInt32) std::fill(ones.data<int32_t>(), ones.data<int32_t>() + ones.numel(), 1);
+      if (spec.dtype == DType::kFloat32) std::fill(ones.data<float>(), ones.data<float>() + ones.numel(), 1.f);
+      t = ones;
+    }
+    inputs.Set(spec.name, t);
+  }
+  return inputs;
+}
+
+}  // namespace internal
+
+void CheckOutputsAgainstMetadata(const ModelMetadata& m, const NamedTensors& outputs, const std::string& source) {
+  for (const auto& spec : m.outputs) {
+    if (!outputs.Contains(spec.name))
+      throw Error(ErrorCode::kMetadata, source + ": metadata declares output '" + spec.name +
+                                            "' but the model returned " + std::to_string(outputs.size()) +
+                                            " output(s): " + [&] {
+                                              std::string s;
+                                              for (const auto& n : outputs.Names()) s += (s.empty() ? "" : ", ") + n;
+                                              return s;
+                                            }());
+    const Tensor& t = outputs.at(spec.name);
+    if (!spec.shape.empty() && static_cast<size_t>(t.dim()) != spec.shape.size())
+      throw Error(ErrorCode::kMetadata, source + ": output '" + spec.name + "' declared with " +
+                                            std::to_string(spec.shape.size()) + " dimensions, model returned " +
+                                            t.Describe());
+    for (size_t i = 0; i < spec.shape.size(); ++i)
+      if (spec.shape[i] > 0 && t.shape()[i] != spec.shape[i])
+        throw Error(ErrorCode::kMetadata, source + ": output '" + spec.name + "' dimension " + std::to_string(i) +
+                                              " declared " + std::to_string(spec.shape[i]) + ", model returned " +
+                                              t.Describe());
+  }
+  const bool classifies = m.task == Task::kImageClassification || m.task == Task::kTextClassification ||
+                          m.task == Task::kTokenClassification;
+  if (classifies) {
+    const Tensor& t = outputs.at(m.output.name);
+    if (t.dim() >= 1 && static_cast<size_t>(t.size(-1)) != m.labels.size())
+      throw Error(ErrorCode::kMetadata, source + ": 'labels' has " + std::to_string(m.labels.size()) +
+                                            " entries but the model's output '" + m.output.name + "' has " +
+                                            std::to_string(t.size(-1)) + " classes (" + t.Describe() + ")");
+  }
+  if (m.embedding && (m.task == Task::kImageEmbedding || m.task == Task::kTextEmbedding)) {
+    const Tensor& t = outputs.at(m.output.name);
+    if (t.dim() >= 1 && t.size(-1) != m.embedding->dim)
+      throw Error(ErrorCode::kMetadata, source + ": 'embedding.dim' is " + std::to_string(m.embedding->dim) +
+                                            " but the model returned " + t.Describe());
+  }
+}
+
+ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) {
+  CheckModelFile(path);
+  if (!metadata_path.empty()) return ParseMetadata(internal::ReadFileText(metadata_path), metadata_path);
+  if (LooksLikeZip(path)) {
+    auto extra = internal::ReadTorchScriptExtraFiles(path);
+    auto it = extra.find("sense.json");
+    if (it != extra.end()) return ParseMetadata(it->second, path + ":sense.json");
+  }
+  const std::string sidecar = internal::FindSidecar(path);
+  if (sidecar.empty())
+    throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
+                                             "sidecar " + fs::path(path).filename().string() + ".json next to it");
+  return ParseMetadata(internal::ReadFileText(sidecar), sidecar);
+}
+
+std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
+  internal::LoadPlan plan;
+  plan.options = options;
+  if (options.num_threads < 0)
+    throw Error(ErrorCode::kOption, "num_threads must be >= 0 (0 = all available cores), found " +
+                                        std::to_string(options.num_threads));
+  plan.device = Device::Parse(options.device);
+  if (plan.device.type == Device::Type::kCUDA) {
+    if (!CudaAvailable())
+      throw Error(ErrorCode::kDevice, "device \"" + options.device + "\" requested, but " +
+                                          std::string(CudaDeviceCount() < 0 ? "this build of LibTorch has no CUDA support"
+                                                                            : "no CUDA device is available") +
+                                          "; use --device cpu");
+    if (plan.device.index >= CudaDeviceCount())
+      throw Error(ErrorCode::kDevice, "device \"" + options.device + "\" requested, but only " +
+                                          std::to_string(CudaDeviceCount()) + " CUDA device(s) exist");
+  }
+  plan.num_threads = options.num_threads == 0 ? AvailableCores() : options.num_threads;
+  plan.file_size = CheckModelFile(options.path);
+  if (EndsWith(options.path, ".onnx")) return internal::LoadOnnx(plan);
+  if (!LooksLikeZip(options.path))
+    throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
+                                         "first bytes: " + HexPrefix(options.path));
+  return internal::LoadTorchScript(plan);
+}
+
+const std::string& Model::Asset(const std::string& name) const {
+  auto it = assets_.find(name);
+  if (it == assets_.end()) {
+    std::string names;
+    for (const auto& a : assets_) names += (names.empty() ? "" : ", ") + a.first;
+    throw Error(ErrorCode::kMetadata, path_ + ": no bundled asset '" + name + "'; bundle has: " +
+                                          (names.empty() ? "(none)" : names));
+  }
+  return it->second;
+}
+
+std::vector<std::string> Model::AssetNames() const {
+  std::vector<std::string> out;
+  for (const auto& a : assets_) out.push_back(a.first);
+  return out;
+}
+
+bool Model::HasMethod(const std::string&) const { return false; }
+
+NamedTensors Model::RunMethod(const std::string& method, const NamedTensors&) const {
+  throw Error(ErrorCode::kUnsupported, path_ + ": the " + backend() + " backend cannot run method '" + method + "'");
+}
+
+GradientResult Model::RunMethodWithGradient(const std::string& method, const NamedTensors&, const std::string&, int,
+                                            const std::vector<int64_t>&) const {
+  throw Error(ErrorCode::kUnsupported, path_ + ": the " + backend() + " backend cannot compute gradients (method '" +
+                                           method + "'); use occlusion explanations");
+}
+
+}  // namespace sense

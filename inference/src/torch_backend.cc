@@ -1,0 +1,353 @@
+// The TorchScript backend: LibTorch behind sense::Model. All torch headers
+// of sense are included here and in system_info.cc only.
+#include <ATen/Parallel.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/cuda.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+
+#include "backends.h"
+#include "torch_util.h"
+
+namespace fs = std::filesystem;
+
+namespace sense {
+
+bool CudaAvailable() {
+  try {
+    return at::globalContext().hasCUDA() && torch::cuda::is_available();
+  } catch (...) {
+    return false;
+  }
+}
+
+int CudaDeviceCount() {
+  if (!at::globalContext().hasCUDA()) return -1;
+  try {
+    return static_cast<int>(torch::cuda::device_count());
+  } catch (...) {
+    return 0;
+  }
+}
+
+namespace internal {
+
+std::string FirstLine(const std::string& s) {
+  // c10 messages carry a C++ backtrace or TorchScript traceback; keep the gist.
+  std::istringstream in(s);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line.rfind("Exception raised from", 0) == 0 || line.rfind("frame #", 0) == 0) break;
+    out += (out.empty() ? "" : " ") + line;
+    if (out.size() > 300) break;
+  }
+  return out.empty() ? s : out;
+}
+
+at::ScalarType ToTorchType(DType d) {
+  switch (d) {
+    case DType::kFloat32: return at::kFloat;
+    case DType::kFloat64: return at::kDouble;
+    case DType::kInt64: return at::kLong;
+    case DType::kInt32: return at::kInt;
+    case DType::kUInt8: return at::kByte;
+    case DType::kBool: return at::kBool;
+  }
+  return at::kFloat;
+}
+
+DType FromTorchType(at::ScalarType t, const std::string& what) {
+  switch (t) {
+    case at::kFloat: return DType::kFloat32;
+    case at::kDouble: return DType::kFloat64;
+    case at::kLong: return DType::kInt64;
+    case at::kInt: return DType::kInt32;
+    case at::kByte: return DType::kUInt8;
+    case at::kBool: return DType::kBool;
+    case at::kHalf:
+    case at::kBFloat16: return DType::kFloat32;  // converted on the way out
+    default:
+      throw Error(ErrorCode::kUnsupported, what + ": tensor type " + std::string(c10::toString(t)) + " is not supported");
+  }
+}
+
+at::Tensor ToTorch(const Tensor& t) {
+  if (t.empty()) throw Error(ErrorCode::kInput, "empty tensor passed to a model");
+  return torch::from_blob(const_cast<void*>(t.raw_data()), t.shape(), torch::TensorOptions().dtype(ToTorchType(t.dtype())));
+}
+
+Tensor FromTorch(const at::Tensor& in, const std::string& what) {
+  at::Tensor t = in.detach();
+  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) t = t.to(at::kFloat);
+  t = t.to(at::kCPU).contiguous();
+  Tensor out = Tensor::Empty(FromTorchType(t.scalar_type(), what), t.sizes().vec());
+  if (out.nbytes()) std::memcpy(out.raw_data(), t.data_ptr(), out.nbytes());
+  return out;
+}
+
+// Flattens an IValue of tensors / tuples / lists / dicts into (name, tensor)
+// pairs; names are dict keys or positions joined with '.'.
+void Flatten(const c10::IValue& v, const std::string& prefix, std::vector<std::pair<std::string, at::Tensor>>* out) {
+  auto join = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
+  if (v.isTensor()) {
+    out->emplace_back(prefix, v.toTensor());
+  } else if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    for (size_t i = 0; i < elems.size(); ++i) Flatten(elems[i], join(std::to_string(i)), out);
+  } else if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    for (size_t i = 0; i < list.size(); ++i) out->emplace_back(join(std::to_string(i)), list.get(i));
+  } else if (v.isList()) {
+    auto list = v.toList();
+    for (size_t i = 0; i < list.size(); ++i) Flatten(list.get(i), join(std::to_string(i)), out);
+  } else if (v.isGenericDict()) {
+    for (const auto& kv : v.toGenericDict()) {
+      const c10::IValue& key = kv.key();
+      std::string k = key.isString() ? key.toStringRef() : key.isInt() ? std::to_string(key.toInt()) : "?";
+      Flatten(kv.value(), join(k), out);
+    }
+  } else if (v.isNone()) {
+    // skip
+  } else {
+    throw Error(ErrorCode::kUnsupported, "model output of type " + v.tagKind() +
+                                             " is not supported; expected tensors, tuples, lists or dicts of tensors");
+  }
+}
+
+std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& path) {
+  std::map<std::string, std::string> extra;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    for (const std::string& name : reader.getAllRecords()) {
+      if (name.rfind("extra/", 0) != 0) continue;
+      at::DataPtr data;
+      size_t size = 0;
+      std::tie(data, size) = reader.getRecord(name);
+      extra[name.substr(6)] = std::string(static_cast<const char*>(data.get()), size);
+    }
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive: " + FirstLine(e.what_without_backtrace()));
+  }
+  return extra;
+}
+
+ThreadScope::ThreadScope(int threads) : previous_(at::get_num_threads()), threads_(threads) {
+  if (threads_ > 0 && threads_ != previous_) at::set_num_threads(threads_);
+}
+ThreadScope::~ThreadScope() = default;  // the thread keeps the model's count: see model.h
+
+namespace {
+
+class TorchScriptModel final : public Model {
+ public:
+  TorchScriptModel(const LoadPlan& plan, ModelMetadata metadata, std::string metadata_source,
+                   std::map<std::string, std::string> assets, torch::jit::Module module)
+      : module_(std::move(module)) {
+    metadata_ = std::move(metadata);
+    path_ = plan.options.path;
+    metadata_source_ = std::move(metadata_source);
+    assets_ = std::move(assets);
+    device_ = plan.device;
+    num_threads_ = plan.num_threads;
+    file_size_ = plan.file_size;
+    torch_device_ = device_.type == Device::Type::kCPU ? torch::Device(torch::kCPU)
+                                                       : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, device_.index)));
+  }
+
+  std::string backend() const override { return "torchscript"; }
+
+  NamedTensors Run(const NamedTensors& inputs) const override {
+    std::vector<c10::IValue> args;
+    if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
+      CheckInput(metadata_.inputs[0], inputs[0].second);
+      args.push_back(ToDevice(inputs[0].second));
+    } else {
+      for (const auto& spec : metadata_.inputs) {
+        const Tensor& t = inputs.at(spec.name);
+        CheckInput(spec, t);
+        args.push_back(ToDevice(t));
+      }
+    }
+    return Call("forward", std::move(args), /*use_metadata_names=*/true);
+  }
+
+  bool HasMethod(const std::string& method) const override {
+    return module_.find_method(method).has_value();
+  }
+
+  NamedTensors RunMethod(const std::string& method, const NamedTensors& inputs) const override {
+    return Call(method, MethodArgs(method, inputs, "", nullptr), false);
+  }
+
+  bool SupportsGradients() const override { return true; }
+
+  GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs, const std::string& wrt,
+                                       int output_index, const std::vector<int64_t>& targets) const override {
+    ThreadScope threads(num_threads_);
+    try {
+      c10::InferenceMode off(false);
+      torch::AutoGradMode grad(true);
+      at::Tensor leaf;
+      auto args = MethodArgs(method, inputs, wrt, &leaf);
+      c10::IValue out = module_.get_method(method)(std::move(args));
+      std::vector<std::pair<std::string, at::Tensor>> flat;
+      Flatten(out, "", &flat);
+      if (output_index < 0 || output_index >= static_cast<int>(flat.size()))
+        throw Error(ErrorCode::kInput, "output index " + std::to_string(output_index) + " out of range: method '" + method +
+                                           "' returned " + std::to_string(flat.size()) + " tensors");
+      at::Tensor y = flat[static_cast<size_t>(output_index)].second;
+      if (y.dim() < 2 || y.size(0) != static_cast<int64_t>(targets.size()))
+        throw Error(ErrorCode::kInput, "gradient targets: expected one target per batch row of output " +
+                                           std::string(c10::str(y.sizes())) + ", found " + std::to_string(targets.size()));
+      at::Tensor idx = torch::tensor(targets, torch::kLong).to(y.device()).view({-1, 1});
+      for (int64_t v : targets)
+        if (v < 0 || v >= y.size(-1))
+          throw Error(ErrorCode::kInput, "gradient target " + std::to_string(v) + " out of range [0, " + std::to_string(y.size(-1)) + ")");
+      at::Tensor y2 = y.reshape({y.size(0), -1, y.size(-1)});  // [B, *, C]
+      at::Tensor picked = y2.gather(2, idx.view({-1, 1, 1}).expand({y2.size(0), y2.size(1), 1}));
+      at::Tensor grad_in = torch::autograd::grad({picked.sum()}, {leaf})[0];
+      GradientResult result;
+      for (size_t i = 0; i < flat.size(); ++i)
+        result.outputs.Set(flat[i].first.empty() ? "output" : flat[i].first, FromTorch(flat[i].second, path_));
+      result.gradient = FromTorch(grad_in, path_);
+      return result;
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::kBackend, path_ + ": method '" + method + "' with gradients failed: " + FirstLine(e.what_without_backtrace()));
+    }
+  }
+
+ private:
+  at::Tensor ToDevice(const Tensor& t) const {
+    at::Tensor x = ToTorch(t);
+    return torch_device_.is_cpu() ? x : x.to(torch_device_);
+  }
+
+  void CheckInput(const TensorSpec& spec, const Tensor& t) const {
+    bool ok = t.dtype() == spec.dtype && (spec.shape.empty() || static_cast<size_t>(t.dim()) == spec.shape.size());
+    for (size_t i = 0; ok && i < spec.shape.size(); ++i) ok = spec.shape[i] < 0 || spec.shape[i] == t.shape()[i];
+    if (!ok) {
+      std::ostringstream want;
+      want << DTypeName(spec.dtype) << "[";
+      for (size_t i = 0; i < spec.shape.size(); ++i) want << (i ? ", " : "") << (spec.shape[i] < 0 ? std::string("?") : std::to_string(spec.shape[i]));
+      want << "]";
+      throw Error(ErrorCode::kInput, path_ + ": input '" + spec.name + "': expected " + want.str() + ", found " + t.Describe());
+    }
+  }
+
+  std::vector<c10::IValue> MethodArgs(const std::string& method, const NamedTensors& inputs, const std::string& wrt,
+                                      at::Tensor* leaf) const {
+    auto m = module_.find_method(method);
+    if (!m) throw Error(ErrorCode::kUnsupported, path_ + ": model has no method '" + method + "'");
+    const auto& schema = m->function().getSchema();
+    std::vector<std::string> names;
+    for (size_t i = 1; i < schema.arguments().size(); ++i) names.push_back(schema.arguments()[i].name());
+    bool by_name = true;
+    for (const auto& n : names) by_name = by_name && inputs.Contains(n);
+    if (!by_name && inputs.size() != names.size())
+      throw Error(ErrorCode::kInput, path_ + ": method '" + method + "' takes " + std::to_string(names.size()) +
+                                         " arguments, given " + std::to_string(inputs.size()));
+    std::vector<c10::IValue> args;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const auto& item = by_name ? std::pair<std::string, Tensor>(names[i], inputs.at(names[i])) : inputs[i];
+      at::Tensor x = ToDevice(item.second);
+      if (leaf && (item.first == wrt || (!by_name && names[i] == wrt))) {
+        x = x.detach().clone().set_requires_grad(true);
+        *leaf = x;
+      }
+      args.emplace_back(x);
+    }
+    if (leaf && !leaf->defined())
+      throw Error(ErrorCode::kInput, path_ + ": method '" + method + "' has no argument '" + wrt + "' to differentiate by");
+    return args;
+  }
+
+  NamedTensors Call(const std::string& method, std::vector<c10::IValue> args, bool use_metadata_names) const {
+    ThreadScope threads(num_threads_);
+    std::vector<std::pair<std::string, at::Tensor>> flat;
+    try {
+      c10::InferenceMode guard;
+      c10::IValue out = method == "forward" ? module_.forward(std::move(args)) : module_.get_method(method)(std::move(args));
+      Flatten(out, "", &flat);
+      NamedTensors result;
+      const bool positional = !out.isGenericDict();
+      for (size_t i = 0; i < flat.size(); ++i) {
+        std::string name = flat[i].first.empty() ? "output" : flat[i].first;
+        if (use_metadata_names && positional && flat.size() == metadata_.outputs.size()) name = metadata_.outputs[i].name;
+        result.Set(name, FromTorch(flat[i].second, path_));
+      }
+      return result;
+    } catch (const c10::Error& e) {
+      throw Error(ErrorCode::kBackend, path_ + ": running '" + method + "' failed: " + FirstLine(e.what_without_backtrace()));
+    }
+  }
+
+  mutable torch::jit::Module module_;  // forward/get_method are not const-qualified; calls are re-entrant
+  torch::Device torch_device_{torch::kCPU};
+};
+
+}  // namespace
+
+std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
+  const std::string& path = plan.options.path;
+  std::map<std::string, std::string> extra = ReadTorchScriptExtraFiles(path);
+
+  std::string source, text, asset_dir;
+  if (!plan.options.metadata_path.empty()) {
+    source = plan.options.metadata_path;
+    text = ReadFileText(source);
+  } else if (extra.count("sense.json")) {
+    source = "embedded";
+    text = extra["sense.json"];
+  } else if (!(source = FindSidecar(path)).empty()) {
+    text = ReadFileText(source);
+  } else {
+    throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
+                                             "sidecar " + fs::path(path).filename().string() + ".json next to it");
+  }
+  ModelMetadata metadata = ParseMetadata(text, source == "embedded" ? path + ":sense.json" : source);
+
+  std::map<std::string, std::string> assets;
+  for (const std::string& name : metadata.assets) {
+    if (source == "embedded") {
+      auto it = extra.find(name);
+      if (it == extra.end())
+        throw Error(ErrorCode::kMetadata, path + ": sense.json lists asset '" + name + "' but the archive has no extra file of that name");
+      assets[name] = it->second;
+    } else {
+      const std::string file = (fs::path(source).parent_path() / name).string();
+      if (!fs::is_regular_file(file))
+        throw Error(ErrorCode::kMetadata, source + ": lists asset '" + name + "' but " + file + " does not exist");
+      assets[name] = ReadFileText(file);
+    }
+  }
+
+  torch::jit::Module module;
+  try {
+    const torch::Device dev = plan.device.type == Device::Type::kCPU
+                                  ? torch::Device(torch::kCPU)
+                                  : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, plan.device.index)));
+    module = torch::jit::load(path, dev);
+    module.eval();
+  } catch (const c10::Error& e) {
+    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what_without_backtrace()));
+  }
+  auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
+  if (plan.options.verify) {
+    NamedTensors outputs;
+    try {
+      outputs = model->Run(DummyInputs(model->metadata()));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
+    }
+    CheckOutputsAgainstMetadata(model->metadata(), outputs, path);
+  }
+  return model;
+}
+
+}  // namespace internal
+}  // namespace sense

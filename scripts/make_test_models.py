@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Makes the tiny model bundles the test suite uses (run by the build).
+
+Each is a real TorchScript module with real metadata, small enough to build in
+seconds. `colour3` is a classifier whose answer is known by construction: it
+scores an image by its mean red, green and blue, so a red image is "red".
+
+    /usr/bin/python3 scripts/make_test_models.py --out build/tests/models
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pack_model  # noqa: E402
+
+torch.manual_seed(0)
+
+
+class Colour3(torch.nn.Module):
+    """Logits = 10 * mean of each (normalised) channel: argmax = dominant colour."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x) + 2.0)
+
+    @torch.jit.export
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return 10.0 * f.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class TwoOutputs(torch.nn.Module):
+    def forward(self, x: torch.Tensor):
+        return {"sum": x.sum(dim=1), "max": x.amax(dim=1)}
+
+
+class TinyText(torch.nn.Module):
+    """Bag of token ids -> 2 logits; exercises int64 inputs and a mask."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 2)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        e = self.emb(ids) * mask.unsqueeze(-1).to(torch.float32)
+        return e.sum(dim=1)
+
+
+def colour3_meta(**over):
+    m = {
+        "schema_version": 1,
+        "task": "image_classification",
+        "name": "colour3",
+        "version": "1.0.0",
+        "description": "Test model: dominant colour of an image (red, green, blue).",
+        "labels": ["red", "green", "blue"],
+        "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 3, 32, 32]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 3]}],
+        "image": {"width": 32, "height": 32, "color": "rgb", "layout": "nchw", "resize": "center_crop",
+                  "resize_shorter": 36, "interpolation": "bilinear", "scale": 1 / 255,
+                  "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+        "output": {"name": "logits", "type": "logits", "activation": "softmax"},
+        "explain": {"method": "gradcam", "features_method": "features", "head_method": "head"},
+        "provenance": {"training_data": "none: weights set by construction", "script": "scripts/make_test_models.py",
+                       "created": "build time", "license": "same as sense", "metrics": {"constructed": 1.0}},
+    }
+    m.update(over)
+    return m
+
+
+def save_raw(module, path, extra):
+    torch.jit.save(module, path, _extra_files=extra)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    out = ap.parse_args().out
+    os.makedirs(out, exist_ok=True)
+    p = lambda name: os.path.join(out, name)  # noqa: E731
+
+    colour = torch.jit.script(Colour3().eval())
+    pack_model.pack(colour, colour3_meta(), {}, p("colour3.pt"))
+    # The same module with no metadata, and with a sidecar next to a copy.
+    save_raw(colour, p("no_metadata.pt"), {})
+    save_raw(colour, p("sidecar.pt"), {})
+    with open(p("sidecar.pt.json"), "w") as f:
+        json.dump(colour3_meta(name="colour3-sidecar"), f, indent=2)
+    # Broken metadata, written without validation on purpose.
+    save_raw(colour, p("malformed_json.pt"), {"sense.json": '{"schema_version": 1, "task": '})
+    save_raw(colour, p("schema_v99.pt"), {"sense.json": json.dumps(colour3_meta(schema_version=99))})
+    wrong = colour3_meta(labels=["red", "green", "blue", "yellow"])
+    wrong["outputs"][0]["shape"] = [-1, -1]  # undeclared class count: only the model can tell
+    save_raw(colour, p("wrong_label_count.pt"), {"sense.json": json.dumps(wrong)})
+    save_raw(colour, p("missing_field.pt"), {"sense.json": json.dumps({k: v for k, v in colour3_meta().items() if k != "inputs"})})
+    save_raw(colour, p("unknown_task.pt"), {"sense.json": json.dumps(colour3_meta(task="image_colouring"))})
+    bad_type = colour3_meta()
+    bad_type["image"] = dict(bad_type["image"], width="32")
+    save_raw(colour, p("wrong_type.pt"), {"sense.json": json.dumps(bad_type)})
+
+    two = torch.jit.script(TwoOutputs())
+    pack_model.pack(two, {
+        "schema_version": 1, "task": "image_embedding", "name": "two-outputs",
+        "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}],
+        "outputs": [{"name": "sum", "dtype": "float32", "shape": [-1]}, {"name": "max", "dtype": "float32", "shape": [-1]}],
+        "image": {"width": 4, "height": 1, "color": "gray", "mean": [0], "std": [1]},
+        "embedding": {"dim": 1, "normalize": False}, "output": {"name": "sum"},
+        "provenance": {"script": "scripts/make_test_models.py"}}, {}, p("two_outputs.pt"), check=False)
+
+    vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n"
+    text = torch.jit.script(TinyText(len(vocab.split())).eval())
+    pack_model.pack(text, {
+        "schema_version": 1, "task": "text_classification", "name": "tiny-text",
+        "labels": ["negative", "positive"],
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
+                 "input_names": {"ids": "ids", "mask": "mask"}},
+        "assets": ["vocab.txt"],
+        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: random weights"}},
+        {"vocab.txt": vocab.encode()}, p("tiny_text.pt"))
+
+    # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
+    try:
+        torch.onnx.export(Colour3().eval(), torch.zeros(1, 3, 32, 32), p("colour3.onnx"),
+                          input_names=["x"], output_names=["logits"], opset_version=11)
+        with open(p("colour3.onnx.json"), "w") as f:
+            m = colour3_meta(name="colour3-onnx")
+            m["inputs"][0]["shape"] = [1, 3, 32, 32]
+            m.pop("explain")
+            json.dump(m, f, indent=2)
+    except Exception as e:  # torch.onnx needs the onnx exporter deps; tests skip without it
+        print(f"note: ONNX export skipped: {e}", file=sys.stderr)
+    print(f"test models written to {out}")
+
+
+if __name__ == "__main__":
+    main()

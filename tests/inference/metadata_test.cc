@@ -1,0 +1,167 @@
+// ParseMetadata: every rule of docs/model-format.md gets a failing case that
+// checks the error code and the field named in the message.
+#include "sense/inference/metadata.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "sense/inference/error.h"
+
+namespace sense {
+namespace {
+
+using json = nlohmann::json;
+
+json Valid() {
+  return json::parse(R"({
+    "schema_version": 1, "task": "image_classification", "name": "m",
+    "labels": ["a", "b"],
+    "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 3, 8, 8]}],
+    "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+    "image": {"width": 8, "height": 8, "color": "rgb", "mean": [0, 0, 0], "std": [1, 1, 1]}
+  })");
+}
+
+void ExpectMetadataError(const json& j, const std::string& fragment) {
+  try {
+    ParseMetadata(j.dump(), "test.json");
+    FAIL() << "expected an error containing: " << fragment;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kMetadata);
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("test.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MetadataTest, ParsesValidImageClassifier) {
+  ModelMetadata m = ParseMetadata(Valid().dump(), "test.json");
+  EXPECT_EQ(m.task, Task::kImageClassification);
+  EXPECT_EQ(m.labels.size(), 2u);
+  ASSERT_TRUE(m.image.has_value());
+  EXPECT_EQ(m.image->width, 8);
+  EXPECT_EQ(m.image->channels(), 3);
+  EXPECT_EQ(m.output.name, "logits");
+  EXPECT_EQ(m.output.activation, Activation::kSoftmax);
+  EXPECT_EQ(m.image->pad_value.size(), 3u);
+}
+
+TEST(MetadataTest, MalformedJson) { 
+  try {
+    ParseMetadata("{\"schema_version\": 1,", "test.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kMetadata);
+    EXPECT_NE(std::string(e.what()).find("malformed JSON"), std::string::npos);
+  }
+}
+
+TEST(MetadataTest, WrongSchemaVersion) {
+  json j = Valid();
+  j["schema_version"] = 2;
+  ExpectMetadataError(j, "unsupported schema_version 2");
+}
+
+TEST(MetadataTest, MissingField) {
+  json j = Valid();
+  j.erase("inputs");
+  ExpectMetadataError(j, "missing required field 'inputs'");
+}
+
+TEST(MetadataTest, WrongType) {
+  json j = Valid();
+  j["image"]["width"] = "8";
+  ExpectMetadataError(j, "field 'image.width': expected an integer, found a string");
+}
+
+TEST(MetadataTest, UnknownTask) {
+  json j = Valid();
+  j["task"] = "image_colouring";
+  ExpectMetadataError(j, "field 'task': expected one of");
+}
+
+TEST(MetadataTest, MeanCountMustMatchChannels) {
+  json j = Valid();
+  j["image"]["mean"] = {0.5};
+  ExpectMetadataError(j, "expected 3 values (one per channel of a rgb image), found 1");
+}
+
+TEST(MetadataTest, FloatInputWithoutNormalisationIsAnError) {
+  json j = Valid();
+  j["image"].erase("std");
+  ExpectMetadataError(j, "image.std");
+}
+
+TEST(MetadataTest, LabelCountAgainstDeclaredOutput) {
+  json j = Valid();
+  j["labels"] = {"a", "b", "c"};
+  ExpectMetadataError(j, "'labels' has 3 entries but output 'logits' declares 2 classes");
+}
+
+TEST(MetadataTest, DuplicateLabel) {
+  json j = Valid();
+  j["labels"] = {"a", "a"};
+  ExpectMetadataError(j, "duplicate label");
+}
+
+TEST(MetadataTest, OutputNameMustBeDeclared) {
+  json j = Valid();
+  j["output"] = {{"name", "probs"}};
+  ExpectMetadataError(j, "\"probs\" is not one of the declared outputs");
+}
+
+TEST(MetadataTest, TextTaskNeedsTokenizerAsset) {
+  json j = Valid();
+  j["task"] = "text_classification";
+  j.erase("image");
+  ExpectMetadataError(j, "needs a 'text' object");
+  j["text"] = {{"tokenizer", {{"type", "sentencepiece"}, {"asset", "sp.model"}}}};
+  ExpectMetadataError(j, "is not listed in 'assets'");
+  j["assets"] = {"sp.model"};
+  ModelMetadata m = ParseMetadata(j.dump(), "test.json");
+  ASSERT_TRUE(m.text.has_value());
+  EXPECT_EQ(m.text->tokenizer.type, TokenizerType::kSentencePiece);
+}
+
+TEST(MetadataTest, AllSixTasksParse) {
+  // image_embedding, object_detection, text_embedding, token_classification
+  json emb = Valid();
+  emb["task"] = "image_embedding";
+  emb.erase("labels");
+  emb["outputs"][0] = {{"name", "embedding"}, {"dtype", "float32"}, {"shape", {-1, 16}}};
+  ExpectMetadataError(emb, "needs an 'embedding' object");
+  emb["embedding"] = {{"dim", 16}};
+  EXPECT_EQ(ParseMetadata(emb.dump(), "t").output.type, OutputType::kEmbeddings);
+
+  json det = Valid();
+  det["task"] = "object_detection";
+  det["outputs"] = json::array({{{"name", "boxes"}, {"shape", {-1, 4}}}, {{"name", "scores"}, {"shape", {-1}}},
+                                {{"name", "labels"}, {"dtype", "int64"}, {"shape", {-1}}}});
+  ExpectMetadataError(det, "needs a 'detection' object");
+  det["detection"] = {{"box_format", "xyxy"}, {"nms_applied", true}};
+  EXPECT_TRUE(ParseMetadata(det.dump(), "t").detection->nms_applied);
+
+  json ner;
+  ner["schema_version"] = 1;
+  ner["task"] = "token_classification";
+  ner["name"] = "ner";
+  ner["labels"] = {"O", "B-PER", "I-PER"};
+  ner["inputs"] = json::array({{{"name", "ids"}, {"dtype", "int64"}, {"shape", {-1, -1}}}});
+  ner["outputs"] = json::array({{{"name", "logits"}, {"shape", {-1, -1, 3}}}});
+  ner["text"] = {{"tokenizer", {{"type", "wordpiece"}, {"asset", "vocab.txt"}, {"lowercase", true}}}};
+  ner["assets"] = {"vocab.txt"};
+  ner["token_classification"] = {{"scheme", "bio"}};
+  ModelMetadata m = ParseMetadata(ner.dump(), "t");
+  EXPECT_EQ(m.output.type, OutputType::kTokenLogits);
+  ner["token_classification"]["scheme"] = "xyz";
+  ExpectMetadataError(ner, "token_classification.scheme");
+
+  json temb = ner;
+  temb["task"] = "text_embedding";
+  temb.erase("labels");
+  temb.erase("token_classification");
+  temb["embedding"] = {{"dim", 3}, {"pooling", "mean"}};
+  EXPECT_EQ(ParseMetadata(temb.dump(), "t").embedding->pooling, "mean");
+}
+
+}  // namespace
+}  // namespace sense

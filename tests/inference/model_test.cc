@@ -1,0 +1,256 @@
+// Model::Load and Run on the bundles made by scripts/make_test_models.py,
+// and one test per kind of bad model file.
+#include "sense/inference/model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "test_util.h"
+
+namespace sense {
+namespace {
+
+namespace fs = std::filesystem;
+using sense::testing::TestModel;
+
+std::unique_ptr<Model> Load(const std::string& path, const std::string& device = "cpu", int threads = 1) {
+  ModelOptions o;
+  o.path = path;
+  o.device = device;
+  o.num_threads = threads;
+  return Model::Load(o);
+}
+
+void ExpectLoadError(const std::string& path, ErrorCode code, const std::string& fragment,
+                     const std::string& device = "cpu") {
+  try {
+    Load(path, device);
+    FAIL() << "expected " << ErrorCodeName(code) << " error for " << path;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("sense_model_test_" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& bytes) const {
+    const std::string p = (path_ / name).string();
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A [1, 3, 32, 32] input whose channel `c` is high (normalised units).
+Tensor ColourInput(int c) {
+  Tensor t = Tensor::Zeros(DType::kFloat32, {1, 3, 32, 32});
+  float* p = t.data<float>();
+  for (int ch = 0; ch < 3; ++ch)
+    for (int i = 0; i < 32 * 32; ++i) p[ch * 1024 + i] = ch == c ? 2.0f : -2.0f;
+  return t;
+}
+
+int ArgMax(const Tensor& t) {
+  const float* p = t.data<float>();
+  return static_cast<int>(std::max_element(p, p + t.size(-1)) - p);
+}
+
+TEST(ModelTest, LoadsBundleAndRuns) {
+  auto model = Load(TestModel("colour3.pt"));
+  EXPECT_EQ(model->backend(), "torchscript");
+  EXPECT_EQ(model->metadata().name, "colour3");
+  EXPECT_EQ(model->metadata_source(), "embedded");
+  EXPECT_GT(model->file_size(), 0u);
+  for (int c = 0; c < 3; ++c) {
+    NamedTensors out = model->Run({{"x", ColourInput(c)}});
+    ASSERT_TRUE(out.Contains("logits"));
+    EXPECT_EQ(out.at("logits").shape(), (std::vector<int64_t>{1, 3}));
+    EXPECT_EQ(ArgMax(out.at("logits")), c);
+  }
+}
+
+TEST(ModelTest, RejectsInputOfWrongShapeOrType) {
+  auto model = Load(TestModel("colour3.pt"));
+  try {
+    model->Run({{"x", Tensor::Zeros(DType::kFloat32, {1, 1, 32, 32})}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInput);
+    EXPECT_NE(std::string(e.what()).find("expected float32[?, 3, 32, 32], found float32[1, 1, 32, 32]"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(model->Run({{"x", Tensor::Zeros(DType::kInt64, {1, 3, 32, 32})}}), Error);
+}
+
+TEST(ModelTest, MethodsAndGradients) {
+  auto model = Load(TestModel("colour3.pt"));
+  ASSERT_TRUE(model->HasMethod("features"));
+  NamedTensors f = model->RunMethod("features", {{"x", ColourInput(1)}});
+  EXPECT_EQ(f[0].second.shape(), (std::vector<int64_t>{1, 3, 32, 32}));
+  GradientResult g = model->RunMethodWithGradient("head", {{"f", f[0].second}}, "f", 0, {1});
+  ASSERT_EQ(g.gradient.shape(), (std::vector<int64_t>{1, 3, 32, 32}));
+  // d(10 * mean(f[:, 1])) / df = 10 / 1024 on channel 1, 0 elsewhere.
+  EXPECT_NEAR(g.gradient.data<float>()[1024 + 5], 10.0 / 1024, 1e-6);
+  EXPECT_NEAR(g.gradient.data<float>()[5], 0.0, 1e-9);
+  EXPECT_THROW(model->RunMethod("nope", {{"x", ColourInput(0)}}), Error);
+}
+
+TEST(ModelTest, ConcurrentRunsFromSeveralThreadsAgree) {
+  auto model = Load(TestModel("colour3.pt"), "cpu", 1);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i)
+        if (ArgMax(model->Run({{"x", ColourInput((t + i) % 3)}}).at("logits")) != (t + i) % 3) ++wrong;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(ModelTest, DictOutputsAreNamedByKey) {
+  auto model = Load(TestModel("two_outputs.pt"));
+  NamedTensors out = model->Run({{"x", Tensor::FromVector<float>({1, 5, 2, 0}, {1, 4})}});
+  EXPECT_FLOAT_EQ(out.at("sum").data<float>()[0], 8.f);
+  EXPECT_FLOAT_EQ(out.at("max").data<float>()[0], 5.f);
+}
+
+TEST(ModelTest, AssetsAndIntegerInputs) {
+  auto model = Load(TestModel("tiny_text.pt"));
+  EXPECT_EQ(model->AssetNames(), std::vector<std::string>{"vocab.txt"});
+  EXPECT_EQ(model->Asset("vocab.txt").substr(0, 5), "[PAD]");
+  EXPECT_THROW(model->Asset("missing.txt"), Error);
+  NamedTensors out = model->Run({{"ids", Tensor::FromVector<int64_t>({2, 4, 3}, {1, 3})},
+                                 {"mask", Tensor::FromVector<int64_t>({1, 1, 1}, {1, 3})}});
+  EXPECT_EQ(out.at("logits").shape(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST(ModelTest, SidecarMetadataForThirdPartyFiles) {
+  auto model = Load(TestModel("sidecar.pt"));
+  EXPECT_EQ(model->metadata().name, "colour3-sidecar");
+  EXPECT_NE(model->metadata_source().find("sidecar.pt.json"), std::string::npos);
+}
+
+TEST(ModelTest, OnnxBackendMatchesTorchScript) {
+  if (!fs::exists(TestModel("colour3.onnx"))) GTEST_SKIP() << "ONNX export was not available when test models were made";
+  auto onnx = Load(TestModel("colour3.onnx"));
+  auto ts = Load(TestModel("colour3.pt"));
+  EXPECT_EQ(onnx->backend(), "onnx-opencv");
+  for (int c = 0; c < 3; ++c) {
+    Tensor a = onnx->Run({{"x", ColourInput(c)}}).at("logits");
+    Tensor b = ts->Run({{"x", ColourInput(c)}}).at("logits");
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-4);
+  }
+}
+
+// ---- bad model files: one test each -----------------------------------------
+
+TEST(ModelErrorTest, MissingFile) { ExpectLoadError("/nonexistent/model.pt", ErrorCode::kFile, "no such file"); }
+
+TEST(ModelErrorTest, Directory) {
+  TempDir d;
+  ExpectLoadError(d.path(), ErrorCode::kFile, "is a directory");
+}
+
+TEST(ModelErrorTest, EmptyFile) {
+  TempDir d;
+  ExpectLoadError(d.Write("empty.pt", ""), ErrorCode::kFile, "is empty (0 bytes)");
+}
+
+TEST(ModelErrorTest, RandomBytes) {
+  TempDir d;
+  std::mt19937 rng(42);
+  std::string bytes(4096, '\0');
+  for (auto& b : bytes) b = static_cast<char>(rng() & 0xff);
+  bytes[0] = 'X';
+  ExpectLoadError(d.Write("random.pt", bytes), ErrorCode::kModelFormat, "not a TorchScript archive");
+}
+
+TEST(ModelErrorTest, TruncatedArchive) {
+  TempDir d;
+  const std::string full = ReadAll(TestModel("colour3.pt"));
+  ExpectLoadError(d.Write("truncated.pt", full.substr(0, full.size() / 2)), ErrorCode::kModelFormat,
+                  "corrupt or truncated TorchScript archive");
+}
+
+TEST(ModelErrorTest, NoMetadata) {
+  ExpectLoadError(TestModel("no_metadata.pt"), ErrorCode::kMetadata, "no sense.json metadata; run scripts/pack_model.py");
+}
+
+TEST(ModelErrorTest, MalformedJson) {
+  ExpectLoadError(TestModel("malformed_json.pt"), ErrorCode::kMetadata, "malformed JSON");
+}
+
+TEST(ModelErrorTest, WrongSchemaVersion) {
+  ExpectLoadError(TestModel("schema_v99.pt"), ErrorCode::kMetadata, "unsupported schema_version 99");
+}
+
+TEST(ModelErrorTest, MissingField) {
+  ExpectLoadError(TestModel("missing_field.pt"), ErrorCode::kMetadata, "missing required field 'inputs'");
+}
+
+TEST(ModelErrorTest, WrongFieldType) {
+  ExpectLoadError(TestModel("wrong_type.pt"), ErrorCode::kMetadata, "field 'image.width': expected an integer");
+}
+
+TEST(ModelErrorTest, UnknownTask) {
+  ExpectLoadError(TestModel("unknown_task.pt"), ErrorCode::kMetadata, "\"image_colouring\"");
+}
+
+TEST(ModelErrorTest, LabelCountDoesNotMatchModelOutput) {
+  ExpectLoadError(TestModel("wrong_label_count.pt"), ErrorCode::kMetadata,
+                  "'labels' has 4 entries but the model's output 'logits' has 3 classes");
+}
+
+TEST(ModelErrorTest, UnsupportedDevice) {
+  ExpectLoadError(TestModel("colour3.pt"), ErrorCode::kDevice, "unknown device \"tpu\"", "tpu");
+  if (!CudaAvailable()) ExpectLoadError(TestModel("colour3.pt"), ErrorCode::kDevice, "use --device cpu", "cuda");
+}
+
+TEST(ModelErrorTest, NegativeThreads) {
+  ModelOptions o;
+  o.path = TestModel("colour3.pt");
+  o.num_threads = -1;
+  try {
+    Model::Load(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kOption);
+  }
+}
+
+TEST(ModelErrorTest, OnnxWithoutSidecar) {
+  if (!fs::exists(TestModel("colour3.onnx"))) GTEST_SKIP() << "no ONNX test model";
+  TempDir d;
+  ExpectLoadError(d.Write("bare.onnx", ReadAll(TestModel("colour3.onnx"))), ErrorCode::kMetadata,
+                  "ONNX models need a sidecar sense.json");
+}
+
+TEST(DeviceTest, Parse) {
+  EXPECT_EQ(Device::Parse("cpu").type, Device::Type::kCPU);
+  EXPECT_EQ(Device::Parse("cuda:1").index, 1);
+  EXPECT_EQ(Device::Parse("cuda").ToString(), "cuda");
+  EXPECT_THROW(Device::Parse("cuda:x"), Error);
+  EXPECT_THROW(Device::Parse("gpu"), Error);
+}
+
+}  // namespace
+}  // namespace sense
