@@ -136,10 +136,10 @@ def main():
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:
         torch.onnx.export(Colour3().eval(), torch.zeros(1, 3, 32, 32), p("colour3.onnx"),
-                          input_names=["x"], output_names=["logits"], opset_version=11)
+                          input_names=["x"], output_names=["logits"], opset_version=11,
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
         with open(p("colour3.onnx.json"), "w") as f:
             m = colour3_meta(name="colour3-onnx")
-            m["inputs"][0]["shape"] = [1, 3, 32, 32]
             m.pop("explain")
             json.dump(m, f, indent=2)
     except Exception as e:  # torch.onnx needs the onnx exporter deps; tests skip without it

@@ -62,6 +62,13 @@ class OnnxModel final : public Model {
         if (m.depth() != CV_32F) m.convertTo(m, CV_32F);
         std::vector<int64_t> shape;
         for (int d = 0; d < m.dims; ++d) shape.push_back(m.size[d]);
+        // OpenCV DNN 4.6 keeps singleton axes of some reductions for batches
+        // > 1 (ReduceMean gives [N, 1, C] for [N, C]): drop them, batch axis
+        // excepted, until the rank matches the declared one.
+        const size_t declared = metadata_.outputs[i].shape.size();
+        for (size_t d = 1; declared && shape.size() > declared && d < shape.size();)
+          if (shape[d] == 1) shape.erase(shape.begin() + static_cast<long>(d));
+          else ++d;
         Tensor out = Tensor::Empty(DType::kFloat32, shape);
         std::memcpy(out.raw_data(), m.data, out.nbytes());
         result.Set(names[i], out);

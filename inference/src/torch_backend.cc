@@ -255,7 +255,7 @@ class TorchScriptModel final : public Model {
     for (size_t i = 0; i < names.size(); ++i) {
       const auto& item = by_name ? std::pair<std::string, Tensor>(names[i], inputs.at(names[i])) : inputs[i];
       at::Tensor x = ToDevice(item.second);
-      if (leaf && (item.first == wrt || (!by_name && names[i] == wrt))) {
+      if (leaf && (item.first == wrt || names[i] == wrt || (wrt.empty() && i == 0))) {
         x = x.detach().clone().set_requires_grad(true);
         *leaf = x;
       }

@@ -91,6 +91,8 @@ class Model {
   // the method's argument names, else by position. Others: Error(kUnsupported).
   virtual bool HasMethod(const std::string& method) const;
   virtual NamedTensors RunMethod(const std::string& method, const NamedTensors& inputs) const;
+  // RunMethodWithGradient: `wrt` names the argument to differentiate by (its
+  // name in the method's signature or in `inputs`; empty = the first).
   virtual bool SupportsGradients() const { return false; }
   virtual GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs,
                                                const std::string& wrt, int output_index,

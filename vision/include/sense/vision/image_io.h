@@ -1,0 +1,50 @@
+// sense/vision/image_io.h — decoding images safely.
+//
+// DecodeImage reads every format OpenCV reads (JPEG, PNG, BMP, TIFF, WebP,
+// PNM ...) and returns an 8-bit BGR or 8-bit gray cv::Mat:
+//   * EXIF orientation is applied (a phone photo comes out upright);
+//   * alpha is dropped (as PIL's convert("RGB") does), not composited;
+//   * 16-bit images are scaled to 8 bits (v / 257, rounded);
+//   * gray images stay 1-channel (preprocessing converts as the model needs).
+// Guards: the pixel count is read from the file header and checked against
+// max_pixels BEFORE decoding, so a decompression bomb costs nothing; files
+// that are empty, truncated (a JPEG without its end marker, a PNG cut short)
+// or not images get Error(kInput) naming the file.
+//
+// Thread safety: free functions, safe from several threads.
+#ifndef SENSE_VISION_IMAGE_IO_H_
+#define SENSE_VISION_IMAGE_IO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+#include "sense/inference/error.h"
+
+namespace sense::vision {
+
+struct DecodeOptions {
+  int64_t max_pixels = 100'000'000;          // width * height above this is Error(kInput); > 0
+  int64_t max_file_bytes = 1'000'000'000;    // larger files are Error(kInput); > 0
+};
+
+// Decodes a file. Throws sense::Error (kFile for missing/unreadable, kInput
+// for everything about the content).
+cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options = {});
+
+// Decodes bytes already in memory; `name` is used in error messages.
+cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::string& name,
+                         const DecodeOptions& options = {});
+
+// Image size read from the header only (PNG, JPEG, GIF, BMP, WebP; 0x0 when
+// the format is not one of these, in which case OpenCV's own limit applies).
+cv::Size PeekImageSize(const std::vector<unsigned char>& bytes);
+
+// File extensions the apps look for in folders: .jpg .jpeg .png .bmp .tif .tiff .webp .pgm .ppm .pbm .pnm
+const std::vector<std::string>& ImageExtensions();
+
+}  // namespace sense::vision
+
+#endif  // SENSE_VISION_IMAGE_IO_H_
