@@ -1,0 +1,212 @@
+// sense-eval: evaluate a classifier on a labelled set: accuracy, per-class
+// precision/recall/F1, confusion matrix (text and PNG), calibration error,
+// throughput.
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/app.h"
+#include "sense/inference/evaluation.h"
+#include "sense/vision/idx.h"
+#include "sense/vision/image_classifier.h"
+#include "sense/vision/image_io.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string Normalise(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : ' ';
+  return out;
+}
+
+// A labelled example: an image in memory (IDX) or a path (folders).
+struct Example {
+  std::string path;
+  cv::Mat image;
+  int truth = -1;
+};
+
+std::vector<Example> LoadIdx(const std::string& images_path, std::string labels_path,
+                             const std::vector<std::string>& labels) {
+  if (labels_path.empty()) {
+    labels_path = images_path;
+    const auto at = labels_path.find("images-idx3");
+    if (at == std::string::npos)
+      throw sense::Error(sense::ErrorCode::kOption, images_path + ": cannot infer the label file name; pass --labels");
+    labels_path.replace(at, 11, "labels-idx1");
+  }
+  auto images = sense::vision::ReadIdxImages(images_path);
+  auto truth = sense::vision::ReadIdxLabels(labels_path);
+  if (images.size() != truth.size())
+    throw sense::Error(sense::ErrorCode::kInput, images_path + " has " + std::to_string(images.size()) + " images but " +
+                                                     labels_path + " has " + std::to_string(truth.size()) + " labels");
+  std::vector<Example> out;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (truth[i] >= static_cast<int>(labels.size()))
+      throw sense::Error(sense::ErrorCode::kInput, labels_path + ": label " + std::to_string(truth[i]) + " at index " +
+                                                       std::to_string(i) + " but the model has " + std::to_string(labels.size()) + " labels");
+    out.push_back({images_path + "#" + std::to_string(i), images[i], truth[i]});
+  }
+  return out;
+}
+
+std::vector<Example> LoadFolders(const std::string& root, const std::vector<std::string>& labels) {
+  std::vector<Example> out;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.is_directory()) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  if (dirs.empty()) throw sense::Error(sense::ErrorCode::kInput, root + ": expected one subfolder per class, found none");
+  for (const auto& d : dirs) {
+    const std::string name = d.filename().string();
+    int truth = -1;
+    for (size_t i = 0; i < labels.size(); ++i)
+      if (labels[i] == name || Normalise(labels[i]) == Normalise(name)) truth = static_cast<int>(i);
+    if (truth < 0) {
+      std::string known;
+      for (const auto& l : labels) known += (known.empty() ? "" : ", ") + l;
+      throw sense::Error(sense::ErrorCode::kInput, d.string() + ": folder name matches no model label (" + known + ")");
+    }
+    for (const auto& item : sense::app::GatherPaths({d.string()}, sense::vision::ImageExtensions()))
+      if (item.error.empty()) out.push_back({item.text, cv::Mat(), truth});
+  }
+  return out;
+}
+
+void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& path) {
+  const int k = static_cast<int>(r.classes.size()), cell = 56, margin = 150;
+  cv::Mat img(margin + k * cell + 20, margin + k * cell + 20, CV_8UC3, cv::Scalar(255, 255, 255));
+  for (int t = 0; t < k; ++t) {
+    int row_total = 0;
+    for (int v : r.confusion[static_cast<size_t>(t)]) row_total += v;
+    for (int p = 0; p < k; ++p) {
+      const int v = r.confusion[static_cast<size_t>(t)][static_cast<size_t>(p)];
+      const double frac = row_total ? static_cast<double>(v) / row_total : 0;
+      const int shade = static_cast<int>(255 * (1 - frac));
+      const cv::Rect cellr(margin + p * cell, margin + t * cell, cell - 2, cell - 2);
+      cv::rectangle(img, cellr, t == p ? cv::Scalar(shade, 255, shade) : cv::Scalar(shade, shade, 255), cv::FILLED);
+      cv::putText(img, std::to_string(v), cv::Point(cellr.x + 6, cellr.y + cell / 2 + 5), cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                  frac > 0.6 ? cv::Scalar(255, 255, 255) : cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    }
+    const std::string name = r.classes[static_cast<size_t>(t)].label.substr(0, 18);
+    cv::putText(img, name, cv::Point(5, margin + t * cell + cell / 2 + 5), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::Mat label(20, margin - 10, CV_8UC3, cv::Scalar(255, 255, 255));
+    cv::putText(label, name, cv::Point(2, 15), cv::FONT_HERSHEY_SIMPLEX, 0.45, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    cv::Mat rotated;
+    cv::rotate(label, rotated, cv::ROTATE_90_COUNTERCLOCKWISE);
+    rotated.copyTo(img(cv::Rect(margin + t * cell + cell / 2 - 10, 5, rotated.cols, rotated.rows)));
+  }
+  cv::putText(img, "true (rows) vs predicted (columns)", cv::Point(5, img.rows - 5), cv::FONT_HERSHEY_SIMPLEX, 0.4,
+              cv::Scalar(80, 80, 80), 1, cv::LINE_AA);
+  if (!cv::imwrite(path, img)) throw sense::Error(sense::ErrorCode::kFile, path + ": cannot write the confusion matrix PNG");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string app = "sense-eval";
+  return sense::app::Guarded(app, [&]() -> int {
+    namespace po = sense::app::po;
+    std::string model_path, data, labels_path, device, png;
+    int batch = 0, threads = 0, limit = 0;
+    po::options_description opts("Options");
+    opts.add_options()
+      ("data", po::value(&data), "labelled set: a folder with one subfolder per class, or an idx3-ubyte(.gz) image file")
+      ("model,m", po::value(&model_path)->default_value(sense::app::DefaultModelPath("fashion-mnist.pt")), "classification bundle")
+      ("labels", po::value(&labels_path), "IDX label file (default: the image file name with labels-idx1)")
+      ("limit", po::value(&limit)->default_value(0), "evaluate only the first N examples (0: all)")
+      ("batch-size,b", po::value(&batch)->default_value(64), "examples per model call")
+      ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
+      ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
+      ("confusion-png", po::value(&png), "write the confusion matrix as a PNG here")
+      ("json", "print the report as one JSON object");
+    po::variables_map vm;
+    int rc = 0;
+    if (!sense::app::ParseCommandLine(argc, argv, app,
+                                      "sense-eval [options] DATA\n\n"
+                                      "Evaluates an image classification bundle on a labelled set.\n"
+                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                      opts, "data", &vm, &rc))
+      return rc;
+    if (data.empty()) {
+      std::cerr << app << ": no data given\nTry '" << app << " --help'.\n";
+      return 2;
+    }
+    sense::vision::ImageClassifierOptions options;
+    options.model.path = model_path;
+    options.model.device = device;
+    options.model.num_threads = threads;
+    options.classifier.max_results = -1;
+    options.max_batch_size = batch;
+    auto classifier = sense::vision::ImageClassifier::Create(options);
+    const auto& labels = classifier->metadata().labels;
+
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<Example> examples = fs::is_directory(data) ? LoadFolders(data, labels) : LoadIdx(data, labels_path, labels);
+    if (limit > 0 && static_cast<size_t>(limit) < examples.size()) examples.resize(static_cast<size_t>(limit));
+    if (examples.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
+
+    sense::ClassificationEvaluator evaluator(labels);
+    sense::app::Progress progress(examples.size(), "evaluating");
+    int failed = 0;
+    const auto t1 = std::chrono::steady_clock::now();
+    for (size_t b = 0; b < examples.size(); b += static_cast<size_t>(batch)) {
+      const size_t e = std::min(examples.size(), b + static_cast<size_t>(batch));
+      std::vector<cv::Mat> images;
+      std::vector<int> truth;
+      for (size_t i = b; i < e; ++i) {
+        try {
+          images.push_back(examples[i].image.empty() ? sense::vision::DecodeImage(examples[i].path) : examples[i].image);
+          truth.push_back(examples[i].truth);
+        } catch (const sense::Error& err) {
+          ++failed;
+          sense::app::PrintError(app, "", err.what());
+        }
+      }
+      const auto results = classifier->ClassifyBatch(images);
+      for (size_t i = 0; i < results.size(); ++i) {
+        std::vector<float> probs(labels.size(), 0.0f);
+        for (const auto& c : results[i].categories) probs[static_cast<size_t>(c.index)] = c.score;
+        evaluator.Add(truth[i], probs);
+      }
+      progress.Tick(e - b);
+    }
+    progress.Finish();
+    const auto t2 = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(t2 - t1).count();
+    const sense::ClassificationReport r = evaluator.Report();
+    if (!png.empty()) WriteConfusionPng(r, png);
+
+    if (vm.count("json")) {
+      json classes = json::array();
+      for (const auto& c : r.classes)
+        classes.push_back({{"label", c.label}, {"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}, {"support", c.support}});
+      sense::app::PrintJsonLine({{"model", model_path}, {"data", data}, {"examples", r.examples}, {"failed", failed},
+                                 {"accuracy", r.accuracy}, {"macro_precision", r.macro_precision},
+                                 {"macro_recall", r.macro_recall}, {"macro_f1", r.macro_f1},
+                                 {"expected_calibration_error", r.expected_calibration_error}, {"classes", classes},
+                                 {"confusion", r.confusion}, {"seconds", seconds},
+                                 {"examples_per_second", r.examples / seconds},
+                                 {"threads", classifier->model().num_threads()}, {"batch_size", batch}});
+    } else {
+      std::cout << "model     " << model_path << "\n"
+                << "data      " << data << " (" << r.examples << " examples" << (failed ? ", " + std::to_string(failed) + " failed" : "") << ")\n"
+                << std::fixed << std::setprecision(4) << "accuracy  " << r.accuracy << "\n"
+                << "macro F1  " << r.macro_f1 << "\n"
+                << "ECE       " << r.expected_calibration_error << " (expected calibration error, 15 bins)\n"
+                << std::setprecision(1) << "speed     " << r.examples / seconds << " examples/s (decode + preprocess + inference, "
+                << classifier->model().num_threads() << " threads, batch " << batch << "; loading took "
+                << std::chrono::duration<double>(t1 - t0).count() << " s)\n\n"
+                << sense::ClassificationEvaluator::Format(r);
+      if (!png.empty()) std::cout << "\nconfusion matrix PNG: " << png << "\n";
+    }
+    return failed ? 1 : 0;
+  });
+}

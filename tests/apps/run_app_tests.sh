@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# End-to-end app scenarios; one per ctest test. Exit 0 pass, 1 fail, 77 skip.
+# Environment: APPS (built apps), MODELS (test bundles), DATA (tests/data), SRC, PY.
+set -uo pipefail
+scenario=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL [$scenario]: $*"; exit 1; }
+skip() { echo "SKIP [$scenario]: $*"; exit 77; }
+# jsonl FILE EXPR: each line must parse; EXPR (Python, over list `rows`) must hold.
+jsonl() { "$PY" -c "import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if ($2) else 1)" "$1" \
+  || fail "JSON check failed: $2 on $(cat "$1")"; }
+I=$DATA/images
+
+case $scenario in
+info_human)
+  "$APPS/sense-info" "$MODELS/colour3.pt" > "$T/out" || fail "exit $?"
+  grep -q "task         image_classification" "$T/out" || fail "no task line: $(cat "$T/out")"
+  grep -q "labels (3)   red, green, blue" "$T/out" || fail "no labels"
+  grep -q "center crop (shorter side 36)" "$T/out" || fail "no preprocessing" ;;
+info_json)
+  "$APPS/sense-info" --json "$MODELS/colour3.pt" "$MODELS/tiny_text.pt" > "$T/out" || fail "exit $?"
+  jsonl "$T/out" "len(rows)==2 and rows[0]['metadata']['labels']==['red','green','blue'] and rows[1]['assets']['vocab.txt']['bytes']>0 and rows[0]['backend']=='torchscript'" ;;
+info_system)
+  "$APPS/sense-info" --system > "$T/out" || fail "exit $?"
+  grep -q "BLAS         OpenBLAS" "$T/out" || fail "OpenBLAS not in use: $(cat "$T/out")"
+  "$APPS/sense-info" --system --json > "$T/j" || fail "exit $?"
+  jsonl "$T/j" "rows[0]['blas_is_fast'] and rows[0]['available_cores']>=1" ;;
+info_bad_models)
+  printf 'garbage' > "$T/bad.pt"
+  "$APPS/sense-info" --json "$MODELS/colour3.pt" "$T/bad.pt" "$MODELS/no_metadata.pt" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1"
+  jsonl "$T/out" "len(rows)==3 and 'metadata' in rows[0] and rows[1]['error']['code']=='model_format' and rows[2]['error']['code']=='metadata'"
+  grep -q "no sense.json metadata" "$T/err" || fail "stderr: $(cat "$T/err")" ;;
+info_help_version)
+  "$APPS/sense-info" --help | grep -q "Usage: sense-info" || fail "help"
+  "$APPS/sense-info" --version | grep -q "^sense-info [0-9]" || fail "version"
+  "$APPS/sense-info" --bogus 2> "$T/err"; [ $? -eq 2 ] || fail "bad option should exit 2"
+  for a in sense-classify sense-eval; do "$APPS/$a" --help | grep -q "Usage: $a" || fail "$a help"; done ;;
+classify_files)
+  "$APPS/sense-classify" -m "$MODELS/colour3.pt" -k 1 "$I/red.png" "$I/green.png" "$I/blue.png" > "$T/out" || fail "exit $?"
+  diff <(cut -d: -f2 "$T/out" | awk '{print $1}') <(printf 'red\ngreen\nblue\n') || fail "labels/order: $(cat "$T/out")" ;;
+classify_json_keeps_order_and_reports_errors)
+  "$APPS/sense-classify" -m "$MODELS/colour3.pt" --json -b 2 "$I/blue.png" "$I/truncated.jpg" "$I/red.png" "$I/bomb.png" \
+     "$I/missing.png" "$I/not_an_image.jpg" "$I/empty.png" "$I/green.png" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 when inputs fail"
+  jsonl "$T/out" "len(rows)==8 and rows[0]['categories'][0]['label']=='blue' and 'truncated' in rows[1]['error']['message'] and rows[2]['categories'][0]['label']=='red' and 'megapixels' in rows[3]['error']['message'] and rows[4]['error']['code']=='file' and rows[5]['error']['code']=='input' and rows[6]['error']['code']=='input' and rows[7]['categories'][0]['label']=='green'" ;;
+classify_stdin_and_globs)
+  printf '%s\n' "$I/green.png" "$I/red.png" | "$APPS/sense-classify" -m "$MODELS/colour3.pt" --json > "$T/out" || fail "stdin exit $?"
+  jsonl "$T/out" "[r['categories'][0]['label'] for r in rows]==['green','red']"
+  mkdir -p "$T/dir/sub" && cp "$I/red.png" "$T/dir/" && cp "$I/blue.png" "$T/dir/sub/" && echo x > "$T/dir/notes.txt"
+  "$APPS/sense-classify" -m "$MODELS/colour3.pt" --json "$T/dir" "$I/gre*.png" > "$T/out" || fail "folder exit $?"
+  jsonl "$T/out" "[r['categories'][0]['label'] for r in rows]==['red','blue','green']" ;;
+classify_explain)
+  "$APPS/sense-classify" -m "$MODELS/colour3.pt" --explain "$T/x" "$I/red.png" "$I/butterfly.jpg" > "$T/out" || fail "exit $?"
+  [ "$(ls "$T/x" | wc -l)" -eq 2 ] || fail "expected 2 overlays: $(ls "$T/x")"
+  "$PY" -c "from PIL import Image; import sys; im=Image.open(sys.argv[1]); assert im.size==(493,356), im.size" "$T/x/butterfly."*.png || fail "overlay size" ;;
+classify_bad_model)
+  head -c 3000 "$MODELS/colour3.pt" > "$T/cut.pt"
+  "$APPS/sense-classify" -m "$T/cut.pt" "$I/red.png" 2> "$T/err"; [ $? -eq 1 ] || fail "expected exit 1"
+  grep -q "corrupt or truncated TorchScript archive" "$T/err" || fail "stderr: $(cat "$T/err")" ;;
+eval_folder)
+  mkdir -p "$T/set/red" "$T/set/green" "$T/set/blue"
+  cp "$I/red.png" "$T/set/red/"; cp "$I/green.png" "$T/set/green/"; cp "$I/blue.png" "$T/set/blue/"
+  "$APPS/sense-eval" -m "$MODELS/colour3.pt" --json --confusion-png "$T/cm.png" "$T/set" > "$T/out" || fail "exit $?"
+  jsonl "$T/out" "rows[0]['accuracy']==1.0 and rows[0]['examples']==3 and rows[0]['confusion']==[[1,0,0],[0,1,0],[0,0,1]]"
+  [ -s "$T/cm.png" ] || fail "no confusion PNG" ;;
+eval_fashion_mnist_subset)
+  # The committed default model, re-checked through the C++ path on a fixed
+  # subset (the first 2,000 test images; the full figure is in models/README.md).
+  idx=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  [ -f "$idx" ] || skip "needs Debian package dataset-fashion-mnist ($idx)"
+  [ -f "$SRC/models/fashion-mnist.pt" ] || fail "models/fashion-mnist.pt is missing"
+  "$APPS/sense-eval" -m "$SRC/models/fashion-mnist.pt" --limit 2000 --json "$idx" > "$T/out" || fail "exit $?"
+  jsonl "$T/out" "rows[0]['examples']==2000 and rows[0]['accuracy']>=0.925" ;;
+*) fail "unknown scenario" ;;
+esac
+echo "PASS [$scenario]"
