@@ -1,0 +1,123 @@
+#include "sentencepiece_loader.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sense/inference/error.h"
+
+#ifndef SENSE_SPM_MODULE_BUILD_PATH
+#define SENSE_SPM_MODULE_BUILD_PATH ""
+#endif
+#ifndef SENSE_SPM_MODULE_INSTALL_PATH
+#define SENSE_SPM_MODULE_INSTALL_PATH ""
+#endif
+#ifndef SENSE_SPM_MODULE_RELATIVE_PATH
+#define SENSE_SPM_MODULE_RELATIVE_PATH "../lib/sense/libsense_sentencepiece.so"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SENSE_NO_DEEPBIND 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define SENSE_NO_DEEPBIND 1
+#endif
+#endif
+
+namespace sense::text::internal {
+namespace {
+
+// Where to look, in order: $SENSE_SENTENCEPIECE_MODULE, the build tree, next
+// to the running program (<bin>/../lib/sense), the install prefix.
+std::vector<std::string> Candidates() {
+  std::vector<std::string> paths;
+  if (const char* env = std::getenv("SENSE_SENTENCEPIECE_MODULE"); env != nullptr && *env != '\0') {
+    paths.emplace_back(env);
+    return paths;  // an explicit choice is the only one
+  }
+  if (*SENSE_SPM_MODULE_BUILD_PATH) paths.emplace_back(SENSE_SPM_MODULE_BUILD_PATH);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) paths.push_back((exe.parent_path() / SENSE_SPM_MODULE_RELATIVE_PATH).lexically_normal().string());
+  if (*SENSE_SPM_MODULE_INSTALL_PATH) paths.emplace_back(SENSE_SPM_MODULE_INSTALL_PATH);
+  return paths;
+}
+
+#ifdef SENSE_NO_DEEPBIND
+// Without RTLD_DEEPBIND (sanitizer runtimes refuse it) the module is only safe
+// when no libprotobuf is in the process.
+bool ProtobufLoaded() {
+  bool found = false;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* data) {
+        if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "libprotobuf") != nullptr) {
+          *static_cast<bool*>(data) = true;
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
+#endif
+
+struct Loaded {
+  const SpmModuleApi* api = nullptr;
+  std::string error;
+};
+
+Loaded Load() {
+  Loaded result;
+#ifdef SENSE_NO_DEEPBIND
+  if (ProtobufLoaded()) {
+    result.error =
+        "SentencePiece is unavailable in this sanitizer build: libprotobuf is loaded (by LibTorch or OpenCV) and "
+        "sanitizers forbid the RTLD_DEEPBIND isolation that keeps it apart from SentencePiece's bundled protobuf";
+    return result;
+  }
+  const int flags = RTLD_NOW | RTLD_LOCAL;
+#else
+  const int flags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+  std::string tried;
+  for (const std::string& path : Candidates()) {
+    if (!tried.empty()) tried += "; ";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      tried += path + " (not found)";
+      continue;
+    }
+    void* handle = dlopen(path.c_str(), flags);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      tried += path + " (" + (why ? why : "dlopen failed") + ")";
+      continue;
+    }
+    auto entry = reinterpret_cast<const SpmModuleApi* (*)()>(dlsym(handle, "sense_sentencepiece_module_api"));
+    const SpmModuleApi* api = entry != nullptr ? entry() : nullptr;
+    if (api == nullptr || api->abi != kSpmModuleAbi) {
+      tried += path + " (ABI " + std::to_string(api ? api->abi : -1) + ", expected " + std::to_string(kSpmModuleAbi) + ")";
+      continue;  // the handle stays open: unloading SentencePiece is not safe
+    }
+    result.api = api;
+    return result;
+  }
+  result.error = "cannot load the SentencePiece module libsense_sentencepiece.so; tried: " + tried +
+                 ". Set SENSE_SENTENCEPIECE_MODULE to its path";
+  return result;
+}
+
+}  // namespace
+
+const SpmModuleApi& SentencePieceModule() {
+  static const Loaded loaded = Load();
+  if (loaded.api == nullptr) throw Error(ErrorCode::kUnsupported, loaded.error);
+  return *loaded.api;
+}
+
+}  // namespace sense::text::internal
