@@ -2,6 +2,7 @@
 // precision/recall/F1, confusion matrix (text and PNG), calibration error,
 // throughput.
 #include <chrono>
+#include <fstream>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -11,6 +12,7 @@
 
 #include "common/app.h"
 #include "sense/inference/evaluation.h"
+#include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
 #include "sense/vision/image_classifier.h"
 #include "sense/vision/image_io.h"
@@ -80,6 +82,38 @@ std::vector<Example> LoadFolders(const std::string& root, const std::vector<std:
   return out;
 }
 
+// text<TAB>label lines; the label is a label name or its index. A first line
+// whose label is neither is a header and skipped.
+std::vector<std::pair<std::string, int>> LoadTsv(const std::string& path, const std::vector<std::string>& labels) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw sense::Error(sense::ErrorCode::kFile, path + ": cannot be opened");
+  std::vector<std::pair<std::string, int>> out;
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto tab = line.rfind('\t');
+    if (tab == std::string::npos)
+      throw sense::Error(sense::ErrorCode::kInput, path + ":" + std::to_string(n) + ": expected text<TAB>label");
+    const std::string text = line.substr(0, tab), label = line.substr(tab + 1);
+    int truth = -1;
+    for (size_t i = 0; i < labels.size(); ++i)
+      if (labels[i] == label) truth = static_cast<int>(i);
+    if (truth < 0 && !label.empty() && std::all_of(label.begin(), label.end(), ::isdigit) && label.size() < 6 &&
+        std::stoi(label) < static_cast<int>(labels.size()))
+      truth = std::stoi(label);
+    if (truth < 0) {
+      if (n == 1) continue;  // header
+      throw sense::Error(sense::ErrorCode::kInput, path + ":" + std::to_string(n) + ": label \"" + label +
+                                                       "\" is neither a model label nor a label index");
+    }
+    out.emplace_back(text, truth);
+  }
+  return out;
+}
+
 void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& path) {
   const int k = static_cast<int>(r.classes.size()), cell = 56, margin = 150;
   cv::Mat img(margin + k * cell + 20, margin + k * cell + 20, CV_8UC3, cv::Scalar(255, 255, 255));
@@ -118,7 +152,7 @@ int main(int argc, char** argv) {
     int batch = 0, threads = 0, limit = 0;
     po::options_description opts("Options");
     opts.add_options()
-      ("data", po::value(&data), "labelled set: a folder with one subfolder per class, or an idx3-ubyte(.gz) image file")
+      ("data", po::value(&data), "labelled set: a folder with one subfolder per class, an idx3-ubyte(.gz) image file, or a text<TAB>label TSV")
       ("model,m", po::value(&model_path)->default_value(sense::app::DefaultModelPath("fashion-mnist.pt")), "classification bundle")
       ("labels", po::value(&labels_path), "IDX label file (default: the image file name with labels-idx1)")
       ("limit", po::value(&limit)->default_value(0), "evaluate only the first N examples (0: all)")
@@ -131,7 +165,8 @@ int main(int argc, char** argv) {
     int rc = 0;
     if (!sense::app::ParseCommandLine(argc, argv, app,
                                       "sense-eval [options] DATA\n\n"
-                                      "Evaluates an image classification bundle on a labelled set.\n"
+                                      "Evaluates a classification bundle on a labelled set: images (a folder per class, or IDX\n"
+                                      "files) for image models, a TSV file (text<TAB>label) for text models.\n"
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
                                       opts, "data", &vm, &rc))
       return rc;
@@ -139,49 +174,84 @@ int main(int argc, char** argv) {
       std::cerr << app << ": no data given\nTry '" << app << " --help'.\n";
       return 2;
     }
-    sense::vision::ImageClassifierOptions options;
-    options.model.path = model_path;
-    options.model.device = device;
-    options.model.num_threads = threads;
-    options.classifier.max_results = -1;
-    options.max_batch_size = batch;
-    auto classifier = sense::vision::ImageClassifier::Create(options);
-    const auto& labels = classifier->metadata().labels;
-
+    const bool is_text = sense::ReadBundleMetadata(model_path).task == sense::Task::kTextClassification;
+    std::vector<std::string> labels;
+    std::unique_ptr<sense::ClassificationEvaluator> evaluator;
+    int failed = 0, used_threads = 0;
+    double seconds = 0, loading = 0;
+    auto add = [&](int truth, const sense::Classifications& c) {
+      std::vector<float> probs(labels.size(), 0.0f);
+      for (const auto& cat : c.categories) probs[static_cast<size_t>(cat.index)] = cat.score;
+      evaluator->Add(truth, probs);
+    };
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<Example> examples = fs::is_directory(data) ? LoadFolders(data, labels) : LoadIdx(data, labels_path, labels);
-    if (limit > 0 && static_cast<size_t>(limit) < examples.size()) examples.resize(static_cast<size_t>(limit));
-    if (examples.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
-
-    sense::ClassificationEvaluator evaluator(labels);
-    sense::app::Progress progress(examples.size(), "evaluating");
-    int failed = 0;
-    const auto t1 = std::chrono::steady_clock::now();
-    for (size_t b = 0; b < examples.size(); b += static_cast<size_t>(batch)) {
-      const size_t e = std::min(examples.size(), b + static_cast<size_t>(batch));
-      std::vector<cv::Mat> images;
-      std::vector<int> truth;
-      for (size_t i = b; i < e; ++i) {
-        try {
-          images.push_back(examples[i].image.empty() ? sense::vision::DecodeImage(examples[i].path) : examples[i].image);
-          truth.push_back(examples[i].truth);
-        } catch (const sense::Error& err) {
+    if (is_text) {
+      sense::text::TextClassifierOptions options;
+      options.model.path = model_path;
+      options.model.device = device;
+      options.model.num_threads = threads;
+      options.classifier.max_results = -1;
+      options.max_batch_size = batch;
+      auto classifier = sense::text::TextClassifier::Create(options);
+      labels = classifier->metadata().labels;
+      used_threads = classifier->model().num_threads();
+      evaluator = std::make_unique<sense::ClassificationEvaluator>(labels);
+      auto rows = LoadTsv(data, labels);
+      if (limit > 0 && static_cast<size_t>(limit) < rows.size()) rows.resize(static_cast<size_t>(limit));
+      if (rows.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
+      std::vector<std::string> texts;
+      for (const auto& r : rows) texts.push_back(r.first);
+      const auto t1 = std::chrono::steady_clock::now();
+      loading = std::chrono::duration<double>(t1 - t0).count();
+      std::vector<std::string> errors;
+      const auto results = classifier->ClassifyBatch(texts, &errors);
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (!errors[i].empty()) {
           ++failed;
-          sense::app::PrintError(app, "", err.what());
+          sense::app::PrintError(app, data + ":" + std::to_string(i + 1), errors[i]);
+          continue;
         }
+        add(rows[i].second, results[i].classifications);
       }
-      const auto results = classifier->ClassifyBatch(images);
-      for (size_t i = 0; i < results.size(); ++i) {
-        std::vector<float> probs(labels.size(), 0.0f);
-        for (const auto& c : results[i].categories) probs[static_cast<size_t>(c.index)] = c.score;
-        evaluator.Add(truth[i], probs);
+    } else {
+      sense::vision::ImageClassifierOptions options;
+      options.model.path = model_path;
+      options.model.device = device;
+      options.model.num_threads = threads;
+      options.classifier.max_results = -1;
+      options.max_batch_size = batch;
+      auto classifier = sense::vision::ImageClassifier::Create(options);
+      labels = classifier->metadata().labels;
+      used_threads = classifier->model().num_threads();
+      evaluator = std::make_unique<sense::ClassificationEvaluator>(labels);
+      std::vector<Example> examples = fs::is_directory(data) ? LoadFolders(data, labels) : LoadIdx(data, labels_path, labels);
+      if (limit > 0 && static_cast<size_t>(limit) < examples.size()) examples.resize(static_cast<size_t>(limit));
+      if (examples.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
+      sense::app::Progress progress(examples.size(), "evaluating");
+      const auto t1 = std::chrono::steady_clock::now();
+      loading = std::chrono::duration<double>(t1 - t0).count();
+      for (size_t b = 0; b < examples.size(); b += static_cast<size_t>(batch)) {
+        const size_t e = std::min(examples.size(), b + static_cast<size_t>(batch));
+        std::vector<cv::Mat> images;
+        std::vector<int> truth;
+        for (size_t i = b; i < e; ++i) {
+          try {
+            images.push_back(examples[i].image.empty() ? sense::vision::DecodeImage(examples[i].path) : examples[i].image);
+            truth.push_back(examples[i].truth);
+          } catch (const sense::Error& err) {
+            ++failed;
+            sense::app::PrintError(app, "", err.what());
+          }
+        }
+        const auto results = classifier->ClassifyBatch(images);
+        for (size_t i = 0; i < results.size(); ++i) add(truth[i], results[i]);
+        progress.Tick(e - b);
       }
-      progress.Tick(e - b);
+      progress.Finish();
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     }
-    progress.Finish();
-    const auto t2 = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(t2 - t1).count();
-    const sense::ClassificationReport r = evaluator.Report();
+    const sense::ClassificationReport r = evaluator->Report();
     if (!png.empty()) WriteConfusionPng(r, png);
 
     if (vm.count("json")) {
@@ -194,16 +264,16 @@ int main(int argc, char** argv) {
                                  {"expected_calibration_error", r.expected_calibration_error}, {"classes", classes},
                                  {"confusion", r.confusion}, {"seconds", seconds},
                                  {"examples_per_second", r.examples / seconds},
-                                 {"threads", classifier->model().num_threads()}, {"batch_size", batch}});
+                                 {"threads", used_threads}, {"batch_size", batch}});
     } else {
       std::cout << "model     " << model_path << "\n"
                 << "data      " << data << " (" << r.examples << " examples" << (failed ? ", " + std::to_string(failed) + " failed" : "") << ")\n"
                 << std::fixed << std::setprecision(4) << "accuracy  " << r.accuracy << "\n"
                 << "macro F1  " << r.macro_f1 << "\n"
                 << "ECE       " << r.expected_calibration_error << " (expected calibration error, 15 bins)\n"
-                << std::setprecision(1) << "speed     " << r.examples / seconds << " examples/s (decode + preprocess + inference, "
-                << classifier->model().num_threads() << " threads, batch " << batch << "; loading took "
-                << std::chrono::duration<double>(t1 - t0).count() << " s)\n\n"
+                << std::setprecision(1) << "speed     " << r.examples / seconds << " examples/s ("
+                << (is_text ? "tokenize" : "decode + preprocess") << " + inference, " << used_threads << " threads, batch "
+                << batch << "; loading took " << loading << " s)\n\n"
                 << sense::ClassificationEvaluator::Format(r);
       if (!png.empty()) std::cout << "\nconfusion matrix PNG: " << png << "\n";
     }

@@ -47,15 +47,22 @@ class TwoOutputs(torch.nn.Module):
 
 
 class TinyText(torch.nn.Module):
-    """Bag of token ids -> 2 logits; exercises int64 inputs and a mask."""
+    """Bag of token ids -> 2 logits: "good" votes positive, "bad" negative."""
 
     def __init__(self, vocab: int):
         super().__init__()
         self.emb = torch.nn.Embedding(vocab, 2)
 
+    @torch.jit.export
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids)
+
+    @torch.jit.export
+    def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (emb * mask.unsqueeze(-1).to(torch.float32)).sum(dim=1)
+
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        e = self.emb(ids) * mask.unsqueeze(-1).to(torch.float32)
-        return e.sum(dim=1)
+        return self.classify(self.embed(ids), mask)
 
 
 def colour3_meta(**over):
@@ -120,7 +127,12 @@ def main():
         "provenance": {"script": "scripts/make_test_models.py"}}, {}, p("two_outputs.pt"), check=False)
 
     vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n"
-    text = torch.jit.script(TinyText(len(vocab.split())).eval())
+    tiny = TinyText(len(vocab.split())).eval()
+    with torch.no_grad():  # "good" pushes positive, "bad" negative, the rest nothing
+        tiny.emb.weight.zero_()
+        tiny.emb.weight[4] = torch.tensor([-1.0, 2.0])
+        tiny.emb.weight[5] = torch.tensor([2.0, -1.0])
+    text = torch.jit.script(tiny)
     pack_model.pack(text, {
         "schema_version": 1, "task": "text_classification", "name": "tiny-text",
         "labels": ["negative", "positive"],
@@ -130,7 +142,8 @@ def main():
         "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
                  "input_names": {"ids": "ids", "mask": "mask"}},
         "assets": ["vocab.txt"],
-        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: random weights"}},
+        "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
+        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}},
         {"vocab.txt": vocab.encode()}, p("tiny_text.pt"))
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.

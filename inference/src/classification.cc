@@ -45,27 +45,31 @@ std::vector<float> Probabilities(const float* row, int n, const OutputSpec& outp
   return p;
 }
 
-Classifications Classify(const float* row, int n, const OutputSpec& output, const std::vector<std::string>& labels,
-                         const ClassifierOptions& options) {
-  if (static_cast<size_t>(n) != labels.size())
-    throw Error(ErrorCode::kInternal, "classifier row has " + std::to_string(n) + " scores for " +
+Classifications FromProbabilities(const std::vector<float>& p, const std::vector<std::string>& labels,
+                                  const ClassifierOptions& options) {
+  if (p.size() != labels.size())
+    throw Error(ErrorCode::kInternal, "classifier has " + std::to_string(p.size()) + " scores for " +
                                           std::to_string(labels.size()) + " labels");
-  const std::vector<float> p = Probabilities(row, n, output);
   Classifications out;
-  for (int i = 0; i < n; ++i) {
-    const std::string& l = labels[static_cast<size_t>(i)];
+  for (size_t i = 0; i < p.size(); ++i) {
+    const std::string& l = labels[i];
     if (!options.allow_labels.empty() &&
         std::find(options.allow_labels.begin(), options.allow_labels.end(), l) == options.allow_labels.end())
       continue;
     if (std::find(options.deny_labels.begin(), options.deny_labels.end(), l) != options.deny_labels.end()) continue;
-    if (p[static_cast<size_t>(i)] < options.score_threshold) continue;
-    out.categories.push_back({i, l, p[static_cast<size_t>(i)]});
+    if (p[i] < options.score_threshold) continue;
+    out.categories.push_back({static_cast<int>(i), l, p[i]});
   }
   std::stable_sort(out.categories.begin(), out.categories.end(),
                    [](const Category& a, const Category& b) { return a.score > b.score; });
   if (options.max_results > 0 && out.categories.size() > static_cast<size_t>(options.max_results))
     out.categories.resize(static_cast<size_t>(options.max_results));
   return out;
+}
+
+Classifications Classify(const float* row, int n, const OutputSpec& output, const std::vector<std::string>& labels,
+                         const ClassifierOptions& options) {
+  return FromProbabilities(Probabilities(row, n, output), labels, options);
 }
 
 }  // namespace sense

@@ -48,6 +48,11 @@ Classifications Classify(const float* row, int num_classes, const OutputSpec& ou
 // Probabilities of one row (temperature and activation applied, no filtering).
 std::vector<float> Probabilities(const float* row, int num_classes, const OutputSpec& output);
 
+// Filters and sorts probabilities (one per label) per `options`; Classify is
+// Probabilities followed by this.
+Classifications FromProbabilities(const std::vector<float>& probabilities, const std::vector<std::string>& labels,
+                                  const ClassifierOptions& options);
+
 }  // namespace sense
 
 #endif  // SENSE_INFERENCE_CLASSIFICATION_H_

@@ -1,0 +1,178 @@
+// sense-sentiment: label and score per line of text, with the words that
+// drove it.
+#include <unistd.h>
+
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "common/app.h"
+#include "sense/text/text_classifier.h"
+
+namespace {
+
+using json = nlohmann::json;
+
+struct NeutralBand {
+  bool on = false;
+  float low = 0, high = 0;
+};
+
+NeutralBand ParseBand(const std::string& s) {
+  NeutralBand b;
+  if (s.empty()) return b;
+  const auto colon = s.find(':');
+  try {
+    if (colon == std::string::npos) throw std::invalid_argument(s);
+    b.low = std::stof(s.substr(0, colon));
+    b.high = std::stof(s.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw sense::Error(sense::ErrorCode::kOption, "--neutral expects LOW:HIGH, e.g. 0.4:0.6; found \"" + s + "\"");
+  }
+  if (!(0 <= b.low && b.low < b.high && b.high <= 1))
+    throw sense::Error(sense::ErrorCode::kOption, "--neutral LOW:HIGH needs 0 <= LOW < HIGH <= 1; found \"" + s + "\"");
+  b.on = true;
+  return b;
+}
+
+// Terminal colours for an explanation: green pushes towards the label, red away.
+std::string Colour(const sense::text::WordAttribution& w, bool tty) {
+  if (!tty) {
+    std::ostringstream o;
+    o << w.word << "(" << std::showpos << std::fixed << std::setprecision(2) << w.weight << ")";
+    return o.str();
+  }
+  const float a = std::fabs(w.weight);
+  if (a < 0.15f) return w.word;
+  const int code = w.weight > 0 ? (a > 0.5f ? 42 : 32) : (a > 0.5f ? 41 : 31);
+  return "\033[" + std::to_string(code) + "m" + w.word + "\033[0m";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string app = "sense-sentiment";
+  return sense::app::Guarded(app, [&]() -> int {
+    namespace po = sense::app::po;
+    std::vector<std::string> texts, files;
+    std::string model_path, device, neutral, explain_method;
+    int batch = 0, threads = 0;
+    po::options_description opts("Options");
+    opts.add_options()
+      ("text", po::value(&texts), "texts to classify; with none (or '-'), lines are read from stdin")
+      ("file,f", po::value(&files), "read texts from this file, one per line (repeatable)")
+      ("model,m", po::value(&model_path)->default_value(sense::app::DefaultModelPath("sentiment-sst2.pt")), "text classification bundle")
+      ("neutral", po::value(&neutral), "binary models: call a text neutral when P(positive) is in LOW:HIGH, e.g. 0.4:0.6")
+      ("explain", "show the words that drove each label (coloured in a terminal; weights in JSON)")
+      ("explain-method", po::value(&explain_method)->default_value("auto"), "auto, integrated_gradients or occlusion")
+      ("batch-size,b", po::value(&batch)->default_value(32), "texts per model call")
+      ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
+      ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
+      ("replace-invalid-utf8", "read invalid UTF-8 as U+FFFD instead of reporting the line")
+      ("json", "print JSON Lines: one object per text, in input order");
+    po::variables_map vm;
+    int rc = 0;
+    if (!sense::app::ParseCommandLine(argc, argv, app,
+                                      "sense-sentiment [options] [TEXT...]\n\n"
+                                      "Labels each text positive or negative (with the bundled SST-2 model) and a score.\n"
+                                      "Example: echo \"A gorgeous, witty, seductive movie.\" | sense-sentiment --explain",
+                                      opts, "text", &vm, &rc))
+      return rc;
+    const bool as_json = vm.count("json") > 0, explain = vm.count("explain") > 0;
+    const NeutralBand band = ParseBand(neutral);
+
+    sense::text::TextClassifierOptions options;
+    options.model.path = model_path;
+    options.model.device = device;
+    options.model.num_threads = threads;
+    options.classifier.max_results = -1;
+    options.max_batch_size = batch;
+    if (vm.count("replace-invalid-utf8")) options.invalid_utf8 = sense::text::InvalidUtf8::kReplace;
+    auto classifier = sense::text::TextClassifier::Create(options);
+    const auto& labels = classifier->metadata().labels;
+    if (band.on && labels.size() != 2)
+      throw sense::Error(sense::ErrorCode::kOption, "--neutral needs a binary model; " + model_path + " has " +
+                                                       std::to_string(labels.size()) + " labels");
+    const int positive = labels.size() == 2 ? 1 : -1;
+
+    const auto items = sense::app::GatherTexts(texts, files);
+    const bool tty = isatty(STDOUT_FILENO);
+    sense::app::Progress progress(items.size(), "classifying", 200);
+    int failed = 0;
+    // Chunks keep memory flat on long inputs and let output start early.
+    const size_t chunk = static_cast<size_t>(std::max(1, batch)) * 8;
+    for (size_t b = 0; b < items.size(); b += chunk) {
+      const size_t e = std::min(items.size(), b + chunk);
+      std::vector<std::string> batch_texts;
+      for (size_t i = b; i < e; ++i) batch_texts.push_back(items[i].text);
+      std::vector<std::string> errors;
+      const auto results = classifier->ClassifyBatch(batch_texts, &errors);
+      for (size_t i = b; i < e; ++i) {
+        const auto& item = items[i];
+        std::string error = item.error.empty() ? errors[i - b] : item.error;
+        const auto& r = results[i - b];
+        sense::text::TextExplanation ex;
+        if (error.empty() && explain) {
+          try {
+            ex = classifier->Explain(item.text, -1, {explain_method});
+          } catch (const sense::Error& err) {
+            error = std::string("explanation failed: ") + err.what();
+          }
+        }
+        progress.Tick();
+        if (!error.empty()) {
+          ++failed;
+          if (as_json) {
+            json j = sense::app::ErrorJson("input", error);
+            j["source"] = item.source;
+            sense::app::PrintJsonLine(j);
+          } else {
+            sense::app::PrintError(app, item.source, error);
+          }
+          continue;
+        }
+        const auto& top = r.classifications.categories.front();
+        std::string label = top.label;
+        float score = top.score;
+        float p_pos = -1;
+        if (positive >= 0)
+          for (const auto& c : r.classifications.categories)
+            if (c.index == positive) p_pos = c.score;
+        if (band.on && p_pos >= band.low && p_pos <= band.high) {
+          label = "neutral";
+          score = 1.0f - std::fabs(p_pos - 0.5f) * 2.0f;
+        }
+        if (as_json) {
+          json scores = json::object();
+          for (const auto& c : r.classifications.categories) scores[c.label] = c.score;
+          json j = {{"source", item.source}, {"text", item.text}, {"label", label}, {"score", score}, {"scores", scores},
+                    {"tokens", r.num_tokens}};
+          if (r.truncated) j["truncated"] = true;
+          if (r.windows > 1) j["windows"] = r.windows;
+          if (explain) {
+            json words = json::array();
+            for (const auto& w : ex.words) words.push_back({{"word", w.word}, {"begin", w.begin}, {"end", w.end}, {"weight", w.weight}});
+            j["explanation"] = {{"label", ex.category.label}, {"method", ex.method}, {"words", words}};
+          }
+          sense::app::PrintJsonLine(j);
+        } else {
+          std::ostringstream line;
+          line << std::left << std::setw(8) << label << " " << std::fixed << std::setprecision(3) << score;
+          if (r.windows > 1) line << " (" << r.windows << " windows)";
+          if (r.truncated) line << " (truncated)";
+          line << "  ";
+          if (explain) {
+            for (size_t k = 0; k < ex.words.size(); ++k) line << (k ? " " : "") << Colour(ex.words[k], tty);
+          } else {
+            line << item.text;
+          }
+          std::cout << line.str() << "\n";
+        }
+      }
+      std::cout.flush();
+    }
+    progress.Finish();
+    return failed ? 1 : 0;
+  });
+}
