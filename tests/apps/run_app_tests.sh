@@ -73,6 +73,31 @@ eval_fashion_mnist_subset)
   [ -f "$SRC/models/fashion-mnist.pt" ] || fail "models/fashion-mnist.pt is missing"
   "$APPS/sense-eval" -m "$SRC/models/fashion-mnist.pt" --limit 2000 --json "$idx" > "$T/out" || fail "exit $?"
   jsonl "$T/out" "rows[0]['examples']==2000 and rows[0]['accuracy']>=0.925" ;;
+pack_model_validates)
+  # pack_model.py applies the loader's rules before writing anything.
+  "$PY" "$SRC/scripts/pack_model.py" "$MODELS/colour3.pt" --show > "$T/meta.json" || fail "--show"
+  "$PY" -c "import json,sys; m=json.load(open(sys.argv[1])); m['labels']=['a','b']; json.dump(m,open(sys.argv[2],'w'))" "$T/meta.json" "$T/bad.json"
+  "$PY" "$SRC/scripts/pack_model.py" "$MODELS/colour3.pt" --metadata "$T/bad.json" --out "$T/bad.pt" 2> "$T/err"
+  [ $? -ne 0 ] || fail "label count mismatch was accepted"
+  grep -q "'labels' has 2 entries but output 'logits' declares 3 classes" "$T/err" || fail "message: $(cat "$T/err")"
+  [ ! -e "$T/bad.pt" ] || fail "wrote a bundle despite the error"
+  "$PY" -c "import json,sys; m=json.load(open(sys.argv[1])); m['name']='repacked'; json.dump(m,open(sys.argv[2],'w'))" "$T/meta.json" "$T/ok.json"
+  "$PY" "$SRC/scripts/pack_model.py" "$MODELS/no_metadata.pt" --metadata "$T/ok.json" --out "$T/ok.pt" > /dev/null || fail "repack"
+  "$APPS/sense-info" --json "$T/ok.pt" > "$T/out" || fail "sense-info on the repacked bundle"
+  jsonl "$T/out" "rows[0]['metadata']['name']=='repacked'" ;;
+sentiment_lines)
+  # Every line gets a result or its own error, in order; bad lines never shift the rest.
+  printf 'good film\n\nbad \xff film\nbad film\n' | "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --json > "$T/out"
+  [ $? -eq 1 ] || fail "expected exit 1 when a line fails"
+  jsonl "$T/out" "len(rows)==4 and rows[0]['label']=='positive' and rows[1]['error']['message']=='empty text' and 'invalid UTF-8 at byte 4' in rows[2]['error']['message'] and rows[3]['label']=='negative'"
+  "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --neutral 0.4:0.6 "film" "good" > "$T/h" || fail "exit $?"
+  grep -q "^neutral" "$T/h" && grep -q "^positive" "$T/h" || fail "neutral band: $(cat "$T/h")"
+  "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --explain --json "bad film" > "$T/x" || fail "explain exit"
+  jsonl "$T/x" "rows[0]['explanation']['words'][0]['word']=='bad' and rows[0]['explanation']['words'][0]['weight']==1.0" ;;
+eval_text_tsv)
+  printf 'sentence\tlabel\ngood film\t1\nbad film\t0\nso bad\tnegative\nnot good\t0\n' > "$T/set.tsv"
+  "$APPS/sense-eval" -m "$MODELS/tiny_text.pt" --json "$T/set.tsv" > "$T/out" || fail "exit $?"
+  jsonl "$T/out" "rows[0]['examples']==4 and abs(rows[0]['accuracy']-0.75)<1e-9 and rows[0]['confusion']==[[2,1],[0,1]]" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"
