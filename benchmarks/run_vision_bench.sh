@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The sense vision benchmark (issue 3): sense vs the Python pipeline vs ONNX Runtime.
+#
+#   benchmarks/run_vision_bench.sh [--build DIR] [--rounds N] [--seconds S]
+#                                  [--threads "1 2"] [--batches "1 16"] [--images DIR] [--out DIR]
+#
+# 1. Exports a resnet18-shaped bundle with random weights (timing does not
+#    depend on the weights), frozen (--optimize: kept only if it answers as
+#    the unoptimised module does), plus its ONNX twin.
+# 2. For every round, thread count and batch size runs, one after the other
+#    and in a rotating order so that a busy machine penalises none of them
+#    systematically:
+#      sense   build/benchmarks/bench_classify          decode + preprocess + model, C++
+#      python  benchmarks/bench_classify_python.py      PIL + torchvision transforms + the same bundle
+#      ort     benchmarks/bench_onnxruntime.js          the ONNX twin under onnxruntime-node, model only
+#    on the real photos in ../shared/data/images (cycled for enough samples).
+#    Each is its own process, so each peak RSS belongs to one configuration.
+# 3. Prints a table of medians over rounds: wall-clock images/s, CPU ms per
+#    image (steadier when other work shares the cores), sense/python,
+#    sense's preprocessing share, latency, peak RSS, model-only images/s for
+#    sense and ONNX Runtime.
+# Raw results: OUT/results.jsonl (one JSON object per run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+ROUNDS=3
+SECONDS_PER=6
+THREADS="1 2"
+BATCHES="1 16"
+IMAGES=$ROOT/../shared/data/images
+OUT=
+PY=/usr/bin/python3
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build) BUILD=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --seconds) SECONDS_PER=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --batches) BATCHES=$2; shift 2 ;;
+    --images) IMAGES=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "run_vision_bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+OUT=${OUT:-$BUILD/bench}
+mkdir -p "$OUT"
+[[ -d $IMAGES ]] || { echo "run_vision_bench.sh: no images folder $IMAGES (use --images)" >&2; exit 1; }
+
+BENCH=$BUILD/benchmarks/bench_classify
+if [[ ! -x $BENCH ]]; then
+  echo "== building bench_classify in $BUILD" >&2
+  cmake -S "$ROOT" -B "$BUILD" -DSENSE_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build "$BUILD" --target bench_classify -j "$(nproc)" >&2
+fi
+if [[ ! -d $ROOT/benchmarks/node_modules/onnxruntime-node ]]; then
+  echo "== npm ci --ignore-scripts in benchmarks/ (onnxruntime-node, bundled CPU library)" >&2
+  (cd "$ROOT/benchmarks" && npm ci --ignore-scripts --no-audit --no-fund >&2)
+fi
+
+MODEL=$OUT/resnet18.pt
+ONNX=$OUT/resnet18.onnx
+if [[ ! -f $MODEL || ! -f $ONNX.json || $ROOT/scripts/export_torchvision.py -nt $MODEL ]]; then
+  echo "== exporting resnet18 (random weights, frozen) to $MODEL and $ONNX" >&2
+  "$PY" "$ROOT/scripts/export_torchvision.py" --model resnet18 --weights none --optimize \
+      --out "$MODEL" --onnx "$ONNX" 2>&1 | grep -v -e UserWarning -e forward_call >&2
+fi
+
+RESULTS=$OUT/results.jsonl
+: > "$RESULTS"
+run() {  # impl threads batch
+  local impl=$1 t=$2 b=$3 line
+  case $impl in
+    sense) line=$("$BENCH" --model "$MODEL" --threads "$t" --batch "$b" --seconds "$SECONDS_PER" --json "$IMAGES") ;;
+    python) line=$("$PY" "$ROOT/benchmarks/bench_classify_python.py" --model "$MODEL" --threads "$t" --batch "$b" \
+                       --seconds "$SECONDS_PER" --json "$IMAGES" 2>/dev/null) ;;
+    ort) line=$(node "$ROOT/benchmarks/bench_onnxruntime.js" --model "$ONNX" --threads "$t" --batch "$b" \
+                    --seconds "$SECONDS_PER" --json) ;;
+  esac
+  echo "$line" >> "$RESULTS"
+  echo "   $impl t$t b$b: $(echo "$line" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f images/s%s" % (r.get("e2e_ips", r["model_ips"]), "" if "e2e_ips" in r else " (model only)"))')" >&2
+}
+
+ORDERS=("sense python ort" "python ort sense" "ort sense python")
+for ((r = 0; r < ROUNDS; r++)); do
+  echo "== round $((r + 1))/$ROUNDS" >&2
+  for t in $THREADS; do
+    for b in $BATCHES; do
+      for impl in ${ORDERS[$(( (r + t + b) % 3 ))]}; do run "$impl" "$t" "$b"; done
+    done
+  done
+done
+
+"$PY" - "$RESULTS" <<'EOF'
+import collections, json, statistics, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = collections.defaultdict(list)
+for r in rows:
+    by[(r["impl"], r["threads"], r["batch"])].append(r)
+
+def med(impl, t, b, key):
+    v = [r[key] for r in by.get((impl, t, b), []) if key in r]
+    return statistics.median(v) if v else float("nan")
+
+configs = sorted({(r["threads"], r["batch"]) for r in rows})
+rounds = max(len(v) for v in by.values())
+files = next((r["files"] for r in rows if "files" in r), "?")
+print(f"\nsense vision benchmark: resnet18-shaped bundle (random weights, frozen), {files} real photos, "
+      f"medians of {rounds} round(s)")
+print("e2e = decode + preprocess + model + top-5; wall-clock images/s, and CPU ms per image (all threads; steadier on a busy machine)\n")
+hdr = ("threads", "batch", "sense img/s", "python img/s", "sense/python", "CPU ms/img sense", "CPU ms/img python",
+       "CPU ratio", "sense preprocess share", "latency ms sense", "latency ms python", "peak RSS MiB sense",
+       "peak RSS MiB python")
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for t, b in configs:
+    s, p = med("sense", t, b, "e2e_ips"), med("python", t, b, "e2e_ips")
+    sc, pc = med("sense", t, b, "e2e_cpu_ms_per_image"), med("python", t, b, "e2e_cpu_ms_per_image")
+    print(f"| {t} | {b} | {s:.2f} | {p:.2f} | {s / p:.2f}x | {sc:.1f} | {pc:.1f} | {pc / sc:.2f}x | "
+          f"{100 * med('sense', t, b, 'preprocess_share'):.1f}% (decode {100 * med('sense', t, b, 'decode_share'):.1f}%) | "
+          f"{med('sense', t, b, 'latency_ms_median'):.0f} | {med('python', t, b, 'latency_ms_median'):.0f} | "
+          f"{med('sense', t, b, 'peak_rss_mib'):.0f} | {med('python', t, b, 'peak_rss_mib'):.0f} |")
+print("\nmodel only (the network on a ready [batch, 3, 224, 224] tensor)\n")
+hdr = ("threads", "batch", "sense img/s", "python img/s", "ONNX Runtime img/s", "sense/ORT", "CPU ms/img sense",
+       "CPU ms/img python", "CPU ms/img ORT", "peak RSS MiB ORT")
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for t, b in configs:
+    s, p, o = med("sense", t, b, "model_ips"), med("python", t, b, "model_ips"), med("onnxruntime", t, b, "model_ips")
+    print(f"| {t} | {b} | {s:.2f} | {p:.2f} | {o:.2f} | {s / o:.2f}x | {med('sense', t, b, 'model_cpu_ms_per_image'):.1f} | "
+          f"{med('python', t, b, 'model_cpu_ms_per_image'):.1f} | {med('onnxruntime', t, b, 'model_cpu_ms_per_image'):.1f} | "
+          f"{med('onnxruntime', t, b, 'peak_rss_mib'):.0f} |")
+print("\ntargets: sense >= 1.3x python at equal threads; sense preprocessing < 15% of its end-to-end time; "
+      "sense model-only >= ONNX Runtime.")
+print("latency: per image at batch 1, per batch of 16 at batch 16 (median).")
+EOF
