@@ -9,6 +9,13 @@
 
 namespace sense::text {
 
+void Tokenizer::EncodeWithOffsets(std::string_view text, std::vector<int>* ids, std::vector<Span>* offsets) const {
+  for (const Token& t : Tokenize(text)) {
+    ids->push_back(t.id);
+    offsets->push_back({t.begin, t.end});
+  }
+}
+
 std::unique_ptr<Tokenizer> CreateTokenizer(const TokenizerOptions& options) {
   const TokenizerSpec& spec = options.spec;
   const std::string source = !options.source.empty() ? options.source : spec.asset;

@@ -577,6 +577,28 @@ std::vector<int> WordPieceTokenizer::Encode(std::string_view text) const {
   return out;
 }
 
+void WordPieceTokenizer::EncodeWithOffsets(std::string_view text, std::vector<int>* ids,
+                                           std::vector<Span>* offsets) const {
+  struct Sink {
+    const Impl& impl;
+    std::vector<int>& ids;
+    std::vector<Span>& offsets;
+    void OnWord(const WordBuffer& w) {
+      impl.SplitWord(w, [&](int id, std::size_t b, std::size_t e) {
+        ids.push_back(id);
+        offsets.push_back({w.src_begin[b], w.src_end[e - 1]});
+      });
+    }
+    void OnSpecial(int id, std::size_t b, std::size_t e) {
+      ids.push_back(id);
+      offsets.push_back({b, e});
+    }
+  };
+  Sink sink{*impl_, *ids, *offsets};
+  Impl::Run<true, Sink> run{*impl_, text, sink, {}, {}};
+  run.All();
+}
+
 std::vector<BasicWord> WordPieceTokenizer::BasicTokenize(std::string_view text) const {
   struct Sink {
     const Impl& impl;

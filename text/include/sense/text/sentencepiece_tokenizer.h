@@ -16,7 +16,7 @@
 // Create throws Error(kUnsupported) saying where it looked.
 //
 // Thread safety: immutable after Create; all methods are const and may be
-// called concurrently. Sample draws from a process-wide random generator
+// called concurrently. Sample draws from a per-thread random generator
 // (SetSamplingSeed).
 #ifndef SENSE_TEXT_SENTENCEPIECE_TOKENIZER_H_
 #define SENSE_TEXT_SENTENCEPIECE_TOKENIZER_H_
@@ -73,7 +73,9 @@ class SentencePieceTokenizer : public Tokenizer {
   std::vector<Segmentation> NBest(std::string_view text, int n) const;
   // One randomly sampled segmentation (subword regularisation).
   std::vector<Token> Sample(std::string_view text, const SamplingOptions& options = {}) const;
-  // Seeds the process-wide generator Sample draws from (all tokenizers).
+  // Seeds the generators Sample draws from (all tokenizers). SentencePiece
+  // keeps one generator per thread, seeded when the thread first samples, so
+  // the seed applies to threads that have not sampled yet.
   static void SetSamplingSeed(unsigned seed);
 
   // "unigram", "bpe", "word" or "char".

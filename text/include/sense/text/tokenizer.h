@@ -78,6 +78,10 @@ class Tokenizer {
   // The ids of Tokenize(text), without building pieces or offsets (faster).
   virtual std::vector<int> Encode(std::string_view text) const = 0;
 
+  // The ids and byte offsets of Tokenize(text), without the piece strings
+  // (what model inputs need). Appends to *ids and *offsets.
+  virtual void EncodeWithOffsets(std::string_view text, std::vector<int>* ids, std::vector<Span>* offsets) const;
+
   // Text from ids: special and control tokens are skipped and pieces are
   // joined the way the tokenizer family does (WordPiece: spaces between
   // words, "##" glued, Hugging Face's clean-up of " ." etc.; SentencePiece:

@@ -81,6 +81,7 @@ class WordPieceTokenizer : public Tokenizer {
 
   std::vector<Token> Tokenize(std::string_view text) const override;
   std::vector<int> Encode(std::string_view text) const override;
+  void EncodeWithOffsets(std::string_view text, std::vector<int>* ids, std::vector<Span>* offsets) const override;
   std::string Decode(const std::vector<int>& ids) const override;
 
   // Steps 0-5 only: the words WordPiece will split (for inspection and tests).
