@@ -1,5 +1,7 @@
 #include "sense/text/text_classifier.h"
 
+#include "sense/text/model_inputs.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -51,39 +53,27 @@ TextClassifier::TextClassifier(TextClassifierOptions options, std::unique_ptr<Mo
 }
 
 TextClassifier::Encoded TextClassifier::Encode(std::string_view text) const {
-  const TextPreprocessing& tp = *model_->metadata().text;
-  std::vector<int> ids = tokenizer_->Encode(text);
-  if (ids.empty())
-    throw Error(ErrorCode::kInput, text.empty() ? "empty text" : "text has no tokens (only blanks or control characters)");
-  const SequenceTemplate& t = tokenizer_->sequence_template();
-  const int budget = tp.max_length - static_cast<int>(t.prefix.size() + t.suffix.size());
-  if (budget < 1)
-    throw Error(ErrorCode::kMetadata, model_->path() + ": max_length " + std::to_string(tp.max_length) +
-                                          " leaves no room for text after special tokens");
-  Encoded e;
-  e.num_tokens = static_cast<int>(ids.size());
-  auto wrap = [&](size_t begin, size_t end) {
-    std::vector<int> row(t.prefix);
-    row.insert(row.end(), ids.begin() + static_cast<long>(begin), ids.begin() + static_cast<long>(end));
-    row.insert(row.end(), t.suffix.begin(), t.suffix.end());
-    return row;
-  };
-  const size_t n = ids.size(), b = static_cast<size_t>(budget);
-  if (n <= b) {
-    e.rows.push_back(wrap(0, n));
-  } else if (tp.truncation == Truncation::kWindow) {
-    const size_t stride = static_cast<size_t>(std::max(1, std::min(tp.window_stride, budget)));
-    for (size_t start = 0;; start += stride) {
-      e.rows.push_back(wrap(start, std::min(n, start + b)));
-      if (start + b >= n) break;
-    }
-  } else if (tp.truncation == Truncation::kNone) {
-    throw Error(ErrorCode::kInput, "text has " + std::to_string(n) + " tokens; the model takes at most " + std::to_string(b) +
-                                       " and its metadata forbids truncation");
-  } else {
-    e.rows.push_back(wrap(0, b));
-    e.truncated = true;
+  // Special tokens, truncation and windows as model_inputs.h does them; the
+  // classifier pads later, per length-sorted batch.
+  EncodeOptions eo = EncodeOptions::FromMetadata(*model_->metadata().text);
+  eo.pad = false;
+  eo.threads = 1;
+  std::vector<EncodedInput> rows;
+  try {
+    rows = EncodeBatch(*tokenizer_, {std::string(text)}, eo);
+  } catch (const Error& e) {
+    // Drop model_inputs' "text 0: " prefix: the caller knows which text it is.
+    std::string m = e.what();
+    if (m.rfind("text 0: ", 0) == 0) m = m.substr(8);
+    throw Error(e.code(), m);
   }
+  Encoded e;
+  const auto& first = rows.front();
+  e.num_tokens = static_cast<int>(std::count(first.sequence_ids.begin(), first.sequence_ids.end(), 0) + first.truncated);
+  if (e.num_tokens == 0)
+    throw Error(ErrorCode::kInput, text.empty() ? "empty text" : "text has no tokens (only blanks or control characters)");
+  e.truncated = rows.size() == 1 && first.truncated > 0;
+  for (auto& r : rows) e.rows.emplace_back(r.ids.begin(), r.ids.end());
   return e;
 }
 
