@@ -129,11 +129,17 @@ std::shared_ptr<const RuleTable> GetRuleTable(const RuleConfig& config) {
 
 // ---- the normalised word being built ---------------------------------------
 
+struct PieceMatch {
+  int id;
+  uint32_t begin, end;  // bytes of the word
+};
+
 struct WordBuffer {
   std::string bytes;                // normalised UTF-8
   std::vector<uint32_t> src_begin;  // per byte: span of the source character
   std::vector<uint32_t> src_end;
   std::size_t chars = 0;
+  mutable std::vector<PieceMatch> matches;  // SplitWord's scratch, reused across words
   void Clear() {
     bytes.clear();
     src_begin.clear();
@@ -380,10 +386,8 @@ struct WordPieceTokenizer::Impl {
       emit(unk_id, std::size_t{0}, w.size());
       return;
     }
-    // Most words are one piece: try that without a buffer.
-    std::array<std::tuple<int, std::size_t, std::size_t>, 64> local;
-    std::vector<std::tuple<int, std::size_t, std::size_t>> heap;
-    std::size_t count = 0;
+    std::vector<PieceMatch>& matches = word.matches;
+    matches.clear();
     std::size_t start = 0;
     while (start < w.size()) {
       const uint32_t node = start == 0 ? PieceTrie::kRoot : continuation_root;
@@ -401,20 +405,10 @@ struct WordPieceTokenizer::Impl {
         emit(unk_id, std::size_t{0}, w.size());
         return;
       }
-      if (count < local.size()) {
-        local[count] = {id, start, start + length};
-      } else {
-        if (heap.empty()) heap.assign(local.begin(), local.end());
-        heap.emplace_back(id, start, start + length);
-      }
-      ++count;
+      matches.push_back({id, static_cast<uint32_t>(start), static_cast<uint32_t>(start + length)});
       start += length;
     }
-    if (heap.empty()) {
-      for (std::size_t i = 0; i < count; ++i) emit(std::get<0>(local[i]), std::get<1>(local[i]), std::get<2>(local[i]));
-    } else {
-      for (const auto& [id, b, e] : heap) emit(id, b, e);
-    }
+    for (const PieceMatch& m : matches) emit(m.id, std::size_t{m.begin}, std::size_t{m.end});
   }
 };
 
