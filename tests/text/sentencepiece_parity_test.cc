@@ -19,6 +19,7 @@
 #include "corpora.h"
 #include "sense/inference/error.h"
 #include "sense/text/sentencepiece_tokenizer.h"
+#include "sentencepiece_util.h"
 #include "test_util.h"
 
 namespace sense::text {
@@ -58,6 +59,7 @@ std::string TrimLeft(std::string s) {
 }
 
 TEST(SentencePieceParityTest, ExpectedJson) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   SENSE_REQUIRE_SHARED("tokenizers/sentencepiece_expected.json");
   const auto j = nlohmann::json::parse(ReadAll(SharedData("tokenizers/sentencepiece_expected.json")));
   std::size_t cases = 0, agree = 0;
@@ -103,6 +105,7 @@ std::vector<std::string> SpmEncode(const std::string& model, const std::string& 
 }
 
 void CompareWithSpmEncode(const char* model_rel) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   SENSE_REQUIRE_SHARED(model_rel);
   SENSE_REQUIRE_SHARED(kBotchan);
   if (std::string(SENSE_SPM_ENCODE).empty()) GTEST_SKIP() << "spm_encode not found (Debian package sentencepiece)";

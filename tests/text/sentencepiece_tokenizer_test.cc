@@ -14,6 +14,7 @@
 
 #include "sense/inference/error.h"
 #include "sense/text/sentencepiece_trainer.h"
+#include "sentencepiece_util.h"
 #include "test_util.h"
 
 namespace sense::text {
@@ -79,6 +80,7 @@ std::unique_ptr<SentencePieceTokenizer> FromBytes(const std::string& bytes, Sent
 }
 
 TEST(SentencePieceTrainerTest, TrainsUnigramAndBpeModels) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto unigram = FromBytes(UnigramModel());
   EXPECT_EQ(unigram->vocab_size(), 56);
   EXPECT_EQ(unigram->model_type(), "unigram");
@@ -93,6 +95,7 @@ TEST(SentencePieceTrainerTest, TrainsUnigramAndBpeModels) {
 }
 
 TEST(SentencePieceTrainerTest, UserDefinedSymbolsStayWhole) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto tok = FromBytes(UnigramModel());
   const auto tokens = tok->Tokenize("the fox<sep>dog");
   bool found = false;
@@ -101,6 +104,7 @@ TEST(SentencePieceTrainerTest, UserDefinedSymbolsStayWhole) {
 }
 
 TEST(SentencePieceTrainerTest, WritesAModelFile) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   const std::string corpus = ::testing::TempDir() + "/spm_corpus.txt";
   {
     std::ofstream out(corpus, std::ios::binary);
@@ -122,6 +126,7 @@ TEST(SentencePieceTrainerTest, WritesAModelFile) {
 }
 
 TEST(SentencePieceTrainerTest, BadOptions) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   SentencePieceTrainerOptions none;
   ExpectError([&] { TrainSentencePiece(none); }, ErrorCode::kOption, "no corpus");
   auto o = Trainer(SentencePieceModelType::kUnigram, 0);
@@ -147,6 +152,7 @@ TEST(SentencePieceTrainerTest, BadOptions) {
 }
 
 TEST(SentencePieceTokenizerTest, OffsetsSliceTheOriginalText) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto tok = FromBytes(UnigramModel());
   const std::string text = "the quick  brown fox.";
   const auto tokens = tok->Tokenize(text);
@@ -166,6 +172,7 @@ TEST(SentencePieceTokenizerTest, OffsetsSliceTheOriginalText) {
 }
 
 TEST(SentencePieceTokenizerTest, NBestIsSortedAndStartsWithTheBest) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto tok = FromBytes(UnigramModel());
   const auto nbest = tok->NBest("tokenizer training", 5);
   ASSERT_GE(nbest.size(), 2u);
@@ -187,6 +194,7 @@ TEST(SentencePieceTokenizerTest, NBestIsSortedAndStartsWithTheBest) {
 }
 
 TEST(SentencePieceTokenizerTest, SamplingIsSeededAndDecodesBack) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto tok = FromBytes(UnigramModel());
   const std::string text = "the sentence piece language model";
   // SentencePiece keeps a generator per thread, seeded on the thread's first
@@ -220,6 +228,7 @@ TEST(SentencePieceTokenizerTest, SamplingIsSeededAndDecodesBack) {
 }
 
 TEST(SentencePieceTokenizerTest, SpecialTokensAndTemplate) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   SentencePieceOptions o;
   o.add_bos = true;
   o.add_eos = true;
@@ -243,6 +252,7 @@ TEST(SentencePieceTokenizerTest, SpecialTokensAndTemplate) {
 }
 
 TEST(SentencePieceTokenizerTest, InvalidUtf8IsAnErrorOrReplaced) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   auto tok = FromBytes(UnigramModel());
   ExpectError([&] { tok->Tokenize("the \xC3(fox"); }, ErrorCode::kInput, "invalid UTF-8 at byte 4 (0xc3)");
   SentencePieceOptions o;
@@ -260,6 +270,7 @@ TEST(SentencePieceTokenizerTest, InvalidUtf8IsAnErrorOrReplaced) {
 }
 
 TEST(SentencePieceTokenizerTest, BadModels) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   ExpectError([] { SentencePieceTokenizer::Create({}); }, ErrorCode::kOption, "set model_path or model_data");
   SentencePieceOptions garbage;
   garbage.model_data = "this is not a model";

@@ -9,6 +9,7 @@
 #include "sense/inference/error.h"
 #include "sense/text/sentencepiece_trainer.h"
 #include "sense/text/utf8.h"
+#include "sentencepiece_util.h"
 #include "tiny_vocab.h"
 
 namespace sense::text {
@@ -29,6 +30,7 @@ TEST(TokenizerTest, WordPieceFromBundleBytes) {
 }
 
 TEST(TokenizerTest, SentencePieceFromBundleBytesAndFile) {
+  SENSE_REQUIRE_SENTENCEPIECE();
   SentencePieceTrainerOptions t;
   for (int i = 0; i < 200; ++i) t.sentences.push_back(i % 2 ? "hello world" : "the quick brown fox");
   t.vocab_size = 22;

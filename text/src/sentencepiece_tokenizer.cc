@@ -74,6 +74,16 @@ struct SentencePieceTokenizer::Impl {
   }
 };
 
+bool SentencePieceAvailable(std::string* why) {
+  try {
+    internal::SentencePieceModule();
+    return true;
+  } catch (const std::exception& e) {
+    if (why != nullptr) *why = e.what();
+    return false;
+  }
+}
+
 std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::Create(const SentencePieceOptions& options) {
   if (!options.model_path.empty() && !options.model_data.empty()) {
     throw Error(ErrorCode::kOption, "SentencePieceOptions: model_path and model_data are exclusive; both are set");

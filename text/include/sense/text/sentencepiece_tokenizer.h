@@ -56,6 +56,11 @@ struct SamplingOptions {
   float alpha = 0.1f;
 };
 
+// Whether the SentencePiece module can be loaded in this process; when not,
+// *why (if given) says where it looked or what prevents it (sanitizer builds
+// cannot isolate it from LibTorch's protobuf). Never throws.
+bool SentencePieceAvailable(std::string* why = nullptr);
+
 class SentencePieceTokenizer : public Tokenizer {
  public:
   // Loads the model. Throws Error(kOption) for invalid options, Error(kFile)
