@@ -1,43 +1,36 @@
 // The README's "use sense from C++" example, built against an installed sense.
-#include <sense/inference/model.h>
+#include <sense/vision/image_classifier.h>
+#include <sense/vision/image_io.h>
 
-#include <algorithm>
 #include <iostream>
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::cerr << "usage: consumer MODEL.pt IMAGE\n";
+  if (argc < 3) {
+    std::cerr << "usage: consumer MODEL.pt IMAGE...\n";
     return 2;
   }
+  sense::vision::ImageClassifierOptions options;
+  options.model.path = argv[1];       // a bundle: labels and preprocessing travel inside
+  options.classifier.max_results = 3;
+  std::unique_ptr<sense::vision::ImageClassifier> classifier;
   try {
-    sense::ModelOptions options;
-    options.path = argv[1];
-    auto model = sense::Model::Load(options);
-    const sense::ModelMetadata& meta = model->metadata();
-    const sense::ImagePreprocessing& pre = *meta.image;
-
-    // Preprocess by the bundle's metadata (stretch resize, for brevity).
-    cv::Mat bgr = cv::imread(argv[2], cv::IMREAD_COLOR), rgb, small, x;
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    cv::resize(rgb, small, cv::Size(pre.width, pre.height), 0, 0, cv::INTER_AREA);
-    small.convertTo(x, CV_32FC3, pre.scale);
-    sense::Tensor input = sense::Tensor::Zeros(sense::DType::kFloat32, {1, 3, pre.height, pre.width});
-    float* p = input.data<float>();
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < pre.height; ++y)
-        for (int i = 0; i < pre.width; ++i)
-          p[(c * pre.height + y) * pre.width + i] = (x.at<cv::Vec3f>(y, i)[c] - pre.mean[c]) / pre.std[c];
-
-    sense::Tensor logits = model->Run({{meta.inputs[0].name, input}}).at(meta.output.name);
-    const float* l = logits.data<float>();
-    const int best = static_cast<int>(std::max_element(l, l + logits.size(-1)) - l);
-    std::cout << meta.labels[best] << " " << l[best] << "\n";
-  } catch (const sense::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    classifier = sense::vision::ImageClassifier::Create(options);
+  } catch (const sense::Error& e) {  // one error type, with a code and a precise message
+    std::cerr << "cannot load model: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  int failed = 0;
+  for (int i = 2; i < argc; ++i) {
+    try {
+      const cv::Mat image = sense::vision::DecodeImage(argv[i]);
+      const sense::Classifications result = classifier->Classify(image);
+      std::cout << argv[i] << ":";
+      for (const sense::Category& c : result.categories) std::cout << " " << c.label << " " << c.score;
+      std::cout << "\n";
+    } catch (const sense::Error& e) {
+      std::cerr << e.what() << "\n";
+      ++failed;
+    }
+  }
+  return failed ? 1 : 0;
 }
