@@ -34,7 +34,8 @@ namespace sense::text::internal {
 namespace {
 
 // Where to look, in order: $SENSE_SENTENCEPIECE_MODULE, the build tree, next
-// to the running program (<bin>/../lib/sense), the install prefix.
+// to the running program (<bin>/../lib/sense), the install prefix, the
+// program's RUNPATH.
 std::vector<std::string> Candidates() {
   std::vector<std::string> paths;
   if (const char* env = std::getenv("SENSE_SENTENCEPIECE_MODULE"); env != nullptr && *env != '\0') {
@@ -46,6 +47,10 @@ std::vector<std::string> Candidates() {
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) paths.push_back((exe.parent_path() / SENSE_SPM_MODULE_RELATIVE_PATH).lexically_normal().string());
   if (*SENSE_SPM_MODULE_INSTALL_PATH) paths.emplace_back(SENSE_SPM_MODULE_INSTALL_PATH);
+  // Last, the bare name: dlopen then searches the program's RUNPATH, which
+  // find_package(sense) points at <prefix>/lib/sense for programs linking
+  // sense::text, wherever the package was installed.
+  paths.emplace_back("libsense_sentencepiece.so");
   return paths;
 }
 
