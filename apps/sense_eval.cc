@@ -184,18 +184,24 @@ int main(int argc, char** argv) {
       for (const auto& cat : c.categories) probs[static_cast<size_t>(cat.index)] = cat.score;
       evaluator->Add(truth, probs);
     };
-    const auto t0 = std::chrono::steady_clock::now();
-    if (is_text) {
-      sense::text::TextClassifierOptions options;
+    // Both classifier kinds take the same model and scoring options.
+    auto configure = [&](auto options) {
       options.model.path = model_path;
       options.model.device = device;
       options.model.num_threads = threads;
       options.classifier.max_results = -1;
       options.max_batch_size = batch;
-      auto classifier = sense::text::TextClassifier::Create(options);
-      labels = classifier->metadata().labels;
-      used_threads = classifier->model().num_threads();
+      return options;
+    };
+    auto start = [&](const auto& classifier) {
+      labels = classifier.metadata().labels;
+      used_threads = classifier.model().num_threads();
       evaluator = std::make_unique<sense::ClassificationEvaluator>(labels);
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    if (is_text) {
+      auto classifier = sense::text::TextClassifier::Create(configure(sense::text::TextClassifierOptions()));
+      start(*classifier);
       auto rows = LoadTsv(data, labels);
       if (limit > 0 && static_cast<size_t>(limit) < rows.size()) rows.resize(static_cast<size_t>(limit));
       if (rows.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
@@ -215,16 +221,8 @@ int main(int argc, char** argv) {
         add(rows[i].second, results[i].classifications);
       }
     } else {
-      sense::vision::ImageClassifierOptions options;
-      options.model.path = model_path;
-      options.model.device = device;
-      options.model.num_threads = threads;
-      options.classifier.max_results = -1;
-      options.max_batch_size = batch;
-      auto classifier = sense::vision::ImageClassifier::Create(options);
-      labels = classifier->metadata().labels;
-      used_threads = classifier->model().num_threads();
-      evaluator = std::make_unique<sense::ClassificationEvaluator>(labels);
+      auto classifier = sense::vision::ImageClassifier::Create(configure(sense::vision::ImageClassifierOptions()));
+      start(*classifier);
       std::vector<Example> examples = fs::is_directory(data) ? LoadFolders(data, labels) : LoadIdx(data, labels_path, labels);
       if (limit > 0 && static_cast<size_t>(limit) < examples.size()) examples.resize(static_cast<size_t>(limit));
       if (examples.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
