@@ -3,6 +3,7 @@
 #
 #   benchmarks/run_vision_bench.sh [--build DIR] [--rounds N] [--seconds S]
 #                                  [--threads "1 2"] [--batches "1 16"] [--images DIR] [--out DIR]
+#                                  [--variant LABEL:VAR=VALUE ...]
 #
 # 1. Exports a resnet18-shaped bundle with random weights (timing does not
 #    depend on the weights), frozen (--optimize: kept only if it answers as
@@ -19,7 +20,17 @@
 #    image (steadier when other work shares the cores), sense/python,
 #    sense's preprocessing share, latency, peak RSS, model-only images/s for
 #    sense and ONNX Runtime.
+# --variant runs bench_classify once more per configuration with the
+# environment variable set, reported as sense/LABEL next to sense (A/B of a
+# switch in the library, measured in the same rounds).
 # Raw results: OUT/results.jsonl (one JSON object per run).
+#
+# On a machine whose cores other work is using, wall-clock figures swing by
+# 2x or more between runs, and 2-thread runs collapse: libgomp's threads spin
+# at every barrier while their partner is descheduled. There, read the CPU
+# ms per image columns (at 1 thread they predict an idle machine's images/s:
+# 1000 / ms) and run with OMP_WAIT_POLICY=PASSIVE in the environment (it
+# applies to sense and Python alike; ONNX Runtime has its own pool).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +42,7 @@ BATCHES="1 16"
 IMAGES=$ROOT/../shared/data/images
 OUT=
 PY=/usr/bin/python3
+VARIANTS=()
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -41,7 +53,8 @@ while [[ $# -gt 0 ]]; do
     --batches) BATCHES=$2; shift 2 ;;
     --images) IMAGES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --variant) VARIANTS+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "run_vision_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -74,6 +87,11 @@ run() {  # impl threads batch
   local impl=$1 t=$2 b=$3 line
   case $impl in
     sense) line=$("$BENCH" --model "$MODEL" --threads "$t" --batch "$b" --seconds "$SECONDS_PER" --json "$IMAGES") ;;
+    sense/*)
+      local v label=${impl#sense/} assign
+      for v in "${VARIANTS[@]}"; do [[ ${v%%:*} == "$label" ]] && assign=${v#*:}; done
+      line=$(env "$assign" "$BENCH" --model "$MODEL" --threads "$t" --batch "$b" --seconds "$SECONDS_PER" --json "$IMAGES")
+      line=${line/\"impl\":\"sense\"/\"impl\":\"$impl\"} ;;
     python) line=$("$PY" "$ROOT/benchmarks/bench_classify_python.py" --model "$MODEL" --threads "$t" --batch "$b" \
                        --seconds "$SECONDS_PER" --json "$IMAGES" 2>/dev/null) ;;
     ort) line=$(node "$ROOT/benchmarks/bench_onnxruntime.js" --model "$ONNX" --threads "$t" --batch "$b" \
@@ -83,12 +101,15 @@ run() {  # impl threads batch
   echo "   $impl t$t b$b: $(echo "$line" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f images/s%s" % (r.get("e2e_ips", r["model_ips"]), "" if "e2e_ips" in r else " (model only)"))')" >&2
 }
 
-ORDERS=("sense python ort" "python ort sense" "ort sense python")
+IMPLS=(sense python ort)
+for v in "${VARIANTS[@]}"; do IMPLS+=("sense/${v%%:*}"); done
 for ((r = 0; r < ROUNDS; r++)); do
   echo "== round $((r + 1))/$ROUNDS" >&2
   for t in $THREADS; do
     for b in $BATCHES; do
-      for impl in ${ORDERS[$(( (r + t + b) % 3 ))]}; do run "$impl" "$t" "$b"; done
+      # rotate the order so that no implementation always runs first (or after the same one)
+      k=$(( (r + t + b) % ${#IMPLS[@]} ))
+      for impl in "${IMPLS[@]:k}" "${IMPLS[@]:0:k}"; do run "$impl" "$t" "$b"; done
     done
   done
 done
@@ -106,33 +127,37 @@ def med(impl, t, b, key):
     return statistics.median(v) if v else float("nan")
 
 configs = sorted({(r["threads"], r["batch"]) for r in rows})
+senses = sorted({r["impl"] for r in rows if r["impl"].startswith("sense")})
 rounds = max(len(v) for v in by.values())
 files = next((r["files"] for r in rows if "files" in r), "?")
 print(f"\nsense vision benchmark: resnet18-shaped bundle (random weights, frozen), {files} real photos, "
       f"medians of {rounds} round(s)")
 print("e2e = decode + preprocess + model + top-5; wall-clock images/s, and CPU ms per image (all threads; steadier on a busy machine)\n")
-hdr = ("threads", "batch", "sense img/s", "python img/s", "sense/python", "CPU ms/img sense", "CPU ms/img python",
-       "CPU ratio", "sense preprocess share", "latency ms sense", "latency ms python", "peak RSS MiB sense",
-       "peak RSS MiB python")
+hdr = ("threads", "batch", "impl", "img/s", "python img/s", "ratio", "CPU ms/img", "CPU ms/img python",
+       "CPU ratio", "preprocess share (decode)", "latency ms", "latency ms python", "peak RSS MiB", "peak RSS MiB python")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for t, b in configs:
-    s, p = med("sense", t, b, "e2e_ips"), med("python", t, b, "e2e_ips")
-    sc, pc = med("sense", t, b, "e2e_cpu_ms_per_image"), med("python", t, b, "e2e_cpu_ms_per_image")
-    print(f"| {t} | {b} | {s:.2f} | {p:.2f} | {s / p:.2f}x | {sc:.1f} | {pc:.1f} | {pc / sc:.2f}x | "
-          f"{100 * med('sense', t, b, 'preprocess_share'):.1f}% (decode {100 * med('sense', t, b, 'decode_share'):.1f}%) | "
-          f"{med('sense', t, b, 'latency_ms_median'):.0f} | {med('python', t, b, 'latency_ms_median'):.0f} | "
-          f"{med('sense', t, b, 'peak_rss_mib'):.0f} | {med('python', t, b, 'peak_rss_mib'):.0f} |")
+    p, pc = med("python", t, b, "e2e_ips"), med("python", t, b, "e2e_cpu_ms_per_image")
+    for impl in senses:
+        s, sc = med(impl, t, b, "e2e_ips"), med(impl, t, b, "e2e_cpu_ms_per_image")
+        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {s / p:.2f}x | {sc:.1f} | {pc:.1f} | {pc / sc:.2f}x | "
+              f"{100 * med(impl, t, b, 'preprocess_share'):.1f}% ({100 * med(impl, t, b, 'decode_share'):.1f}%) | "
+              f"{med(impl, t, b, 'latency_ms_median'):.0f} | {med('python', t, b, 'latency_ms_median'):.0f} | "
+              f"{med(impl, t, b, 'peak_rss_mib'):.0f} | {med('python', t, b, 'peak_rss_mib'):.0f} |")
 print("\nmodel only (the network on a ready [batch, 3, 224, 224] tensor)\n")
-hdr = ("threads", "batch", "sense img/s", "python img/s", "ONNX Runtime img/s", "sense/ORT", "CPU ms/img sense",
-       "CPU ms/img python", "CPU ms/img ORT", "peak RSS MiB ORT")
+hdr = ("threads", "batch", "impl", "img/s", "python img/s", "ONNX Runtime img/s", "vs ORT", "CPU ms/img",
+       "CPU ms/img python", "CPU ms/img ORT", "CPU vs ORT", "peak RSS MiB ORT")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for t, b in configs:
-    s, p, o = med("sense", t, b, "model_ips"), med("python", t, b, "model_ips"), med("onnxruntime", t, b, "model_ips")
-    print(f"| {t} | {b} | {s:.2f} | {p:.2f} | {o:.2f} | {s / o:.2f}x | {med('sense', t, b, 'model_cpu_ms_per_image'):.1f} | "
-          f"{med('python', t, b, 'model_cpu_ms_per_image'):.1f} | {med('onnxruntime', t, b, 'model_cpu_ms_per_image'):.1f} | "
-          f"{med('onnxruntime', t, b, 'peak_rss_mib'):.0f} |")
+    p, o = med("python", t, b, "model_ips"), med("onnxruntime", t, b, "model_ips")
+    oc = med("onnxruntime", t, b, "model_cpu_ms_per_image")
+    for impl in senses:
+        s, sc = med(impl, t, b, "model_ips"), med(impl, t, b, "model_cpu_ms_per_image")
+        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {o:.2f} | {s / o:.2f}x | {sc:.1f} | "
+              f"{med('python', t, b, 'model_cpu_ms_per_image'):.1f} | {oc:.1f} | {oc / sc:.2f}x | "
+              f"{med('onnxruntime', t, b, 'peak_rss_mib'):.0f} |")
 print("\ntargets: sense >= 1.3x python at equal threads; sense preprocessing < 15% of its end-to-end time; "
       "sense model-only >= ONNX Runtime.")
 print("latency: per image at batch 1, per batch of 16 at batch 16 (median).")

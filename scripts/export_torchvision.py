@@ -537,15 +537,15 @@ def main():
             "command": command,
             "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
             "license": ("BSD-3-Clause (torchvision code); random weights" if random else
-                        "BSD-3-Clause (torchvision code); weights trained on ImageNet-1k, whose terms restrict use "
-                        "to non-commercial research; recipe: " + str(weights.meta.get("recipe", "see torchvision docs"))),
+                        "BSD-3-Clause (torchvision code); weights pretrained on ImageNet-1k: check the ImageNet "
+                        "terms of access before commercial use; recipe: " + str(weights.meta.get("recipe", "see torchvision docs"))),
             "framework": f"torch {torch.__version__}, torchvision {torchvision.__version__}, {how}",
             "notes": "; ".join(notes),
         },
     }
     if not random:
         metadata["provenance"]["metrics"] = {f"imagenet1k_val_{k.replace('@', '')}": float(v) / 100.0 for k, v in acc.items()}
-        metadata["provenance"]["weights_url"] = weights.url
+        metadata["provenance"]["notes"] += f"; weights from {weights.url}"
     if methods:
         metadata["explain"] = {"method": "gradcam", "features_method": "features", "head_method": "head"}
 
