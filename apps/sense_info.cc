@@ -50,6 +50,7 @@ void PrintHuman(const sense::Model& model) {
   Row("task", sense::TaskName(m.task));
   if (!m.description.empty()) Row("description", m.description);
   Row("backend", model.backend() + " on " + model.device().ToString() + ", " + std::to_string(model.num_threads()) + " thread(s)");
+  Row("graph", model.optimization());
   Row("file", Bytes(static_cast<double>(model.file_size())) + ", metadata " +
                   (model.metadata_source() == "embedded" ? "embedded" : "from " + model.metadata_source()));
   if (!m.labels.empty()) {
@@ -111,6 +112,7 @@ json ModelJson(const sense::Model& model) {
           {"backend", model.backend()},
           {"device", model.device().ToString()},
           {"threads", model.num_threads()},
+          {"optimization", model.optimization()},
           {"metadata_source", model.metadata_source()},
           {"assets", assets},
           {"metadata", json::parse(model.metadata().json)}};

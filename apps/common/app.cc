@@ -1,6 +1,7 @@
 #include "common/app.h"
 
 #include <glob.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -203,6 +204,11 @@ nlohmann::json ErrorJson(const std::string& code, const std::string& message) {
 }
 
 int Guarded(const std::string& app_name, const std::function<int()>& body) {
+  // Model calls allocate and free the same large activation buffers every
+  // time; keeping them on the heap instead of fresh mmaps saves the page
+  // faults (about 10% at batch 16). Process-wide, so apps only.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   try {
     return body();
   } catch (const sense::Error& e) {

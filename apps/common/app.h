@@ -79,7 +79,8 @@ void PrintError(const std::string& app_name, const std::string& source, const st
 nlohmann::json ErrorJson(const std::string& code, const std::string& message);
 
 // Runs `body` and turns a sense::Error or std::exception escaping it into a
-// message on stderr and exit status 1. Apps wrap main's work in it.
+// message on stderr and exit status 1. Apps wrap main's work in it. It also
+// tunes malloc for repeated large model buffers (heap, not mmap).
 int Guarded(const std::string& app_name, const std::function<int()>& body);
 
 // Number of threads: 0 means all cores this process may use.

@@ -1,5 +1,6 @@
 // The TorchScript backend: LibTorch behind sense::Model. All torch headers
 // of sense are included here and in system_info.cc only.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <caffe2/serialize/inline_container.h>
 #include <torch/cuda.h>
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "backends.h"
@@ -271,7 +273,8 @@ class TorchScriptModel final : public Model {
     std::vector<std::pair<std::string, at::Tensor>> flat;
     try {
       c10::InferenceMode guard;
-      c10::IValue out = method == "forward" ? module_.forward(std::move(args)) : module_.get_method(method)(std::move(args));
+      c10::IValue out = method != "forward" ? module_.get_method(method)(std::move(args))
+                        : fast_ ? fast_->forward(std::move(args)) : module_.forward(std::move(args));
       Flatten(out, "", &flat);
       NamedTensors result;
       const bool positional = !out.isGenericDict();
@@ -287,8 +290,60 @@ class TorchScriptModel final : public Model {
   }
 
   mutable torch::jit::Module module_;  // forward/get_method are not const-qualified; calls are re-entrant
+  // forward() on CPU: module_ frozen + optimize_for_inference, kept only when
+  // it answers as module_ does. module_ stays for exported methods and gradients.
+  mutable std::optional<torch::jit::Module> fast_;
   torch::Device torch_device_{torch::kCPU};
+
+ public:
+  // Tries the optimised graph; records the outcome in optimization_.
+  void TryOptimize();
 };
+
+// Random input shaped as `spec` (dynamic dims: the batch, then 8) from a
+// private generator, so loading leaves the process's random state alone.
+at::Tensor RandomLike(const TensorSpec& spec, int64_t batch, at::Generator& gen) {
+  std::vector<int64_t> shape = spec.shape;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] < 0) shape[i] = i == 0 ? batch : 8;
+  if (spec.dtype == DType::kFloat32) return at::randn(shape, gen);
+  return torch::zeros(shape, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
+}
+
+void TorchScriptModel::TryOptimize() {
+  ThreadScope threads(num_threads_);
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(module_);
+    torch::jit::Module opt = torch::jit::optimize_for_inference(frozen);
+    // Same answers? Batches of 1 and 2 and 1 again (in torch 1.13
+    // optimize_for_inference changes mobilenet_v3_small's answers), from a
+    // fixed seed so that a load is reproducible.
+    at::Generator gen = at::detail::createCPUGenerator(1234);
+    double worst = 0;
+    for (int64_t b : {1, 2, 1}) {
+      std::vector<c10::IValue> args;
+      for (const auto& spec : metadata_.inputs) args.emplace_back(RandomLike(spec, b, gen));
+      c10::InferenceMode guard;
+      std::vector<std::pair<std::string, at::Tensor>> ref, got;
+      Flatten(module_.forward(args), "", &ref);
+      Flatten(opt.forward(args), "", &got);
+      if (ref.size() != got.size()) { optimization_ = "none: the optimised graph returns other outputs"; return; }
+      for (size_t i = 0; i < ref.size(); ++i) {
+        if (!ref[i].second.sizes().equals(got[i].second.sizes())) { optimization_ = "none: the optimised graph changes output shapes"; return; }
+        const at::Tensor r = ref[i].second.to(at::kDouble), g = got[i].second.to(at::kDouble);
+        const double scale = r.abs().max().item<double>(), diff = (r - g).abs().max().item<double>();
+        worst = std::max(worst, scale > 0 ? diff / scale : diff);
+      }
+    }
+    std::ostringstream what;
+    what << "relative difference " << worst << " on random inputs";
+    if (worst > 1e-4) { optimization_ = "none: the optimised graph answers differently (" + what.str() + ")"; return; }
+    fast_ = std::move(opt);
+    optimization_ = "freeze + optimize_for_inference (" + what.str() + ")";
+  } catch (const std::exception& e) {
+    optimization_ = std::string("none: optimisation failed: ") + FirstLine(e.what());
+  }
+}
 
 }  // namespace
 
@@ -335,8 +390,12 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     module.eval();
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // the TorchScript importer also throws plain runtime_errors
+    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what()));
   }
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
+  if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
+    model->TryOptimize();
   if (plan.options.verify) {
     NamedTensors outputs;
     try {

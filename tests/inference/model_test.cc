@@ -254,3 +254,29 @@ TEST(DeviceTest, Parse) {
 
 }  // namespace
 }  // namespace sense
+
+namespace sense {
+namespace {
+
+TEST(ModelOptimizationTest, ImageModelsUseAVerifiedOptimisedGraph) {
+  ModelOptions o;
+  o.path = sense::testing::TestModel("colour3.pt");
+  o.num_threads = 1;
+  auto fast = Model::Load(o);
+  EXPECT_EQ(fast->optimization().rfind("freeze + optimize_for_inference", 0), 0u) << fast->optimization();
+  o.optimize = false;
+  auto plain = Model::Load(o);
+  EXPECT_EQ(plain->optimization(), "none");
+  for (int c = 0; c < 3; ++c) {  // same answers either way
+    Tensor a = fast->Run({{"x", ColourInput(c)}}).at("logits"), b = plain->Run({{"x", ColourInput(c)}}).at("logits");
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-5);
+  }
+  // Gradients still come from the original graph's exported methods.
+  EXPECT_TRUE(fast->HasMethod("features"));
+  o.path = sense::testing::TestModel("tiny_text.pt");
+  o.optimize = true;
+  EXPECT_EQ(Model::Load(o)->optimization(), "none");  // text models are not optimised
+}
+
+}  // namespace
+}  // namespace sense

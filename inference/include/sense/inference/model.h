@@ -51,6 +51,12 @@ struct ModelOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; unavailable CUDA is Error(kDevice)
   int num_threads = 0;         // intra-op threads for this model; 0 = AvailableCores(); < 0 invalid
   bool verify = true;          // run one dummy forward pass at load to check outputs vs metadata
+  // Image models on CPU: freeze the TorchScript graph and run
+  // optimize_for_inference (conv+BN folding, prepacked MKL-DNN weights) for
+  // forward(); the result is kept only when it answers as the original does
+  // on random batches (relative difference <= 1e-4), else the original runs.
+  // Costs load time and a second copy of the weights; text models skip it.
+  bool optimize = true;
 };
 
 struct GradientResult {
@@ -73,6 +79,8 @@ class Model {
   Device device() const { return device_; }
   int num_threads() const { return num_threads_; }
   std::uintmax_t file_size() const { return file_size_; }
+  // What graph optimisation was applied at load, and why not if not.
+  const std::string& optimization() const { return optimization_; }
   virtual std::string backend() const = 0;
 
   // Bundled assets by name (tokenizer model, vocabulary ...). Throws
@@ -107,6 +115,7 @@ class Model {
   Device device_;
   int num_threads_ = 1;
   std::uintmax_t file_size_ = 0;
+  std::string optimization_ = "none";
 };
 
 // Checks a model's declared outputs against its labels and task: called by
