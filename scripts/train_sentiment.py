@@ -13,12 +13,19 @@ Pipeline (every choice is made on SST-2 dev; test is evaluated once, at the end)
      PTB-tokenized SST-2 sets both map to known pieces. A custom normalisation
      table (NFKC + case folding + typographic quotes to ASCII) is compiled into
      the model, so C++ and Python apply exactly the same normalisation.
-  2. (optional, --pretrain-epochs) skip-gram with negative sampling on the
-     pieces of Gutenberg English text + SST-2 train, to initialise embeddings.
-  3. BiLSTM over piece embeddings, masked max + mean pooling, MLP head; trained
+  2. Embedding initialisation by PPMI + truncated SVD of piece co-occurrences
+     in Gutenberg English text + SST-2 train (--pretrain 1), and a fixed second
+     embedding channel with the 25-d GloVe Twitter vectors of the pieces that
+     spell a whole word (--glove).
+  3. BiLSTM over the embeddings, masked max + mean pooling, MLP head; trained
      on all 67k SST-2 train phrases with subword-regularisation sampling,
-     PTB/detokenized text augmentation, embedding dropout, label smoothing;
-     the epoch with the best dev accuracy is kept.
+     PTB/detokenized text augmentation, embedding and word dropout, label
+     smoothing; the epoch with the best dev accuracy is kept. --ensemble N
+     trains N such models with seeds S..S+N-1 and averages their logits in one
+     module (embedding tables stored in float16 to keep the bundle small).
+     Optional, not used by default (no gain on dev in our runs): forward and
+     backward LSTM language models pretrained on Gutenberg + SST-2 text
+     (--lm-tokens) that initialise the BiLSTM or feed it frozen features.
   4. Temperature scaling on dev (one parameter, minimum NLL).
   5. TorchScript (torch.jit.script, eval mode) with the sense text contract:
        forward(ids int64 [N,T], mask int64 [N,T]) -> logits float32 [N,2]
@@ -26,7 +33,10 @@ Pipeline (every choice is made on SST-2 dev; test is evaluated once, at the end)
      checked for padding invariance, forward == classify(embed), and no NaN on
      empty rows; packed with scripts/pack_model.py's pack().
 
-The defaults reproduce the committed models/sentiment-sst2.pt.
+The defaults are the recipe of the committed models/sentiment-sst2.pt. A rerun
+gives a close but not bit-identical model: SentencePiece's trainer and
+multi-threaded float summation are not deterministic here (two runs of the
+same command differed by about 0.5 points of dev accuracy).
 """
 
 import os
@@ -46,6 +56,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from typing import List
 
 import numpy as np
 import torch
@@ -245,23 +256,18 @@ def train_tokenizer(args, train_texts, workdir, log):
 # Model
 
 
-class SentimentNet(nn.Module):
-    """BiLSTM over SentencePiece embeddings with masked max + mean pooling.
+class Encoder(nn.Module):
+    """One ensemble member: BiLSTM (+ optional CNN branch) over embeddings,
+    masked max + mean pooling, MLP -> 2 logits.
 
-    Padding never reaches the recurrence (packed sequences), so a sentence
-    gives the same logits alone or padded in a batch."""
+    Padding never reaches the recurrence (packed sequences) and is zeroed
+    before the convolutions, so a sentence gives the same logits alone or
+    padded in a batch."""
 
-    def __init__(self, vocab, dim, hidden, layers, pad_id, dropout, emb_dropout, word_dropout,
-                 cnn_filters=0, cnn_kernels=(3, 5), aux_dim=0):
+    def __init__(self, dim, hidden, layers, dropout, emb_dropout, word_dropout, cnn_filters=0,
+                 cnn_kernels=(3, 5)):
         super().__init__()
-        self.pad_id = pad_id
         self.word_dropout = word_dropout
-        self.emb = nn.Embedding(vocab, dim, padding_idx=pad_id)
-        # optional fixed second channel (GloVe Twitter vectors of whole-word pieces)
-        self.aux_dim = aux_dim
-        self.aux = nn.Embedding(vocab, max(aux_dim, 1), padding_idx=pad_id)
-        self.aux.weight.requires_grad_(False)
-        dim = dim + aux_dim
         self.emb_drop = nn.Dropout(emb_dropout)
         self.lstm = nn.LSTM(dim, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                             dropout=dropout if layers > 1 else 0.0)
@@ -272,14 +278,7 @@ class SentimentNet(nn.Module):
         self.fc = nn.Linear(4 * hidden + len(self.convs) * cnn_filters, hidden)
         self.out = nn.Linear(hidden, 2)
 
-    @torch.jit.export
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        if self.aux_dim > 0:
-            return torch.cat([self.emb(ids), self.aux(ids)], dim=2)
-        return self.emb(ids)
-
-    @torch.jit.export
-    def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask != 0
         lengths = m.sum(dim=1)
         x = self.emb_drop(emb)
@@ -295,7 +294,7 @@ class SentimentNet(nn.Module):
             hp, _ = self.lstm(packed)
             h, _ = nn.utils.rnn.pad_packed_sequence(hp, batch_first=True, total_length=emb.shape[1])
         mf = m.unsqueeze(2).to(h.dtype)
-        count = mf.sum(dim=1).clamp(min=1.0)
+        count = mf.sum(dim=1).clamp(min=1.0)  # empty row: no division by zero
         mean = (h * mf).sum(dim=1) / count
         mx = h.masked_fill(~m.unsqueeze(2), -1e4).max(dim=1)[0]
         mx = torch.where(lengths.unsqueeze(1) > 0, mx, torch.zeros_like(mx))
@@ -308,6 +307,129 @@ class SentimentNet(nn.Module):
         z = self.drop(torch.cat(feats, dim=1))
         z = self.drop(F.relu(self.fc(z)))
         return self.out(z)
+
+
+class LMFeatures(nn.Module):
+    """Frozen contextual features (ELMo-style): the pretrained forward and
+    backward LSTM language models run over their own piece embeddings; each
+    sentence's backward pass reads it from its last real piece, so padding
+    never changes the features."""
+
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fwd = nn.LSTM(dim, hidden, batch_first=True)
+        self.bwd = nn.LSTM(dim, hidden, batch_first=True)
+
+    def forward(self, e: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        lengths = (mask != 0).sum(dim=1)
+        T = e.shape[1]
+        full = bool((lengths == T).all())
+        ar = torch.arange(T, device=e.device).unsqueeze(0)
+        inside = ar < lengths.unsqueeze(1)
+        rev = torch.where(inside, (lengths.unsqueeze(1) - 1 - ar).clamp(min=0), ar)  # per-row reversal
+        e_rev = e.gather(1, rev.unsqueeze(2).expand(-1, -1, e.shape[2]))
+        if full:
+            hf, _ = self.fwd(e)
+            hb, _ = self.bwd(e_rev)
+        else:
+            cpu_lengths = lengths.clamp(min=1).cpu()
+            pf = nn.utils.rnn.pack_padded_sequence(e, cpu_lengths, batch_first=True, enforce_sorted=False)
+            pb = nn.utils.rnn.pack_padded_sequence(e_rev, cpu_lengths, batch_first=True, enforce_sorted=False)
+            hf, _ = nn.utils.rnn.pad_packed_sequence(self.fwd(pf)[0], batch_first=True, total_length=T)
+            hb, _ = nn.utils.rnn.pad_packed_sequence(self.bwd(pb)[0], batch_first=True, total_length=T)
+        hb = hb.gather(1, rev.unsqueeze(2).expand(-1, -1, hb.shape[2]))
+        return torch.cat([hf, hb], dim=2)
+
+
+class SentimentNet(nn.Module):
+    """Shared SentencePiece embeddings (+ optional fixed GloVe channel, + optional
+    frozen LM embeddings whose contextual LSTM features join the input) feeding
+    `members` independently initialised encoders whose logits are averaged.
+
+    forward(ids, mask) == classify(embed(ids), mask); embed gives [N, T, D]:
+    the trainable, GloVe and LM embeddings concatenated."""
+
+    def __init__(self, vocab, dim, hidden, layers, pad_id, dropout, emb_dropout, word_dropout,
+                 cnn_filters=0, aux_dim=0, members=1, lm_dim=0, lm_hidden=0):
+        super().__init__()
+        self.pad_id = pad_id
+        self.emb = nn.Embedding(vocab, dim, padding_idx=pad_id)
+        self.dim = dim
+        # optional fixed second channel (GloVe Twitter vectors of whole-word pieces)
+        self.aux_dim = aux_dim
+        self.aux = nn.Embedding(vocab, max(aux_dim, 1), padding_idx=pad_id)
+        self.aux.weight.requires_grad_(False)
+        # optional frozen language model (embedding + forward/backward LSTMs)
+        self.lm_dim = lm_dim
+        self.lm_emb = nn.Embedding(vocab if lm_dim > 0 else 1, max(lm_dim, 1))
+        self.lm = LMFeatures(max(lm_dim, 1), max(lm_hidden, 1))
+        for p in list(self.lm_emb.parameters()) + list(self.lm.parameters()):
+            p.requires_grad_(False)
+        in_dim = dim + aux_dim + (2 * lm_hidden if lm_dim > 0 else 0)
+        self.encoders = nn.ModuleList([Encoder(in_dim, hidden, layers, dropout, emb_dropout, word_dropout,
+                                               cnn_filters) for _ in range(members)])
+
+    @torch.jit.export
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        parts = [self.emb(ids)]
+        if self.aux_dim > 0:
+            parts.append(self.aux(ids))
+        if self.lm_dim > 0:
+            parts.append(self.lm_emb(ids))
+        return torch.cat(parts, dim=2)
+
+    def member_logits(self, emb: torch.Tensor, mask: torch.Tensor) -> List[torch.Tensor]:
+        x = emb
+        if self.lm_dim > 0:
+            own = emb.shape[2] - self.lm_dim
+            x = torch.cat([emb[:, :, :own], self.lm(emb[:, :, own:], mask)], dim=2)
+        out: List[torch.Tensor] = []
+        for enc in self.encoders:
+            out.append(enc(x, mask))
+        return out
+
+    @torch.jit.export
+    def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.stack(self.member_logits(emb, mask), dim=0).mean(dim=0)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(ids), mask)
+
+
+class Ensemble(nn.Module):
+    """Independently trained SentimentNets (one encoder each) whose logits are
+    averaged. The members' embedding tables (trainable + GloVe channel) sit side
+    by side in one float16 table, which halves the bundle's size; embed gives
+    them as float32 [N, T, sum of widths] and classify hands each encoder its
+    slice, so forward(ids, mask) == classify(embed(ids), mask)."""
+
+    def __init__(self, members):
+        super().__init__()
+        tables, encoders = [], []
+        for m in members:
+            assert len(m.encoders) == 1 and m.lm_dim == 0
+            parts = [m.emb.weight.detach()] + ([m.aux.weight.detach()] if m.aux_dim > 0 else [])
+            t = torch.cat(parts, dim=1)
+            enc = m.encoders[0]
+            enc.width = t.shape[1]
+            tables.append(t)
+            encoders.append(enc)
+        self.register_buffer("table", torch.cat(tables, dim=1).half())
+        self.encoders = nn.ModuleList(encoders)
+
+    @torch.jit.export
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.table[ids].float()
+
+    @torch.jit.export
+    def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out: List[torch.Tensor] = []
+        off = 0
+        for enc in self.encoders:
+            w = enc.width
+            out.append(enc(emb[:, :, off:off + w], mask))
+            off += w
+        return torch.stack(out, dim=0).mean(dim=0)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), mask)
@@ -437,6 +559,116 @@ def pretrain_embeddings(args, sp, sst_texts, dim, log):
     return w
 
 
+# ----------------------------------------------------------------------------
+# Language-model pretraining (optional): forward and backward LSTM LMs
+
+
+def lm_stream(args, sp, sst_texts, log):
+    """Pieces of shuffled Gutenberg paragraphs and SST-2 train sentences (both
+    PTB and detokenized forms), joined with EOS, capped at --lm-tokens."""
+    uniq = sorted(set(sst_texts))
+    seen = set(uniq)
+    sst = uniq + sorted({d for d in (detokenize(s) for s in uniq) if d not in seen})
+    guten = gutenberg_lines(args.corpus, 0, args.seed + 2)
+    rng = random.Random(args.seed + 3)
+    docs, n_sst, n_guten, total = [], 0, 0, 0
+    sst_enc = sp.encode(sst, out_type=int)
+    for s in sst_enc:
+        docs.append(s)
+        n_sst += len(s) + 1
+    total = n_sst
+    for i in range(0, len(guten), 20000):
+        if total >= args.lm_tokens:
+            break
+        for s in sp.encode(guten[i:i + 20000], out_type=int):
+            if total >= args.lm_tokens:
+                break
+            docs.append(s)
+            n_guten += len(s) + 1
+            total += len(s) + 1
+    rng.shuffle(docs)
+    stream = np.fromiter((t for d in docs for t in (d + [EOS_ID])), dtype=np.int64, count=total)
+    log(f"lm data: {n_sst:,} SST-2 train pieces ({len(sst):,} texts) + {n_guten:,} Gutenberg pieces")
+    return torch.from_numpy(stream)
+
+
+class BiLM(nn.Module):
+    """Forward and backward LSTM language models over shared piece embeddings
+    (ELMo-style), adaptive softmax outputs. Its embedding and LSTMs have the
+    shapes of the classifier's embedding and BiLSTM directions."""
+
+    def __init__(self, vocab, dim, hidden, dropout):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim, padding_idx=PAD_ID)
+        self.fwd = nn.LSTM(dim, hidden, batch_first=True)
+        self.bwd = nn.LSTM(dim, hidden, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        cut = [c for c in (vocab // 8, vocab * 3 // 8) if 0 < c < vocab - 1]
+        self.out_f = nn.AdaptiveLogSoftmaxWithLoss(hidden, vocab, cut, div_value=4.0)
+        self.out_b = nn.AdaptiveLogSoftmaxWithLoss(hidden, vocab, cut, div_value=4.0)
+
+    def forward(self, x):
+        """x [B, T+1] -> mean next-piece NLL of both directions."""
+        e = self.drop(self.emb(x))
+        hf, _ = self.fwd(e[:, :-1])
+        hb, _ = self.bwd(e.flip(1)[:, :-1])
+        H = hf.shape[2]
+        lf = self.out_f(self.drop(hf).reshape(-1, H), x[:, 1:].reshape(-1)).loss
+        lb = self.out_b(self.drop(hb).reshape(-1, H), x.flip(1)[:, 1:].reshape(-1)).loss
+        return lf, lb
+
+
+def pretrain_lm(args, sp, sst_texts, log):
+    """One pass of forward + backward LM training on --lm-tokens pieces;
+    returns the BiLM (its embedding and LSTMs initialise the classifier)."""
+    t0 = time.time()
+    stream = lm_stream(args, sp, sst_texts, log)
+    T, B = args.lm_bptt, args.lm_batch
+    n_seg = (len(stream) - 1) // T
+    segs = torch.stack([stream[i * T:i * T + T + 1] for i in range(n_seg)])
+    held = segs[-64:]
+    segs = segs[torch.randperm(len(segs) - 64, generator=torch.Generator().manual_seed(args.seed))]
+    lm = BiLM(sp.get_piece_size(), args.lm_dim, args.lm_hidden, args.lm_dropout)
+    opt = torch.optim.Adam(lm.parameters(), lr=args.lm_lr)
+    steps = (len(segs) + B - 1) // B
+    lm.train()
+    run = None
+    for step in range(steps):
+        p = step / steps
+        lr = args.lm_lr * (min(1.0, p / 0.02) if p < 0.02 else 0.5 * (1 + math.cos(math.pi * p)))
+        for g in opt.param_groups:
+            g["lr"] = max(lr, args.lm_lr * 0.01)
+        lf, lb = lm(segs[step * B:(step + 1) * B])
+        loss = lf + lb
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            lm.emb.weight[PAD_ID].zero_()
+        run = loss.item() / 2 if run is None else 0.98 * run + 0.02 * loss.item() / 2
+        if (step + 1) % max(1, steps // 10) == 0 or step + 1 == steps:
+            log(f"lm step {step + 1}/{steps}: train NLL {run:.3f} (ppl {math.exp(run):.1f}), "
+                f"{(step + 1) * B * T / (time.time() - t0):.0f} pieces/s, {(time.time() - t0) / 60:.1f} min")
+    lm.eval()
+    with torch.no_grad():
+        lf, lb = lm(held)
+    log(f"lm: held-out ppl forward {math.exp(lf.item()):.1f}, backward {math.exp(lb.item()):.1f}; "
+        f"{len(segs) * T:,} pieces in {(time.time() - t0) / 60:.1f} min")
+    return lm
+
+
+def init_from_lm(model, lm):
+    """Copies the LM's embedding and its forward/backward LSTM weights into the
+    classifier's embedding and each member's BiLSTM directions."""
+    with torch.no_grad():
+        model.emb.weight.copy_(lm.emb.weight)
+        for enc in model.encoders:
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                getattr(enc.lstm, name).copy_(getattr(lm.fwd, name))
+                getattr(enc.lstm, name + "_reverse").copy_(getattr(lm.bwd, name))
+
+
 def load_glove_channel(args, sp, log):
     """[V, d] table: the GloVe vector of the word a "▁word" piece spells, else 0;
     standardised (global std) and scaled by --glove-scale."""
@@ -477,23 +709,42 @@ def main():
     ap.add_argument("--spm-type", default="unigram", choices=["unigram", "bpe"])
     ap.add_argument("--spm-gutenberg-lines", type=int, default=0,
                     help="Gutenberg paragraphs added to the tokenizer corpus (0 = SST-2 only)")
-    ap.add_argument("--pretrain", type=int, default=0, help="1 = initialise embeddings by PPMI-SVD on "
+    ap.add_argument("--pretrain", type=int, default=1, help="1 = initialise embeddings by PPMI-SVD on "
                     "Gutenberg + SST-2 text, 0 = random init")
     ap.add_argument("--pretrain-gutenberg-lines", type=int, default=0, help="0 = all paragraphs")
     ap.add_argument("--pretrain-window", type=int, default=5)
     ap.add_argument("--pretrain-scale", type=float, default=1.0, help="element std of the initial embeddings")
+    ap.add_argument("--lm-tokens", type=int, default=0, help="pieces of forward+backward LM pretraining "
+                    "on Gutenberg + SST-2 train text (0 = none)")
+    ap.add_argument("--lm-bptt", type=int, default=64)
+    ap.add_argument("--lm-batch", type=int, default=128)
+    ap.add_argument("--lm-lr", type=float, default=2e-3)
+    ap.add_argument("--lm-dropout", type=float, default=0.1)
+    ap.add_argument("--lm-lr-mult", type=float, default=0.5,
+                    help="learning-rate multiplier for the LM-initialised embedding and BiLSTM")
+    ap.add_argument("--lm-dim", type=int, default=256)
+    ap.add_argument("--lm-hidden", type=int, default=256)
+    ap.add_argument("--lm-features", type=int, default=0, help="1 = frozen LM features join the classifier's "
+                    "input (ELMo-style); 0 = the LM initialises the classifier's embedding and BiLSTM")
+    ap.add_argument("--lm-cache", default="", help="file to reuse a pretrained LM from (experiments; "
+                    "must match the tokenizer)")
     ap.add_argument("--dim", type=int, default=256)
-    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--hidden", type=int, default=224)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.4)
     ap.add_argument("--emb-dropout", type=float, default=0.2)
     ap.add_argument("--word-dropout", type=float, default=0.1)
-    ap.add_argument("--glove", default="", help="GloVe text file for a fixed second embedding channel ('' = none)")
+    ap.add_argument("--glove", default=os.path.join(ROOT, "..", "shared", "data", "word-vectors",
+                                                    "glove-twitter-27b-25d-12k", "vectors.txt"), help="GloVe text file for a fixed second embedding channel ('' = none)")
     ap.add_argument("--glove-scale", type=float, default=1.0)
+    ap.add_argument("--members", type=int, default=1, help="encoders averaged inside the module, trained "
+                    "jointly over shared embeddings")
+    ap.add_argument("--ensemble", type=int, default=2, help="independently trained models (seeds S, S+1, ...) "
+                    "averaged in the bundle")
     ap.add_argument("--cnn-filters", type=int, default=0, help="CNN branch filters per kernel size (0 = none)")
     ap.add_argument("--freeze-emb", type=int, default=0, help="1 = keep the (pretrained) embeddings fixed")
     ap.add_argument("--ema", type=float, default=0.0, help="exponential moving average of weights (0 = off)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=0.0)
@@ -523,7 +774,14 @@ def main():
     log(f"data: train {len(tr_x)}, dev {len(dv_x)}")
 
     workdir = tempfile.mkdtemp(prefix="sense_sentiment_")
-    sp_path = train_tokenizer(args, tr_x, workdir, log)
+    if args.lm_tokens > 0 and args.lm_cache and os.path.exists(args.lm_cache):
+        # experiments: reuse the tokenizer the cached LM was trained with
+        sp_path = os.path.join(workdir, "tokenizer.model")
+        with open(sp_path, "wb") as f:
+            f.write(torch.load(args.lm_cache)["tokenizer"])
+        log(f"tokenizer: reused from {args.lm_cache}")
+    else:
+        sp_path = train_tokenizer(args, tr_x, workdir, log)
     sp = spm.SentencePieceProcessor(model_file=sp_path)
     V = sp.get_piece_size()
     assert sp.pad_id() == PAD_ID and sp.unk_id() == UNK_ID
@@ -534,90 +792,146 @@ def main():
     log(f"dev: {sum(len(s) for s in dv_seqs) / len(dv_seqs):.1f} pieces/sentence, unk rate {unk_rate:.4%}")
 
     aux = load_glove_channel(args, sp, log) if args.glove else None
-    model = SentimentNet(V, args.dim, args.hidden, args.layers, PAD_ID, args.dropout, args.emb_dropout,
-                         args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1])
-    if aux is not None:
-        with torch.no_grad():
-            model.aux.weight.copy_(aux)
-    if args.pretrain:
-        w = pretrain_embeddings(args, sp, tr_x, args.dim, log)
-        with torch.no_grad():
-            model.emb.weight.copy_(w)
-            model.emb.weight[PAD_ID].zero_()
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {n_params:,} parameters")
+    base_args = args
 
-    if args.freeze_emb:
-        model.emb.weight.requires_grad_(False)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr,
-                           weight_decay=args.weight_decay)
-    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
-
-    def lr_at(progress):
-        """Linear warm-up over the first 10% from lr/10, then cosine down to lr/1000."""
-        if progress < 0.1:
-            return args.lr * (0.1 + 0.9 * progress / 0.1)
-        q = (progress - 0.1) / 0.9
-        return args.lr * (0.001 + 0.999 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
-
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-    best = (-1.0, -1)
-    best_state = None
-    t_train = time.time()
-    for ep in range(args.epochs):
-        te = time.time()
-        model.train()
-        if args.sample_alpha > 0:
-            seqs = [sp.encode(surface_variants(s, rng), out_type=int, enable_sampling=True,
-                              alpha=args.sample_alpha, nbest_size=-1)[:args.max_length] for s in tr_x]
-        else:
-            seqs = [sp.encode(surface_variants(s, rng), out_type=int)[:args.max_length] for s in tr_x]
-        tot, n, correct = 0.0, 0, 0
-        batches = length_batches([len(s) for s in seqs], args.batch_size, rng)
-        for bi, b in enumerate(batches):
-            lr = lr_at((ep + bi / len(batches)) / args.epochs)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
-            y = torch.tensor([tr_y[i] for i in b])
-            logits = model(ids, mask)
-            loss = loss_fn(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
+    def train_one(seed):
+        """Trains one model; with --seed S it reproduces a standalone run with that seed."""
+        args = argparse.Namespace(**{**vars(base_args), "seed": seed})
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        rng = random.Random(seed)
+        model = SentimentNet(V, args.dim, args.hidden, args.layers, PAD_ID, args.dropout, args.emb_dropout,
+                             args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1],
+                             members=args.members, lm_dim=args.lm_dim if args.lm_features else 0,
+                             lm_hidden=args.lm_hidden if args.lm_features else 0)
+        if aux is not None:
             with torch.no_grad():
+                model.aux.weight.copy_(aux)
+        if args.pretrain:
+            w = pretrain_embeddings(args, sp, tr_x, args.dim, log)
+            with torch.no_grad():
+                model.emb.weight.copy_(w)
                 model.emb.weight[PAD_ID].zero_()
-                if ema is not None:
-                    d = min(args.ema, (1 + bi + ep * len(batches)) / (10 + bi + ep * len(batches)))
-                    for k, v in model.state_dict().items():
-                        if v.dtype.is_floating_point:
-                            ema[k].mul_(d).add_(v, alpha=1 - d)
-            tot += loss.item() * len(b)
-            n += len(b)
-            correct += (logits.argmax(1) == y).sum().item()
-        ttrain = time.time() - te
-        if ema is not None:
-            live = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            model.load_state_dict(ema)
-        dl = predict_logits(model, dv_seqs, PAD_ID)
-        acc = accuracy(dl, dv_y)
-        acc_detok = accuracy(predict_logits(model, dv_detok, PAD_ID), dv_y)
-        dnll = F.cross_entropy(dl, torch.tensor(dv_y)).item()
-        mark = ""
-        if acc > best[0]:
-            best = (acc, ep + 1)
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            mark = " *"
-        if ema is not None:
-            model.load_state_dict(live)
-        log(f"epoch {ep + 1:2d}/{args.epochs} lr {lr:.5f} train loss {tot / n:.4f} "
-            f"acc {correct / n:.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
-            f"{ttrain:.1f}s train, {time.time() - te:.1f}s total, elapsed {(time.time() - t_start) / 60:.1f} min{mark}")
-    train_time = time.time() - t_train
-    model.load_state_dict(best_state)
-    model.eval()
-    log(f"best dev accuracy {best[0]:.4f} at epoch {best[1]}; training {train_time / 60:.1f} min")
+        pretrained = set()
+        if args.lm_tokens > 0:
+            with open(sp_path, "rb") as f:
+                sp_bytes = f.read()
+            cached = torch.load(args.lm_cache) if args.lm_cache and os.path.exists(args.lm_cache) else None
+            if cached is not None and cached["tokenizer"] == sp_bytes and cached["key"] == [args.lm_tokens, args.lm_dim, args.lm_hidden]:
+                lm = BiLM(V, args.lm_dim, args.lm_hidden, args.lm_dropout)
+                lm.load_state_dict(cached["lm"])
+                log(f"lm: reused {args.lm_cache}")
+            else:
+                lm = pretrain_lm(args, sp, tr_x, log)
+                if args.lm_cache:
+                    torch.save({"tokenizer": sp_bytes, "key": [args.lm_tokens, args.lm_dim, args.lm_hidden],
+                                "lm": lm.state_dict()}, args.lm_cache)
+            if args.lm_features:
+                with torch.no_grad():
+                    model.lm_emb.weight.copy_(lm.emb.weight)
+                    model.lm.fwd.load_state_dict(lm.fwd.state_dict())
+                    model.lm.bwd.load_state_dict(lm.bwd.state_dict())
+            else:
+                assert args.layers == 1 and args.lm_dim == args.dim and args.lm_hidden == args.hidden, \
+                    "LM initialisation needs --layers 1 and the LM's sizes"
+                init_from_lm(model, lm)
+                pretrained = {id(model.emb.weight)} | {id(p) for enc in model.encoders for p in enc.lstm.parameters()}
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"model: {n_params:,} parameters")
+
+        if args.freeze_emb:
+            model.emb.weight.requires_grad_(False)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in trainable if id(p) not in pretrained], "mult": 1.0}]
+        if pretrained:
+            groups.append({"params": [p for p in trainable if id(p) in pretrained], "mult": args.lm_lr_mult})
+        opt = torch.optim.Adam(groups, lr=args.lr, weight_decay=args.weight_decay)
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
+
+        def lr_at(progress):
+            """Linear warm-up over the first 10% from lr/10, then cosine down to lr/1000."""
+            if progress < 0.1:
+                return args.lr * (0.1 + 0.9 * progress / 0.1)
+            q = (progress - 0.1) / 0.9
+            return args.lr * (0.001 + 0.999 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
+
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+        best = (-1.0, -1)
+        best_state = None
+        t_train = time.time()
+        for ep in range(args.epochs):
+            te = time.time()
+            model.train()
+            if args.sample_alpha > 0:
+                seqs = [sp.encode(surface_variants(s, rng), out_type=int, enable_sampling=True,
+                                  alpha=args.sample_alpha, nbest_size=-1)[:args.max_length] for s in tr_x]
+            else:
+                seqs = [sp.encode(surface_variants(s, rng), out_type=int)[:args.max_length] for s in tr_x]
+            tot, n, correct = 0.0, 0, 0
+            batches = length_batches([len(s) for s in seqs], args.batch_size, rng)
+            for bi, b in enumerate(batches):
+                lr = lr_at((ep + bi / len(batches)) / args.epochs)
+                for g in opt.param_groups:
+                    g["lr"] = lr * g["mult"]
+                ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
+                y = torch.tensor([tr_y[i] for i in b])
+                member = model.member_logits(model.embed(ids), mask)
+                loss = sum(loss_fn(l, y) for l in member)  # members learn independently
+                logits = torch.stack(member).mean(0).detach()
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                opt.step()
+                with torch.no_grad():
+                    model.emb.weight[PAD_ID].zero_()
+                    if ema is not None:
+                        d = min(args.ema, (1 + bi + ep * len(batches)) / (10 + bi + ep * len(batches)))
+                        for k, v in model.state_dict().items():
+                            if v.dtype.is_floating_point:
+                                ema[k].mul_(d).add_(v, alpha=1 - d)
+                tot += loss.item() / args.members * len(b)
+                n += len(b)
+                correct += (logits.argmax(1) == y).sum().item()
+            ttrain = time.time() - te
+            if ema is not None:
+                live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                model.load_state_dict(ema)
+            dl = predict_logits(model, dv_seqs, PAD_ID)
+            acc = accuracy(dl, dv_y)
+            acc_detok = accuracy(predict_logits(model, dv_detok, PAD_ID), dv_y)
+            dnll = F.cross_entropy(dl, torch.tensor(dv_y)).item()
+            mark = ""
+            if acc > best[0]:
+                best = (acc, ep + 1)
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                mark = " *"
+            if ema is not None:
+                model.load_state_dict(live)
+            log(f"epoch {ep + 1:2d}/{args.epochs} lr {lr:.5f} train loss {tot / n:.4f} "
+                f"acc {correct / n:.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
+                f"{ttrain:.1f}s train, {time.time() - te:.1f}s total, elapsed {(time.time() - t_start) / 60:.1f} min{mark}")
+        train_time = time.time() - t_train
+        model.load_state_dict(best_state)
+        model.eval()
+        log(f"best dev accuracy {best[0]:.4f} at epoch {best[1]}; training {train_time / 60:.1f} min")
+        return model, best, n_params, train_time
+
+    seeds = [args.seed + i for i in range(args.ensemble)]
+    runs = []
+    for s in seeds:
+        if len(seeds) > 1:
+            log(f"--- ensemble member {len(runs) + 1}/{len(seeds)}, seed {s}")
+        runs.append(train_one(s))
+    if len(runs) == 1:
+        model, best, n_params, train_time = runs[0]
+    else:
+        model = Ensemble([r[0] for r in runs]).eval()
+        member_acc = [r[1][0] for r in runs]
+        best = (accuracy(predict_logits(model, dv_seqs, PAD_ID), dv_y), ", ".join(str(r[1][1]) for r in runs))
+        n_params = sum(p.numel() for p in model.parameters()) + model.table.numel()
+        train_time = sum(r[3] for r in runs)
+        log(f"ensemble of {len(runs)}: dev accuracy {best[0]:.4f} (members {', '.join(f'{a:.4f}' for a in member_acc)}); "
+            f"embedding tables stored in float16")
 
     # calibration on dev
     dl = predict_logits(model, dv_seqs, PAD_ID)
@@ -694,11 +1008,18 @@ def export(args, model, sp, sp_path, dv_x, r, log):
     if r["test"] is not None:
         metrics["sst2_test_accuracy_python"] = round(r["test"], 4)
     arch = (f"{'BiLSTM' if args.layers == 1 else f'{args.layers}-layer BiLSTM'} {args.hidden}x2 over "
-            f"{args.dim}-d SentencePiece embeddings, masked max+mean pooling, MLP {4 * args.hidden}-{args.hidden}-2")
+            f"{args.dim}-d SentencePiece embeddings" + (" + 25-d fixed GloVe channel" if args.glove else "")
+            + (f", {args.members} averaged encoders" if args.members > 1 else "")
+            + (f", CNN branch {args.cnn_filters}x2" if args.cnn_filters else "")
+            + f", masked max+mean pooling, MLP {4 * args.hidden}-{args.hidden}-2"
+            + (f"; ensemble of {args.ensemble} such models trained independently (seeds {args.seed}.."
+               f"{args.seed + args.ensemble - 1}), logits averaged, embedding tables stored in float16"
+               if args.ensemble > 1 else ""))
     meta = {
         "schema_version": 1, "task": "text_classification", "name": "sentiment-sst2", "version": "1.0.0",
-        "description": "Binary sentiment (negative/positive) of English sentences; BiLSTM trained on SST-2 "
-                       "movie-review phrases, SentencePiece tokenizer, temperature-calibrated.",
+        "description": "Binary sentiment (negative/positive) of English sentences; "
+                       + (f"ensemble of {args.ensemble} BiLSTMs" if args.ensemble > 1 else "BiLSTM")
+                       + " trained on SST-2 movie-review phrases, SentencePiece tokenizer, temperature-calibrated.",
         "labels": LABELS,
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
@@ -716,7 +1037,13 @@ def export(args, model, sp, sp_path, dv_x, r, log):
                              "Treebank (Socher et al. 2013; Rotten Tomatoes excerpts, Pang & Lee 2005); "
                              "model selection and temperature on SST-2 dev (872)"
                              + ("; embeddings initialised by PPMI-SVD on 79 Project Gutenberg books + SST-2 train text"
-                                if args.pretrain else ""),
+                                if args.pretrain else "")
+                             + ("; a fixed second embedding channel holds the 25-d GloVe Twitter vectors (Pennington "
+                                "et al. 2014, PDDL 1.0) of the pieces that spell a whole word"
+                                if args.glove else "")
+                             + (f"; {'frozen LM features from' if args.lm_features else 'initialised from'} forward and "
+                                f"backward LSTM language models trained on {args.lm_tokens:,} pieces of Gutenberg + "
+                                f"SST-2 train text" if args.lm_tokens else ""),
             "script": "scripts/train_sentiment.py",
             "command": r["cmd"],
             "created": datetime.date.today().isoformat(),
@@ -724,7 +1051,7 @@ def export(args, model, sp, sp_path, dv_x, r, log):
             "framework": f"torch {torch.__version__} (Debian python3-torch), sentencepiece {spm.__version__}",
             "metrics": metrics,
             "notes": (f"{arch}; {r['n_params']:,} parameters; SentencePiece {args.spm_type} vocab {r['vocab']} "
-                      f"(NFKC + case folding, pad id {PAD_ID}); best dev epoch {r['epoch']}/{args.epochs}; "
+                      f"(NFKC + case folding, pad id {PAD_ID}); best dev epoch {r['epoch']} of {args.epochs}; "
                       f"training {r['train_time'] / 60:.1f} min, whole script {r['total_time'] / 60:.1f} min "
                       f"at {args.threads} threads on a shared 2-core machine"),
         },

