@@ -5,6 +5,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/cuda.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
 #include <filesystem>
@@ -191,6 +192,7 @@ class TorchScriptModel final : public Model {
   GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs, const std::string& wrt,
                                        int output_index, const std::vector<int64_t>& targets) const override {
     ThreadScope threads(num_threads_);
+    torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     try {
       c10::InferenceMode off(false);
       torch::AutoGradMode grad(true);
@@ -270,6 +272,7 @@ class TorchScriptModel final : public Model {
 
   NamedTensors Call(const std::string& method, std::vector<c10::IValue> args, bool use_metadata_names) const {
     ThreadScope threads(num_threads_);
+    torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     std::vector<std::pair<std::string, at::Tensor>> flat;
     try {
       c10::InferenceMode guard;
@@ -293,11 +296,17 @@ class TorchScriptModel final : public Model {
   // forward() on CPU: module_ frozen + optimize_for_inference, kept only when
   // it answers as module_ does. module_ stays for exported methods and gradients.
   mutable std::optional<torch::jit::Module> fast_;
+  // LibTorch's graph-executor optimisation (profiling, then a recompiled graph
+  // on the second call). Off for text models: on the default sentiment model
+  // it costs about 60 ms over the first two calls, which dominates a one-shot
+  // `sense-sentiment "text"`, and bought no steady-state speed.
+  bool executor_optimize_ = true;
   torch::Device torch_device_{torch::kCPU};
 
  public:
   // Tries the optimised graph; records the outcome in optimization_.
   void TryOptimize();
+  void set_executor_optimize(bool on) { executor_optimize_ = on; }
 };
 
 // Random input shaped as `spec` (dynamic dims: the batch, then 8) from a
@@ -396,6 +405,7 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
   if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
     model->TryOptimize();
+  if (!IsVisionTask(model->metadata().task)) model->set_executor_optimize(false);
   if (plan.options.verify) {
     NamedTensors outputs;
     try {
