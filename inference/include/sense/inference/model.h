@@ -56,6 +56,9 @@ struct ModelOptions {
   // forward(); the result is kept only when it answers as the original does
   // on random batches (relative difference <= 1e-4), else the original runs.
   // Costs load time and a second copy of the weights; text models skip it.
+  // (Text models also run with LibTorch's graph-executor optimisation off: its
+  // profile-then-recompile costs tens of ms over the first two calls and did
+  // not speed up the recurrent models we measured.)
   bool optimize = true;
 };
 
