@@ -23,9 +23,10 @@ Pipeline (every choice is made on SST-2 dev; test is evaluated once, at the end)
      smoothing; the epoch with the best dev accuracy is kept. --ensemble N
      trains N such models with seeds S..S+N-1 and averages their logits in one
      module (embedding tables stored in float16 to keep the bundle small).
-     Optional, not used by default (no gain on dev in our runs): forward and
-     backward LSTM language models pretrained on Gutenberg + SST-2 text
-     (--lm-tokens) that initialise the BiLSTM or feed it frozen features.
+     Tried and dropped (no gain on dev; the code is in this script's version
+     at commit acdf209): LSTM language models pretrained on Gutenberg + SST-2
+     text that initialise the BiLSTM or feed it frozen features, and several
+     encoders trained jointly over shared embeddings.
   4. Temperature scaling on dev (one parameter, minimum NLL).
   5. TorchScript (torch.jit.script, eval mode) with the sense text contract:
        forward(ids int64 [N,T], mask int64 [N,T]) -> logits float32 [N,2]
@@ -257,7 +258,7 @@ def train_tokenizer(args, train_texts, workdir, log):
 
 
 class Encoder(nn.Module):
-    """One ensemble member: BiLSTM (+ optional CNN branch) over embeddings,
+    """BiLSTM (+ optional CNN branch) over embeddings,
     masked max + mean pooling, MLP -> 2 logits.
 
     Padding never reaches the recurrence (packed sequences) and is zeroed
@@ -309,95 +310,38 @@ class Encoder(nn.Module):
         return self.out(z)
 
 
-class LMFeatures(nn.Module):
-    """Frozen contextual features (ELMo-style): the pretrained forward and
-    backward LSTM language models run over their own piece embeddings; each
-    sentence's backward pass reads it from its last real piece, so padding
-    never changes the features."""
-
-    def __init__(self, dim, hidden):
-        super().__init__()
-        self.fwd = nn.LSTM(dim, hidden, batch_first=True)
-        self.bwd = nn.LSTM(dim, hidden, batch_first=True)
-
-    def forward(self, e: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        lengths = (mask != 0).sum(dim=1)
-        T = e.shape[1]
-        full = bool((lengths == T).all())
-        ar = torch.arange(T, device=e.device).unsqueeze(0)
-        inside = ar < lengths.unsqueeze(1)
-        rev = torch.where(inside, (lengths.unsqueeze(1) - 1 - ar).clamp(min=0), ar)  # per-row reversal
-        e_rev = e.gather(1, rev.unsqueeze(2).expand(-1, -1, e.shape[2]))
-        if full:
-            hf, _ = self.fwd(e)
-            hb, _ = self.bwd(e_rev)
-        else:
-            cpu_lengths = lengths.clamp(min=1).cpu()
-            pf = nn.utils.rnn.pack_padded_sequence(e, cpu_lengths, batch_first=True, enforce_sorted=False)
-            pb = nn.utils.rnn.pack_padded_sequence(e_rev, cpu_lengths, batch_first=True, enforce_sorted=False)
-            hf, _ = nn.utils.rnn.pad_packed_sequence(self.fwd(pf)[0], batch_first=True, total_length=T)
-            hb, _ = nn.utils.rnn.pad_packed_sequence(self.bwd(pb)[0], batch_first=True, total_length=T)
-        hb = hb.gather(1, rev.unsqueeze(2).expand(-1, -1, hb.shape[2]))
-        return torch.cat([hf, hb], dim=2)
-
-
 class SentimentNet(nn.Module):
-    """Shared SentencePiece embeddings (+ optional fixed GloVe channel, + optional
-    frozen LM embeddings whose contextual LSTM features join the input) feeding
-    `members` independently initialised encoders whose logits are averaged.
-
-    forward(ids, mask) == classify(embed(ids), mask); embed gives [N, T, D]:
-    the trainable, GloVe and LM embeddings concatenated."""
+    """SentencePiece embeddings (+ optional fixed GloVe channel) feeding one
+    Encoder. forward(ids, mask) == classify(embed(ids), mask); embed gives
+    [N, T, D]: the trainable and GloVe embeddings concatenated."""
 
     def __init__(self, vocab, dim, hidden, layers, pad_id, dropout, emb_dropout, word_dropout,
-                 cnn_filters=0, aux_dim=0, members=1, lm_dim=0, lm_hidden=0):
+                 cnn_filters=0, aux_dim=0):
         super().__init__()
         self.pad_id = pad_id
         self.emb = nn.Embedding(vocab, dim, padding_idx=pad_id)
-        self.dim = dim
         # optional fixed second channel (GloVe Twitter vectors of whole-word pieces)
         self.aux_dim = aux_dim
         self.aux = nn.Embedding(vocab, max(aux_dim, 1), padding_idx=pad_id)
         self.aux.weight.requires_grad_(False)
-        # optional frozen language model (embedding + forward/backward LSTMs)
-        self.lm_dim = lm_dim
-        self.lm_emb = nn.Embedding(vocab if lm_dim > 0 else 1, max(lm_dim, 1))
-        self.lm = LMFeatures(max(lm_dim, 1), max(lm_hidden, 1))
-        for p in list(self.lm_emb.parameters()) + list(self.lm.parameters()):
-            p.requires_grad_(False)
-        in_dim = dim + aux_dim + (2 * lm_hidden if lm_dim > 0 else 0)
-        self.encoders = nn.ModuleList([Encoder(in_dim, hidden, layers, dropout, emb_dropout, word_dropout,
-                                               cnn_filters) for _ in range(members)])
+        self.encoder = Encoder(dim + aux_dim, hidden, layers, dropout, emb_dropout, word_dropout, cnn_filters)
 
     @torch.jit.export
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        parts = [self.emb(ids)]
         if self.aux_dim > 0:
-            parts.append(self.aux(ids))
-        if self.lm_dim > 0:
-            parts.append(self.lm_emb(ids))
-        return torch.cat(parts, dim=2)
-
-    def member_logits(self, emb: torch.Tensor, mask: torch.Tensor) -> List[torch.Tensor]:
-        x = emb
-        if self.lm_dim > 0:
-            own = emb.shape[2] - self.lm_dim
-            x = torch.cat([emb[:, :, :own], self.lm(emb[:, :, own:], mask)], dim=2)
-        out: List[torch.Tensor] = []
-        for enc in self.encoders:
-            out.append(enc(x, mask))
-        return out
+            return torch.cat([self.emb(ids), self.aux(ids)], dim=2)
+        return self.emb(ids)
 
     @torch.jit.export
     def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.stack(self.member_logits(emb, mask), dim=0).mean(dim=0)
+        return self.encoder(emb, mask)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), mask)
 
 
 class Ensemble(nn.Module):
-    """Independently trained SentimentNets (one encoder each) whose logits are
+    """Independently trained SentimentNets whose logits are
     averaged. The members' embedding tables (trainable + GloVe channel) sit side
     by side in one float16 table, which halves the bundle's size; embed gives
     them as float32 [N, T, sum of widths] and classify hands each encoder its
@@ -407,10 +351,8 @@ class Ensemble(nn.Module):
         super().__init__()
         tables, encoders = [], []
         for m in members:
-            assert len(m.encoders) == 1 and m.lm_dim == 0
-            parts = [m.emb.weight.detach()] + ([m.aux.weight.detach()] if m.aux_dim > 0 else [])
-            t = torch.cat(parts, dim=1)
-            enc = m.encoders[0]
+            t = m.embed(torch.arange(m.emb.num_embeddings).unsqueeze(0))[0].detach()  # [V, width]
+            enc = m.encoder
             enc.width = t.shape[1]
             tables.append(t)
             encoders.append(enc)
@@ -511,12 +453,14 @@ def fit_temperature(logits, labels):
 # Embedding pretraining (optional): PPMI + truncated SVD of piece co-occurrences
 
 
-def pretrain_embeddings(args, sp, sst_texts, dim, log):
-    """Piece vectors from unlabelled text: co-occurrence counts in a window
+def ppmi_matrix(args, sp, sst_texts, log):
+    """[V, V] positive PMI of pieces from unlabelled text: co-occurrence counts in a window
     (weight 1/distance) over Gutenberg books + SST-2 train text, positive PMI
     with context-distribution smoothing (0.75), truncated SVD, U * sqrt(S)
     (Levy, Goldberg & Dagan 2015). Minutes on a CPU, where skip-gram in torch
-    took longer than the whole training budget."""
+    took longer than the whole training budget. Independent of the seed (lines
+    never share a window), so ensemble members share one matrix; returns it and
+    which pieces occurred."""
     t0 = time.time()
     lines = gutenberg_lines(args.corpus, args.pretrain_gutenberg_lines, args.seed + 1)
     texts = lines + sorted(set(sst_texts))
@@ -546,127 +490,21 @@ def pretrain_embeddings(args, sp, sst_texts, dim, log):
         pmi = np.log(cooc * ctx.sum() / (np.outer(row, ctx) + 1e-30) + 1e-30)
     pmi[~np.isfinite(pmi)] = 0.0
     pmi = np.maximum(pmi, 0.0).astype(np.float32)
-    del cooc
-    torch.manual_seed(args.seed)
-    U, S, _ = torch.svd_lowrank(torch.from_numpy(pmi), q=dim + 16, niter=6)
-    w = U[:, :dim] * S[:dim].sqrt()
-    w = (w - w.mean()) / w.std().clamp(min=1e-8) * args.pretrain_scale
     seen = torch.from_numpy(row > 0)
-    # pieces never seen keep a random init
-    w[~seen] = torch.randn(int((~seen).sum()), dim) * args.pretrain_scale
-    log(f"pretrain: PPMI-SVD {V}x{dim}, {int(seen.sum())} pieces seen, total {total:.3g} weighted pairs, "
-        f"done in {time.time() - t0:.1f}s")
+    log(f"pretrain: PPMI {V}x{V}, {int(seen.sum())} pieces seen, total {total:.3g} weighted pairs, "
+        f"{time.time() - t0:.1f}s")
+    return torch.from_numpy(pmi), seen
+
+
+def svd_embeddings(pmi, seen, dim, seed, scale):
+    """U * sqrt(S) of a truncated SVD of the PPMI matrix (randomised, seeded),
+    standardised to element std `scale`; pieces never seen get a random init."""
+    torch.manual_seed(seed)
+    U, S, _ = torch.svd_lowrank(pmi, q=dim + 16, niter=6)
+    w = U[:, :dim] * S[:dim].sqrt()
+    w = (w - w.mean()) / w.std().clamp(min=1e-8) * scale
+    w[~seen] = torch.randn(int((~seen).sum()), dim) * scale
     return w
-
-
-# ----------------------------------------------------------------------------
-# Language-model pretraining (optional): forward and backward LSTM LMs
-
-
-def lm_stream(args, sp, sst_texts, log):
-    """Pieces of shuffled Gutenberg paragraphs and SST-2 train sentences (both
-    PTB and detokenized forms), joined with EOS, capped at --lm-tokens."""
-    uniq = sorted(set(sst_texts))
-    seen = set(uniq)
-    sst = uniq + sorted({d for d in (detokenize(s) for s in uniq) if d not in seen})
-    guten = gutenberg_lines(args.corpus, 0, args.seed + 2)
-    rng = random.Random(args.seed + 3)
-    docs, n_sst, n_guten, total = [], 0, 0, 0
-    sst_enc = sp.encode(sst, out_type=int)
-    for s in sst_enc:
-        docs.append(s)
-        n_sst += len(s) + 1
-    total = n_sst
-    for i in range(0, len(guten), 20000):
-        if total >= args.lm_tokens:
-            break
-        for s in sp.encode(guten[i:i + 20000], out_type=int):
-            if total >= args.lm_tokens:
-                break
-            docs.append(s)
-            n_guten += len(s) + 1
-            total += len(s) + 1
-    rng.shuffle(docs)
-    stream = np.fromiter((t for d in docs for t in (d + [EOS_ID])), dtype=np.int64, count=total)
-    log(f"lm data: {n_sst:,} SST-2 train pieces ({len(sst):,} texts) + {n_guten:,} Gutenberg pieces")
-    return torch.from_numpy(stream)
-
-
-class BiLM(nn.Module):
-    """Forward and backward LSTM language models over shared piece embeddings
-    (ELMo-style), adaptive softmax outputs. Its embedding and LSTMs have the
-    shapes of the classifier's embedding and BiLSTM directions."""
-
-    def __init__(self, vocab, dim, hidden, dropout):
-        super().__init__()
-        self.emb = nn.Embedding(vocab, dim, padding_idx=PAD_ID)
-        self.fwd = nn.LSTM(dim, hidden, batch_first=True)
-        self.bwd = nn.LSTM(dim, hidden, batch_first=True)
-        self.drop = nn.Dropout(dropout)
-        cut = [c for c in (vocab // 8, vocab * 3 // 8) if 0 < c < vocab - 1]
-        self.out_f = nn.AdaptiveLogSoftmaxWithLoss(hidden, vocab, cut, div_value=4.0)
-        self.out_b = nn.AdaptiveLogSoftmaxWithLoss(hidden, vocab, cut, div_value=4.0)
-
-    def forward(self, x):
-        """x [B, T+1] -> mean next-piece NLL of both directions."""
-        e = self.drop(self.emb(x))
-        hf, _ = self.fwd(e[:, :-1])
-        hb, _ = self.bwd(e.flip(1)[:, :-1])
-        H = hf.shape[2]
-        lf = self.out_f(self.drop(hf).reshape(-1, H), x[:, 1:].reshape(-1)).loss
-        lb = self.out_b(self.drop(hb).reshape(-1, H), x.flip(1)[:, 1:].reshape(-1)).loss
-        return lf, lb
-
-
-def pretrain_lm(args, sp, sst_texts, log):
-    """One pass of forward + backward LM training on --lm-tokens pieces;
-    returns the BiLM (its embedding and LSTMs initialise the classifier)."""
-    t0 = time.time()
-    stream = lm_stream(args, sp, sst_texts, log)
-    T, B = args.lm_bptt, args.lm_batch
-    n_seg = (len(stream) - 1) // T
-    segs = torch.stack([stream[i * T:i * T + T + 1] for i in range(n_seg)])
-    held = segs[-64:]
-    segs = segs[torch.randperm(len(segs) - 64, generator=torch.Generator().manual_seed(args.seed))]
-    lm = BiLM(sp.get_piece_size(), args.lm_dim, args.lm_hidden, args.lm_dropout)
-    opt = torch.optim.Adam(lm.parameters(), lr=args.lm_lr)
-    steps = (len(segs) + B - 1) // B
-    lm.train()
-    run = None
-    for step in range(steps):
-        p = step / steps
-        lr = args.lm_lr * (min(1.0, p / 0.02) if p < 0.02 else 0.5 * (1 + math.cos(math.pi * p)))
-        for g in opt.param_groups:
-            g["lr"] = max(lr, args.lm_lr * 0.01)
-        lf, lb = lm(segs[step * B:(step + 1) * B])
-        loss = lf + lb
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            lm.emb.weight[PAD_ID].zero_()
-        run = loss.item() / 2 if run is None else 0.98 * run + 0.02 * loss.item() / 2
-        if (step + 1) % max(1, steps // 10) == 0 or step + 1 == steps:
-            log(f"lm step {step + 1}/{steps}: train NLL {run:.3f} (ppl {math.exp(run):.1f}), "
-                f"{(step + 1) * B * T / (time.time() - t0):.0f} pieces/s, {(time.time() - t0) / 60:.1f} min")
-    lm.eval()
-    with torch.no_grad():
-        lf, lb = lm(held)
-    log(f"lm: held-out ppl forward {math.exp(lf.item()):.1f}, backward {math.exp(lb.item()):.1f}; "
-        f"{len(segs) * T:,} pieces in {(time.time() - t0) / 60:.1f} min")
-    return lm
-
-
-def init_from_lm(model, lm):
-    """Copies the LM's embedding and its forward/backward LSTM weights into the
-    classifier's embedding and each member's BiLSTM directions."""
-    with torch.no_grad():
-        model.emb.weight.copy_(lm.emb.weight)
-        for enc in model.encoders:
-            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-                getattr(enc.lstm, name).copy_(getattr(lm.fwd, name))
-                getattr(enc.lstm, name + "_reverse").copy_(getattr(lm.bwd, name))
 
 
 def load_glove_channel(args, sp, log):
@@ -714,20 +552,6 @@ def main():
     ap.add_argument("--pretrain-gutenberg-lines", type=int, default=0, help="0 = all paragraphs")
     ap.add_argument("--pretrain-window", type=int, default=5)
     ap.add_argument("--pretrain-scale", type=float, default=1.0, help="element std of the initial embeddings")
-    ap.add_argument("--lm-tokens", type=int, default=0, help="pieces of forward+backward LM pretraining "
-                    "on Gutenberg + SST-2 train text (0 = none)")
-    ap.add_argument("--lm-bptt", type=int, default=64)
-    ap.add_argument("--lm-batch", type=int, default=128)
-    ap.add_argument("--lm-lr", type=float, default=2e-3)
-    ap.add_argument("--lm-dropout", type=float, default=0.1)
-    ap.add_argument("--lm-lr-mult", type=float, default=0.5,
-                    help="learning-rate multiplier for the LM-initialised embedding and BiLSTM")
-    ap.add_argument("--lm-dim", type=int, default=256)
-    ap.add_argument("--lm-hidden", type=int, default=256)
-    ap.add_argument("--lm-features", type=int, default=0, help="1 = frozen LM features join the classifier's "
-                    "input (ELMo-style); 0 = the LM initialises the classifier's embedding and BiLSTM")
-    ap.add_argument("--lm-cache", default="", help="file to reuse a pretrained LM from (experiments; "
-                    "must match the tokenizer)")
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--hidden", type=int, default=224)
     ap.add_argument("--layers", type=int, default=1)
@@ -737,8 +561,6 @@ def main():
     ap.add_argument("--glove", default=os.path.join(ROOT, "..", "shared", "data", "word-vectors",
                                                     "glove-twitter-27b-25d-12k", "vectors.txt"), help="GloVe text file for a fixed second embedding channel ('' = none)")
     ap.add_argument("--glove-scale", type=float, default=1.0)
-    ap.add_argument("--members", type=int, default=1, help="encoders averaged inside the module, trained "
-                    "jointly over shared embeddings")
     ap.add_argument("--ensemble", type=int, default=2, help="independently trained models (seeds S, S+1, ...) "
                     "averaged in the bundle")
     ap.add_argument("--cnn-filters", type=int, default=0, help="CNN branch filters per kernel size (0 = none)")
@@ -758,9 +580,6 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
-    np.random.seed(args.seed)
     log = Log(None if args.no_save else args.log)
     t_start = time.time()
     cmd = "/usr/bin/python3 scripts/train_sentiment.py" + "".join(" " + a for a in sys.argv[1:])
@@ -774,14 +593,7 @@ def main():
     log(f"data: train {len(tr_x)}, dev {len(dv_x)}")
 
     workdir = tempfile.mkdtemp(prefix="sense_sentiment_")
-    if args.lm_tokens > 0 and args.lm_cache and os.path.exists(args.lm_cache):
-        # experiments: reuse the tokenizer the cached LM was trained with
-        sp_path = os.path.join(workdir, "tokenizer.model")
-        with open(sp_path, "wb") as f:
-            f.write(torch.load(args.lm_cache)["tokenizer"])
-        log(f"tokenizer: reused from {args.lm_cache}")
-    else:
-        sp_path = train_tokenizer(args, tr_x, workdir, log)
+    sp_path = train_tokenizer(args, tr_x, workdir, log)
     sp = spm.SentencePieceProcessor(model_file=sp_path)
     V = sp.get_piece_size()
     assert sp.pad_id() == PAD_ID and sp.unk_id() == UNK_ID
@@ -792,6 +604,7 @@ def main():
     log(f"dev: {sum(len(s) for s in dv_seqs) / len(dv_seqs):.1f} pieces/sentence, unk rate {unk_rate:.4%}")
 
     aux = load_glove_channel(args, sp, log) if args.glove else None
+    ppmi = ppmi_matrix(args, sp, tr_x, log) if args.pretrain else None
     base_args = args
 
     def train_one(seed):
@@ -801,51 +614,20 @@ def main():
         np.random.seed(seed)
         rng = random.Random(seed)
         model = SentimentNet(V, args.dim, args.hidden, args.layers, PAD_ID, args.dropout, args.emb_dropout,
-                             args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1],
-                             members=args.members, lm_dim=args.lm_dim if args.lm_features else 0,
-                             lm_hidden=args.lm_hidden if args.lm_features else 0)
-        if aux is not None:
-            with torch.no_grad():
+                             args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1])
+        with torch.no_grad():
+            if aux is not None:
                 model.aux.weight.copy_(aux)
-        if args.pretrain:
-            w = pretrain_embeddings(args, sp, tr_x, args.dim, log)
-            with torch.no_grad():
-                model.emb.weight.copy_(w)
+            if ppmi is not None:
+                model.emb.weight.copy_(svd_embeddings(*ppmi, args.dim, seed, args.pretrain_scale))
                 model.emb.weight[PAD_ID].zero_()
-        pretrained = set()
-        if args.lm_tokens > 0:
-            with open(sp_path, "rb") as f:
-                sp_bytes = f.read()
-            cached = torch.load(args.lm_cache) if args.lm_cache and os.path.exists(args.lm_cache) else None
-            if cached is not None and cached["tokenizer"] == sp_bytes and cached["key"] == [args.lm_tokens, args.lm_dim, args.lm_hidden]:
-                lm = BiLM(V, args.lm_dim, args.lm_hidden, args.lm_dropout)
-                lm.load_state_dict(cached["lm"])
-                log(f"lm: reused {args.lm_cache}")
-            else:
-                lm = pretrain_lm(args, sp, tr_x, log)
-                if args.lm_cache:
-                    torch.save({"tokenizer": sp_bytes, "key": [args.lm_tokens, args.lm_dim, args.lm_hidden],
-                                "lm": lm.state_dict()}, args.lm_cache)
-            if args.lm_features:
-                with torch.no_grad():
-                    model.lm_emb.weight.copy_(lm.emb.weight)
-                    model.lm.fwd.load_state_dict(lm.fwd.state_dict())
-                    model.lm.bwd.load_state_dict(lm.bwd.state_dict())
-            else:
-                assert args.layers == 1 and args.lm_dim == args.dim and args.lm_hidden == args.hidden, \
-                    "LM initialisation needs --layers 1 and the LM's sizes"
-                init_from_lm(model, lm)
-                pretrained = {id(model.emb.weight)} | {id(p) for enc in model.encoders for p in enc.lstm.parameters()}
         n_params = sum(p.numel() for p in model.parameters())
         log(f"model: {n_params:,} parameters")
 
         if args.freeze_emb:
             model.emb.weight.requires_grad_(False)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in trainable if id(p) not in pretrained], "mult": 1.0}]
-        if pretrained:
-            groups.append({"params": [p for p in trainable if id(p) in pretrained], "mult": args.lm_lr_mult})
-        opt = torch.optim.Adam(groups, lr=args.lr, weight_decay=args.weight_decay)
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                               weight_decay=args.weight_decay)
         ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
 
         def lr_at(progress):
@@ -872,12 +654,11 @@ def main():
             for bi, b in enumerate(batches):
                 lr = lr_at((ep + bi / len(batches)) / args.epochs)
                 for g in opt.param_groups:
-                    g["lr"] = lr * g["mult"]
+                    g["lr"] = lr
                 ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
                 y = torch.tensor([tr_y[i] for i in b])
-                member = model.member_logits(model.embed(ids), mask)
-                loss = sum(loss_fn(l, y) for l in member)  # members learn independently
-                logits = torch.stack(member).mean(0).detach()
+                logits = model(ids, mask)
+                loss = loss_fn(logits, y)
                 opt.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -889,7 +670,7 @@ def main():
                         for k, v in model.state_dict().items():
                             if v.dtype.is_floating_point:
                                 ema[k].mul_(d).add_(v, alpha=1 - d)
-                tot += loss.item() / args.members * len(b)
+                tot += loss.item() * len(b)
                 n += len(b)
                 correct += (logits.argmax(1) == y).sum().item()
             ttrain = time.time() - te
@@ -1009,7 +790,6 @@ def export(args, model, sp, sp_path, dv_x, r, log):
         metrics["sst2_test_accuracy_python"] = round(r["test"], 4)
     arch = (f"{'BiLSTM' if args.layers == 1 else f'{args.layers}-layer BiLSTM'} {args.hidden}x2 over "
             f"{args.dim}-d SentencePiece embeddings" + (" + 25-d fixed GloVe channel" if args.glove else "")
-            + (f", {args.members} averaged encoders" if args.members > 1 else "")
             + (f", CNN branch {args.cnn_filters}x2" if args.cnn_filters else "")
             + f", masked max+mean pooling, MLP {4 * args.hidden}-{args.hidden}-2"
             + (f"; ensemble of {args.ensemble} such models trained independently (seeds {args.seed}.."
@@ -1040,10 +820,7 @@ def export(args, model, sp, sp_path, dv_x, r, log):
                                 if args.pretrain else "")
                              + ("; a fixed second embedding channel holds the 25-d GloVe Twitter vectors (Pennington "
                                 "et al. 2014, PDDL 1.0) of the pieces that spell a whole word"
-                                if args.glove else "")
-                             + (f"; {'frozen LM features from' if args.lm_features else 'initialised from'} forward and "
-                                f"backward LSTM language models trained on {args.lm_tokens:,} pieces of Gutenberg + "
-                                f"SST-2 train text" if args.lm_tokens else ""),
+                                if args.glove else ""),
             "script": "scripts/train_sentiment.py",
             "command": r["cmd"],
             "created": datetime.date.today().isoformat(),
