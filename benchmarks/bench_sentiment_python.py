@@ -27,6 +27,8 @@ def main():
     extra = {"sense.json": "", "tokenizer.model": ""}
     model = torch.jit.load(model_path, _extra_files=extra).eval()
     meta = json.loads(extra["sense.json"])
+    if meta.get("weights_dtype") == "float16":
+        model = model.float()  # stored in half precision: run in float32, as the sense loader does
     sp = spm.SentencePieceProcessor(model_proto=extra["tokenizer.model"] if isinstance(extra["tokenizer.model"], bytes)
                                     else extra["tokenizer.model"].encode("latin-1"))
     load_s = time.perf_counter() - t

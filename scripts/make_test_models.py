@@ -100,6 +100,9 @@ def main():
 
     colour = torch.jit.script(Colour3().eval())
     pack_model.pack(colour, colour3_meta(), {}, p("colour3.pt"))
+    # The same module stored in half precision; the loader must run it in float32.
+    pack_model.pack(colour, colour3_meta(name="colour3-f16", weights_dtype="float16"), {}, p("colour3_f16.pt"))
+    assert torch.jit.load(p("colour3_f16.pt")).conv.weight.dtype == torch.float16
     # The same module with no metadata, and with a sidecar next to a copy.
     save_raw(colour, p("no_metadata.pt"), {})
     save_raw(colour, p("sidecar.pt"), {})

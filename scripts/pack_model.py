@@ -14,6 +14,7 @@ metadata declares, checks outputs and label count, and writes the bundle.
 Importable: pack(model, metadata, assets, out_path) and validate(metadata).
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -127,6 +128,8 @@ def validate(m):
             fail("text.tokenizer", "expected an object with 'type' and 'asset'")
         if tok["asset"] not in assets:
             fail("text.tokenizer.asset", f"{tok['asset']!r} is not listed in 'assets'")
+    if m.get("weights_dtype", "float32") not in ("float32", "float16"):
+        fail("weights_dtype", f"expected 'float32' or 'float16', found {m['weights_dtype']!r}")
     out_names = [s["name"] for s in m["outputs"]]
     out_name = _get(m, "output.name") or out_names[0]
     if out_name not in out_names:
@@ -212,6 +215,8 @@ def pack(model, metadata, assets=None, out_path=None, check=True):
         # keep existing extra files (assets) that are not replaced
         existing = {n: "" for n in names if n not in assets}
         module = torch.jit.load(str(model), _extra_files=existing)
+        if metadata.get("weights_dtype") == "float16":
+            module = module.float()  # a stored half-precision bundle: check it as the loader runs it
         for k, v in existing.items():
             if v:
                 extra[k] = v
@@ -225,6 +230,13 @@ def pack(model, metadata, assets=None, out_path=None, check=True):
     if check:
         check_against_model(module, metadata)
     extra["sense.json"] = json.dumps(metadata, indent=2, ensure_ascii=False)
+    if metadata.get("weights_dtype") == "float16":
+        # store a half-precision copy (the loader converts back to float32); the
+        # caller's module is left as it is
+        buf = io.BytesIO()
+        torch.jit.save(module, buf)
+        buf.seek(0)
+        module = torch.jit.load(buf).half()
     torch.jit.save(module, str(out_path), _extra_files=extra)
     return out_path
 

@@ -395,6 +395,9 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     s.head_method = e.String("head_method", s.method != "occlusion");
     m.explain = s;
   }
+  m.weights_dtype = r.String("weights_dtype", false, m.weights_dtype);
+  if (m.weights_dtype != "float32" && m.weights_dtype != "float16")
+    r.FailMsg("weights_dtype", "expected \"float32\" or \"float16\", found \"" + m.weights_dtype + "\"");
   m.assets = r.Strings("assets");
   if (m.text && std::find(m.assets.begin(), m.assets.end(), m.text->tokenizer.asset) == m.assets.end())
     throw Error(ErrorCode::kMetadata, source + ": field 'text.tokenizer.asset': \"" + m.text->tokenizer.asset +

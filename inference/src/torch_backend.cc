@@ -397,6 +397,8 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
                                   : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, plan.device.index)));
     module = torch::jit::load(path, dev);
     module.eval();
+    // weights stored in half precision to keep the file small: compute in float32
+    if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);
   } catch (const c10::Error& e) {
     throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what_without_backtrace()));
   } catch (const std::exception& e) {  // the TorchScript importer also throws plain runtime_errors

@@ -67,6 +67,15 @@ TEST(MetadataTest, MissingField) {
   ExpectMetadataError(j, "missing required field 'inputs'");
 }
 
+TEST(MetadataTest, WeightsDtype) {
+  EXPECT_EQ(ParseMetadata(Valid().dump(), "test.json").weights_dtype, "float32");
+  json j = Valid();
+  j["weights_dtype"] = "float16";
+  EXPECT_EQ(ParseMetadata(j.dump(), "test.json").weights_dtype, "float16");
+  j["weights_dtype"] = "int8";
+  ExpectMetadataError(j, "field 'weights_dtype': expected \"float32\" or \"float16\", found \"int8\"");
+}
+
 TEST(MetadataTest, WrongType) {
   json j = Valid();
   j["image"]["width"] = "8";

@@ -87,6 +87,22 @@ TEST(ModelTest, LoadsBundleAndRuns) {
   }
 }
 
+TEST(ModelTest, HalfPrecisionWeightsRunInFloat32) {
+  // colour3 with its weights stored as float16: without the conversion at load
+  // the float32 input would meet float16 weights and the run would throw.
+  auto half = Load(TestModel("colour3_f16.pt"));
+  auto full = Load(TestModel("colour3.pt"));
+  EXPECT_EQ(half->metadata().weights_dtype, "float16");
+  EXPECT_EQ(full->metadata().weights_dtype, "float32");
+  for (int c = 0; c < 3; ++c) {
+    const Tensor a = half->Run({{"x", ColourInput(c)}}).at("logits");
+    const Tensor b = full->Run({{"x", ColourInput(c)}}).at("logits");
+    ASSERT_EQ(a.dtype(), DType::kFloat32);
+    for (int k = 0; k < 3; ++k) EXPECT_FLOAT_EQ(a.data<float>()[k], b.data<float>()[k]);
+    EXPECT_EQ(ArgMax(a), c);
+  }
+}
+
 TEST(ModelTest, RejectsInputOfWrongShapeOrType) {
   auto model = Load(TestModel("colour3.pt"));
   try {

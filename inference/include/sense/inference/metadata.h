@@ -162,6 +162,10 @@ struct ModelMetadata {
   std::optional<TokenClassificationSpec> token_classification;
   std::optional<ExplainSpec> explain;
   std::vector<std::string> assets;  // names of extra files bundled with the model
+  // How the floating-point weights are stored: "float32", or "float16" to halve
+  // the file; the loader then converts every floating-point parameter and
+  // buffer to float32 once, at load, so the model computes in float32.
+  std::string weights_dtype = "float32";
   Provenance provenance;
   std::string json;  // the validated document, pretty-printed, for display
 };
