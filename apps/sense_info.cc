@@ -53,6 +53,7 @@ void PrintHuman(const sense::Model& model) {
   Row("graph", model.optimization());
   Row("file", Bytes(static_cast<double>(model.file_size())) + ", metadata " +
                   (model.metadata_source() == "embedded" ? "embedded" : "from " + model.metadata_source()));
+  if (m.weights_dtype != "float32") Row("weights", "stored as " + m.weights_dtype + ", converted to float32 at load");
   if (!m.labels.empty()) {
     std::string l;
     for (size_t i = 0; i < m.labels.size() && i < 20; ++i) l += (i ? ", " : "") + m.labels[i];

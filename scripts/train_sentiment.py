@@ -20,9 +20,15 @@ Pipeline (every choice is made on SST-2 dev; test is evaluated once, at the end)
   3. BiLSTM over the embeddings, masked max + mean pooling, MLP head; trained
      on all 67k SST-2 train phrases with subword-regularisation sampling,
      PTB/detokenized text augmentation, embedding and word dropout, label
-     smoothing; the epoch with the best dev accuracy is kept. --ensemble N
-     trains N such models with seeds S..S+N-1 and averages their logits in one
-     module (embedding tables stored in float16 to keep the bundle small).
+     smoothing, and adversarial training on the embeddings (--adv-eps; Miyato,
+     Dai & Goodfellow 2017: every batch is also trained on its embeddings
+     moved by eps along the per-sentence normalised loss gradient); the epoch
+     with the best dev accuracy is kept. --ensemble N trains N such models
+     with seeds S..S+N-1, --jobs of them at a time in worker processes, and
+     averages their logits in one module, stored compactly so that four fit
+     in 20 MB: an int8 embedding table with a scale per row, every other
+     weight in float16 ("weights_dtype": "float16" in the metadata; sense
+     converts those to float32 at load).
      Tried and dropped (no gain on dev; the code is in this script's version
      at commit acdf209): LSTM language models pretrained on Gutenberg + SST-2
      text that initialise the BiLSTM or feed it frozen features, and several
@@ -80,9 +86,21 @@ class Log:
     def __call__(self, *args):
         msg = " ".join(str(a) for a in args)
         print(msg, flush=True)
+        self.write(msg)
+
+    def write(self, msg):
+        """To the log file only (lines already printed by a worker)."""
         if self.f:
             self.f.write(msg + "\n")
             self.f.flush()
+
+
+def rel(v):
+    """A path under the repository's parent as the log shows it: relative to the
+    repository root, so the committed log names no machine's directories."""
+    if isinstance(v, str) and os.path.isabs(v) and os.path.commonpath([os.path.dirname(ROOT), os.path.abspath(v)]) == os.path.dirname(ROOT):
+        return os.path.relpath(v, ROOT)
+    return v
 
 
 # ----------------------------------------------------------------------------
@@ -341,11 +359,15 @@ class SentimentNet(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Independently trained SentimentNets whose logits are
-    averaged. The members' embedding tables (trainable + GloVe channel) sit side
-    by side in one float16 table, which halves the bundle's size; embed gives
-    them as float32 [N, T, sum of widths] and classify hands each encoder its
-    slice, so forward(ids, mask) == classify(embed(ids), mask)."""
+    """Independently trained SentimentNets whose logits are averaged, stored
+    compactly so that more members fit in the bundle:
+      * the members' embedding tables (trainable + GloVe channel) sit side by
+        side in one int8 table with a float scale per row (symmetric, absmax/127);
+      * every other weight is rounded to float16 here, so the Python model that
+        is evaluated is exactly the one the bundle stores with
+        "weights_dtype": "float16" (the loader converts those back to float32).
+    embed gives float32 [N, T, sum of widths] and classify hands each encoder
+    its slice, so forward(ids, mask) == classify(embed(ids), mask)."""
 
     def __init__(self, members):
         super().__init__()
@@ -356,12 +378,19 @@ class Ensemble(nn.Module):
             enc.width = t.shape[1]
             tables.append(t)
             encoders.append(enc)
-        self.register_buffer("table", torch.cat(tables, dim=1).half())
+        table = torch.cat(tables, dim=1)
+        scale = (table.abs().amax(dim=1, keepdim=True) / 127.0).clamp(min=1e-8).half().float()
+        self.register_buffer("table", torch.round(table / scale).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scale", scale)
         self.encoders = nn.ModuleList(encoders)
+        with torch.no_grad():
+            for t in itertools.chain(self.encoders.parameters(), self.encoders.buffers()):
+                if t.is_floating_point():
+                    t.copy_(t.half().float())
 
     @torch.jit.export
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.table[ids].float()
+        return self.table[ids].float() * self.scale[ids]
 
     @torch.jit.export
     def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -375,6 +404,17 @@ class Ensemble(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.classify(self.embed(ids), mask)
+
+
+class Ensemble32(nn.Module):
+    """The same average in full precision (only to report what storage costs)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(ids, mask) for m in self.members], dim=0).mean(dim=0)
 
 
 # ----------------------------------------------------------------------------
@@ -534,6 +574,122 @@ def load_glove_channel(args, sp, log):
 # ----------------------------------------------------------------------------
 
 
+def train_member(job):
+    """Trains one model (one ensemble member) and returns its weights. Runs in a
+    worker process with --jobs > 1, so everything it needs comes in `job`; with
+    --seed S it reproduces a standalone run with that seed."""
+    args = argparse.Namespace(**{**job["args"], "seed": job["seed"]})
+    seed, t_start, aux, emb_init = job["seed"], job["t_start"], job["aux"], job["emb_init"]
+    tr_x, tr_y, dv_seqs, dv_detok, dv_y = job["tr_x"], job["tr_y"], job["dv_seqs"], job["dv_detok"], job["dv_y"]
+    torch.set_num_threads(job["threads"])
+    sp = spm.SentencePieceProcessor(model_file=job["sp_path"])
+    V = sp.get_piece_size()
+    lines = []
+
+    def log(msg):
+        print(job["prefix"] + msg, flush=True)
+        lines.append(msg)
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    rng = random.Random(seed)
+    model = SentimentNet(V, args.dim, args.hidden, args.layers, PAD_ID, args.dropout, args.emb_dropout,
+                         args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1])
+    with torch.no_grad():
+        if aux is not None:
+            model.aux.weight.copy_(aux)
+        if emb_init is not None:
+            model.emb.weight.copy_(emb_init)
+            model.emb.weight[PAD_ID].zero_()
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params:,} parameters")
+
+    if args.freeze_emb:
+        model.emb.weight.requires_grad_(False)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                           weight_decay=args.weight_decay)
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
+
+    def lr_at(progress):
+        """Linear warm-up over the first 10% from lr/10, then cosine down to lr/1000."""
+        if progress < 0.1:
+            return args.lr * (0.1 + 0.9 * progress / 0.1)
+        q = (progress - 0.1) / 0.9
+        return args.lr * (0.001 + 0.999 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
+
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    best = (-1.0, -1)
+    best_state = None
+    t_train = time.time()
+    for ep in range(args.epochs):
+        te = time.time()
+        model.train()
+        if args.sample_alpha > 0:
+            seqs = [sp.encode(surface_variants(s, rng), out_type=int, enable_sampling=True,
+                              alpha=args.sample_alpha, nbest_size=-1)[:args.max_length] for s in tr_x]
+        else:
+            seqs = [sp.encode(surface_variants(s, rng), out_type=int)[:args.max_length] for s in tr_x]
+        tot, n, correct = 0.0, 0, 0
+        batches = length_batches([len(s) for s in seqs], args.batch_size, rng)
+        for bi, b in enumerate(batches):
+            lr = lr_at((ep + bi / len(batches)) / args.epochs)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
+            y = torch.tensor([tr_y[i] for i in b])
+            opt.zero_grad()
+            if args.adv_eps > 0:
+                # clean loss, then the loss at the embeddings moved by eps along the
+                # per-sentence normalised gradient (fast gradient method); both train all weights
+                emb = model.embed(ids)
+                emb.retain_grad()
+                logits = model.classify(emb, mask)
+                loss = loss_fn(logits, y)
+                loss.backward()
+                g = emb.grad.detach()
+                r = args.adv_eps * g / g.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1)
+                loss_fn(model.classify(model.embed(ids) + r, mask), y).backward()
+            else:
+                logits = model(ids, mask)
+                loss = loss_fn(logits, y)
+                loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            with torch.no_grad():
+                model.emb.weight[PAD_ID].zero_()
+                if ema is not None:
+                    d = min(args.ema, (1 + bi + ep * len(batches)) / (10 + bi + ep * len(batches)))
+                    for k, v in model.state_dict().items():
+                        if v.dtype.is_floating_point:
+                            ema[k].mul_(d).add_(v, alpha=1 - d)
+            tot += loss.item() * len(b)
+            n += len(b)
+            correct += (logits.argmax(1) == y).sum().item()
+        ttrain = time.time() - te
+        if ema is not None:
+            live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(ema)
+        dl = predict_logits(model, dv_seqs, PAD_ID)
+        acc = accuracy(dl, dv_y)
+        acc_detok = accuracy(predict_logits(model, dv_detok, PAD_ID), dv_y)
+        dnll = F.cross_entropy(dl, torch.tensor(dv_y)).item()
+        mark = ""
+        if acc > best[0]:
+            best = (acc, ep + 1)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            mark = " *"
+        if ema is not None:
+            model.load_state_dict(live)
+        log(f"epoch {ep + 1:2d}/{args.epochs} lr {lr:.5f} train loss {tot / n:.4f} "
+            f"acc {correct / n:.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
+            f"{ttrain:.1f}s train, {time.time() - te:.1f}s total, elapsed {(time.time() - t_start) / 60:.1f} min{mark}")
+    train_time = time.time() - t_train
+    model.load_state_dict(best_state)
+    model.eval()
+    log(f"best dev accuracy {best[0]:.4f} at epoch {best[1]}; training {train_time / 60:.1f} min")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, best, n_params, train_time, lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data", "sst2"))
@@ -542,6 +698,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "sentiment-sst2.pt"))
     ap.add_argument("--log", default=os.path.join(ROOT, "models", "sentiment-sst2.train.log"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2, help="ensemble members trained at once, in worker processes "
+                                                         "with threads/jobs threads each")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--spm-type", default="unigram", choices=["unigram", "bpe"])
@@ -561,10 +719,13 @@ def main():
     ap.add_argument("--glove", default=os.path.join(ROOT, "..", "shared", "data", "word-vectors",
                                                     "glove-twitter-27b-25d-12k", "vectors.txt"), help="GloVe text file for a fixed second embedding channel ('' = none)")
     ap.add_argument("--glove-scale", type=float, default=1.0)
-    ap.add_argument("--ensemble", type=int, default=2, help="independently trained models (seeds S, S+1, ...) "
+    ap.add_argument("--ensemble", type=int, default=4, help="independently trained models (seeds S, S+1, ...) "
                     "averaged in the bundle")
     ap.add_argument("--cnn-filters", type=int, default=0, help="CNN branch filters per kernel size (0 = none)")
     ap.add_argument("--freeze-emb", type=int, default=0, help="1 = keep the (pretrained) embeddings fixed")
+    ap.add_argument("--adv-eps", type=float, default=5.0,
+                    help="adversarial training on the embeddings (Miyato et al. 2017): L2 norm of the "
+                         "per-sentence worst-case perturbation, 0 = off")
     ap.add_argument("--ema", type=float, default=0.0, help="exponential moving average of weights (0 = off)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -586,7 +747,7 @@ def main():
     log(f"command: {cmd}")
     log(f"torch {torch.__version__}, sentencepiece {spm.__version__}, threads {torch.get_num_threads()}, "
         f"started {datetime.datetime.now().isoformat(timespec='seconds')}")
-    log("args: " + json.dumps(vars(args), sort_keys=True))
+    log("args: " + json.dumps({k: rel(v) for k, v in vars(args).items()}, sort_keys=True))
 
     tr_x, tr_y = read_tsv(os.path.join(args.data, "train.tsv"))
     dv_x, dv_y = read_tsv(os.path.join(args.data, "dev.tsv"))
@@ -605,114 +766,46 @@ def main():
 
     aux = load_glove_channel(args, sp, log) if args.glove else None
     ppmi = ppmi_matrix(args, sp, tr_x, log) if args.pretrain else None
-    base_args = args
 
-    def train_one(seed):
-        """Trains one model; with --seed S it reproduces a standalone run with that seed."""
-        args = argparse.Namespace(**{**vars(base_args), "seed": seed})
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        rng = random.Random(seed)
+    jobs = []
+    for i in range(args.ensemble):
+        seed = args.seed + i
+        jobs.append(dict(
+            args=vars(args), seed=seed, t_start=t_start, sp_path=sp_path, aux=aux,
+            emb_init=svd_embeddings(*ppmi, args.dim, seed, args.pretrain_scale) if ppmi is not None else None,
+            tr_x=tr_x, tr_y=tr_y, dv_seqs=dv_seqs, dv_detok=dv_detok, dv_y=dv_y,
+            threads=args.threads if args.jobs <= 1 else max(1, args.threads // args.jobs),
+            prefix=f"[member {i + 1}/{args.ensemble}, seed {seed}] " if args.ensemble > 1 else ""))
+    del ppmi
+    if args.jobs > 1 and len(jobs) > 1:
+        # spawn, not fork: a forked child of a process that already ran OpenMP can hang
+        import multiprocessing
+        with multiprocessing.get_context("spawn").Pool(min(args.jobs, len(jobs))) as pool:
+            results = pool.map(train_member, jobs, chunksize=1)
+    else:
+        results = [train_member(j) for j in jobs]
+    runs = []
+    for job, (state, best, n_params, train_time, lines) in zip(jobs, results):
+        if len(jobs) > 1:
+            log.write(f"--- ensemble member {len(runs) + 1}/{len(jobs)}, seed {job['seed']}")
+        for line in lines:
+            log.write(line)
         model = SentimentNet(V, args.dim, args.hidden, args.layers, PAD_ID, args.dropout, args.emb_dropout,
                              args.word_dropout, args.cnn_filters, aux_dim=0 if aux is None else aux.shape[1])
-        with torch.no_grad():
-            if aux is not None:
-                model.aux.weight.copy_(aux)
-            if ppmi is not None:
-                model.emb.weight.copy_(svd_embeddings(*ppmi, args.dim, seed, args.pretrain_scale))
-                model.emb.weight[PAD_ID].zero_()
-        n_params = sum(p.numel() for p in model.parameters())
-        log(f"model: {n_params:,} parameters")
-
-        if args.freeze_emb:
-            model.emb.weight.requires_grad_(False)
-        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr,
-                               weight_decay=args.weight_decay)
-        ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if args.ema > 0 else None
-
-        def lr_at(progress):
-            """Linear warm-up over the first 10% from lr/10, then cosine down to lr/1000."""
-            if progress < 0.1:
-                return args.lr * (0.1 + 0.9 * progress / 0.1)
-            q = (progress - 0.1) / 0.9
-            return args.lr * (0.001 + 0.999 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
-
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
-        best = (-1.0, -1)
-        best_state = None
-        t_train = time.time()
-        for ep in range(args.epochs):
-            te = time.time()
-            model.train()
-            if args.sample_alpha > 0:
-                seqs = [sp.encode(surface_variants(s, rng), out_type=int, enable_sampling=True,
-                                  alpha=args.sample_alpha, nbest_size=-1)[:args.max_length] for s in tr_x]
-            else:
-                seqs = [sp.encode(surface_variants(s, rng), out_type=int)[:args.max_length] for s in tr_x]
-            tot, n, correct = 0.0, 0, 0
-            batches = length_batches([len(s) for s in seqs], args.batch_size, rng)
-            for bi, b in enumerate(batches):
-                lr = lr_at((ep + bi / len(batches)) / args.epochs)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
-                y = torch.tensor([tr_y[i] for i in b])
-                logits = model(ids, mask)
-                loss = loss_fn(logits, y)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-                opt.step()
-                with torch.no_grad():
-                    model.emb.weight[PAD_ID].zero_()
-                    if ema is not None:
-                        d = min(args.ema, (1 + bi + ep * len(batches)) / (10 + bi + ep * len(batches)))
-                        for k, v in model.state_dict().items():
-                            if v.dtype.is_floating_point:
-                                ema[k].mul_(d).add_(v, alpha=1 - d)
-                tot += loss.item() * len(b)
-                n += len(b)
-                correct += (logits.argmax(1) == y).sum().item()
-            ttrain = time.time() - te
-            if ema is not None:
-                live = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                model.load_state_dict(ema)
-            dl = predict_logits(model, dv_seqs, PAD_ID)
-            acc = accuracy(dl, dv_y)
-            acc_detok = accuracy(predict_logits(model, dv_detok, PAD_ID), dv_y)
-            dnll = F.cross_entropy(dl, torch.tensor(dv_y)).item()
-            mark = ""
-            if acc > best[0]:
-                best = (acc, ep + 1)
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                mark = " *"
-            if ema is not None:
-                model.load_state_dict(live)
-            log(f"epoch {ep + 1:2d}/{args.epochs} lr {lr:.5f} train loss {tot / n:.4f} "
-                f"acc {correct / n:.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
-                f"{ttrain:.1f}s train, {time.time() - te:.1f}s total, elapsed {(time.time() - t_start) / 60:.1f} min{mark}")
-        train_time = time.time() - t_train
-        model.load_state_dict(best_state)
-        model.eval()
-        log(f"best dev accuracy {best[0]:.4f} at epoch {best[1]}; training {train_time / 60:.1f} min")
-        return model, best, n_params, train_time
-
-    seeds = [args.seed + i for i in range(args.ensemble)]
-    runs = []
-    for s in seeds:
-        if len(seeds) > 1:
-            log(f"--- ensemble member {len(runs) + 1}/{len(seeds)}, seed {s}")
-        runs.append(train_one(s))
+        model.load_state_dict(state)
+        runs.append((model.eval(), best, n_params, train_time))
     if len(runs) == 1:
         model, best, n_params, train_time = runs[0]
     else:
-        model = Ensemble([r[0] for r in runs]).eval()
+        acc32 = accuracy(predict_logits(Ensemble32([r[0] for r in runs]), dv_seqs, PAD_ID), dv_y)
+        model = Ensemble([r[0] for r in runs]).eval()  # (rounds the members' weights in place)
         member_acc = [r[1][0] for r in runs]
         best = (accuracy(predict_logits(model, dv_seqs, PAD_ID), dv_y), ", ".join(str(r[1][1]) for r in runs))
-        n_params = sum(p.numel() for p in model.parameters()) + model.table.numel()
+        n_params = sum(p.numel() for p in model.parameters()) + model.table.numel() + model.scale.numel()
         train_time = sum(r[3] for r in runs)
-        log(f"ensemble of {len(runs)}: dev accuracy {best[0]:.4f} (members {', '.join(f'{a:.4f}' for a in member_acc)}); "
-            f"embedding tables stored in float16")
+        log(f"ensemble of {len(runs)}: dev accuracy {best[0]:.4f} (members {', '.join(f'{a:.4f}' for a in member_acc)}; "
+            f"stored in float32 it would be {acc32:.4f}); "
+            f"int8 embedding table, float16 weights")
 
     # calibration on dev
     dl = predict_logits(model, dv_seqs, PAD_ID)
@@ -793,7 +886,8 @@ def export(args, model, sp, sp_path, dv_x, r, log):
             + (f", CNN branch {args.cnn_filters}x2" if args.cnn_filters else "")
             + f", masked max+mean pooling, MLP {4 * args.hidden}-{args.hidden}-2"
             + (f"; ensemble of {args.ensemble} such models trained independently (seeds {args.seed}.."
-               f"{args.seed + args.ensemble - 1}), logits averaged, embedding tables stored in float16"
+               f"{args.seed + args.ensemble - 1}), logits averaged; int8 embedding table with per-row scales, "
+               f"other weights stored in float16"
                if args.ensemble > 1 else ""))
     meta = {
         "schema_version": 1, "task": "text_classification", "name": "sentiment-sst2", "version": "1.0.0",
@@ -809,6 +903,7 @@ def export(args, model, sp, sp_path, dv_x, r, log):
                  "max_length": args.max_length, "truncation": "window", "window_stride": args.window_stride,
                  "padding": "longest", "pad_id": PAD_ID, "input_names": {"ids": "ids", "mask": "mask"}},
         "assets": ["tokenizer.model"],
+        "weights_dtype": "float16" if args.ensemble > 1 else "float32",
         "output": {"name": "logits", "type": "logits", "activation": "softmax",
                    "temperature": round(r["temperature"], 4)},
         "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
@@ -829,7 +924,7 @@ def export(args, model, sp, sp_path, dv_x, r, log):
             "metrics": metrics,
             "notes": (f"{arch}; {r['n_params']:,} parameters; SentencePiece {args.spm_type} vocab {r['vocab']} "
                       f"(NFKC + case folding, pad id {PAD_ID}); best dev epoch {r['epoch']} of {args.epochs}; "
-                      f"training {r['train_time'] / 60:.1f} min, whole script {r['total_time'] / 60:.1f} min "
+                      f"training {r['train_time'] / 60:.1f} min summed over members ({min(args.jobs, args.ensemble)} at a time), whole script {r['total_time'] / 60:.1f} min "
                       f"at {args.threads} threads on a shared 2-core machine"),
         },
     }
@@ -840,10 +935,12 @@ def export(args, model, sp, sp_path, dv_x, r, log):
     # reload and re-check
     extra = {"sense.json": "", "tokenizer.model": ""}
     loaded = torch.jit.load(args.out, _extra_files=extra)
+    if meta["weights_dtype"] == "float16":
+        loaded = loaded.float()  # as the sense loader does
     with torch.no_grad():
         assert (loaded(ids, mask) - batch).abs().max().item() < 1e-6
     assert extra["tokenizer.model"] == sp_bytes
-    log(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB); metadata: {json.dumps(read_metadata(args.out)['output'])}")
+    log(f"wrote {rel(args.out)} ({os.path.getsize(args.out) / 1e6:.2f} MB); metadata: {json.dumps(read_metadata(args.out)['output'])}")
 
 
 if __name__ == "__main__":
