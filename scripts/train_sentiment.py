@@ -767,6 +767,7 @@ def main():
     aux = load_glove_channel(args, sp, log) if args.glove else None
     ppmi = ppmi_matrix(args, sp, tr_x, log) if args.pretrain else None
 
+    parallel = max(1, min(args.jobs, args.ensemble))  # members trained at once
     jobs = []
     for i in range(args.ensemble):
         seed = args.seed + i
@@ -774,13 +775,13 @@ def main():
             args=vars(args), seed=seed, t_start=t_start, sp_path=sp_path, aux=aux,
             emb_init=svd_embeddings(*ppmi, args.dim, seed, args.pretrain_scale) if ppmi is not None else None,
             tr_x=tr_x, tr_y=tr_y, dv_seqs=dv_seqs, dv_detok=dv_detok, dv_y=dv_y,
-            threads=args.threads if args.jobs <= 1 else max(1, args.threads // args.jobs),
+            threads=max(1, args.threads // parallel),
             prefix=f"[member {i + 1}/{args.ensemble}, seed {seed}] " if args.ensemble > 1 else ""))
     del ppmi
-    if args.jobs > 1 and len(jobs) > 1:
+    if parallel > 1:
         # spawn, not fork: a forked child of a process that already ran OpenMP can hang
         import multiprocessing
-        with multiprocessing.get_context("spawn").Pool(min(args.jobs, len(jobs))) as pool:
+        with multiprocessing.get_context("spawn").Pool(parallel) as pool:
             results = pool.map(train_member, jobs, chunksize=1)
     else:
         results = [train_member(j) for j in jobs]
