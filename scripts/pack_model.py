@@ -214,12 +214,10 @@ def pack(model, metadata, assets=None, out_path=None, check=True):
     if isinstance(model, (str, os.PathLike)):
         # keep existing extra files (assets) that are not replaced
         existing = {n: "" for n in names if n not in assets}
-        module = torch.jit.load(str(model), _extra_files=existing)
-        if metadata.get("weights_dtype") == "float16":
-            module = module.float()  # a stored half-precision bundle: check it as the loader runs it
-        for k, v in existing.items():
-            if v:
-                extra[k] = v
+        module, found = load(model, existing)
+        for k in existing:
+            if found[k]:
+                extra[k] = found[k]
     else:
         module = model
     for n in names:
@@ -239,6 +237,21 @@ def pack(model, metadata, assets=None, out_path=None, check=True):
         module = torch.jit.load(buf).half()
     torch.jit.save(module, str(out_path), _extra_files=extra)
     return out_path
+
+
+def load(path, extra_files=()):
+    """torch.jit.load as sense loads a bundle: returns the module and the extra
+    files named in `extra_files` (plus sense.json; "" when absent). A bundle
+    whose metadata says its weights are stored in float16 comes back in
+    float32, as the C++ loader runs it."""
+    import torch
+    extra = {n: "" for n in extra_files}
+    extra.setdefault("sense.json", "")
+    module = torch.jit.load(str(path), _extra_files=extra)
+    meta = json.loads(extra["sense.json"]) if extra["sense.json"] else {}
+    if meta.get("weights_dtype") == "float16":
+        module = module.float()
+    return module, extra
 
 
 def read_metadata(path):
