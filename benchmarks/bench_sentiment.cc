@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   sense::text::TextClassifierOptions o;
   o.model.path = model;
   o.model.num_threads = threads;
+  // SENSE_BENCH_NO_OPTIMIZE=1: LibTorch's own LSTM instead of sense's kernel (ModelOptions::optimize)
+  if (const char* v = std::getenv("SENSE_BENCH_NO_OPTIMIZE"); v && std::string(v) == "1") o.model.optimize = false;
   auto classifier = sense::text::TextClassifier::Create(o);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   for (int b : batches) {

@@ -65,6 +65,39 @@ class TinyText(torch.nn.Module):
         return self.classify(self.embed(ids), mask)
 
 
+class TinyLstmText(torch.nn.Module):
+    """Random-weight 2-layer BiLSTM text classifier in the shape of the
+    sentiment models: dense recurrence for unpadded batches, packed sequences
+    otherwise, masked mean pooling. Exercises sense's LSTM rewrite."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 6)
+        self.lstm = torch.nn.LSTM(6, 8, num_layers=2, batch_first=True, bidirectional=True)
+        self.out = torch.nn.Linear(16, 2)
+
+    @torch.jit.export
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids)
+
+    @torch.jit.export
+    def classify(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask != 0
+        lengths = m.sum(dim=1)
+        if bool((lengths == emb.shape[1]).all()):
+            h, _ = self.lstm(emb)
+        else:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(emb, lengths.clamp(min=1).cpu(), batch_first=True,
+                                                             enforce_sorted=False)
+            hp, _ = self.lstm(packed)
+            h, _ = torch.nn.utils.rnn.pad_packed_sequence(hp, batch_first=True, total_length=emb.shape[1])
+        mf = m.unsqueeze(2).to(h.dtype)
+        return self.out((h * mf).sum(dim=1) / mf.sum(dim=1).clamp(min=1.0))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.embed(ids), mask)
+
+
 def colour3_meta(**over):
     m = {
         "schema_version": 1,
@@ -148,6 +181,20 @@ def main():
         "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
         "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}},
         {"vocab.txt": vocab.encode()}, p("tiny_text.pt"))
+
+    lstm = torch.jit.script(TinyLstmText(len(vocab.split())).eval())
+    pack_model.pack(lstm, {
+        "schema_version": 1, "task": "text_classification", "name": "tiny-lstm-text",
+        "labels": ["negative", "positive"],
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
+                 "input_names": {"ids": "ids", "mask": "mask"}},
+        "assets": ["vocab.txt"],
+        "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
+        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: random weights"}},
+        {"vocab.txt": vocab.encode()}, p("tiny_lstm_text.pt"))
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

@@ -8,12 +8,14 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <sstream>
 
 #include "backends.h"
+#include "fast_lstm.h"
 #include "torch_util.h"
 
 namespace fs = std::filesystem;
@@ -306,6 +308,9 @@ class TorchScriptModel final : public Model {
  public:
   // Tries the optimised graph; records the outcome in optimization_.
   void TryOptimize();
+  // Text models: forward() on a copy of the module whose LSTMs run sense's
+  // kernel (fast_lstm.h), kept only when it answers as the original does.
+  void TryFastRecurrence();
   void set_executor_optimize(bool on) { executor_optimize_ = on; }
 };
 
@@ -351,6 +356,80 @@ void TorchScriptModel::TryOptimize() {
     optimization_ = "freeze + optimize_for_inference (" + what.str() + ")";
   } catch (const std::exception& e) {
     optimization_ = std::string("none: optimisation failed: ") + FirstLine(e.what());
+  }
+}
+
+// Text-model inputs for checking a rewritten graph: rows of `lengths` tokens
+// (random ids below id_range, the rest padding) so that both the dense and the
+// packed-sequence paths of a recurrent model run.
+std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vector<int64_t>& lengths, int64_t id_range,
+                                         at::Generator& gen) {
+  const int64_t rows = static_cast<int64_t>(lengths.size());
+  const int64_t T = *std::max_element(lengths.begin(), lengths.end());
+  std::vector<c10::IValue> args;
+  for (const auto& spec : m.inputs) {
+    const bool is_mask = spec.name.find("mask") != std::string::npos;
+    const bool is_ids = !is_mask && spec.name.find("type") == std::string::npos;
+    at::Tensor t = spec.dtype == DType::kFloat32 ? at::randn({rows, T}, gen)
+                                                 : torch::zeros({rows, T}, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
+    if (spec.dtype != DType::kFloat32) {
+      at::Tensor ids = at::randint(0, id_range, {rows, T}, gen, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t n = lengths[static_cast<size_t>(r)];
+        if (is_mask) t[r].narrow(0, 0, n).fill_(1);
+        if (is_ids) {
+          t[r].fill_(m.text ? m.text->pad_id : 0);
+          t[r].narrow(0, 0, n).copy_(ids[r].narrow(0, 0, n));
+        }
+      }
+    }
+    args.emplace_back(t);
+  }
+  return args;
+}
+
+void TorchScriptModel::TryFastRecurrence() {
+  ThreadScope threads(num_threads_);
+  try {
+    torch::jit::Module copy = module_.clone(/*inplace=*/true);  // new types and graphs, same weights
+    int replaced = 0;
+    for (const torch::jit::Module& m : copy.modules())
+      for (const torch::jit::Method& method : m.get_methods()) replaced += ReplaceLstmNodes(*method.graph());
+    if (replaced == 0) return;  // nothing recurrent: optimization_ stays "none"
+    at::Generator gen = at::detail::createCPUGenerator(1234);
+    double worst = 0;
+    int64_t id_range = 0;  // token ids below it; the vocabulary size is the model's business
+    for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{9}, {9, 4, 1}}) {
+      c10::InferenceMode guard;
+      std::vector<c10::IValue> args;
+      std::vector<std::pair<std::string, at::Tensor>> ref, got;
+      for (int64_t range : {64, 8, 2}) {
+        if (id_range > 0 && range > id_range) continue;
+        args = TextCheckInputs(metadata_, lengths, range, gen);
+        try {
+          Flatten(module_.forward(args), "", &ref);
+          id_range = range;
+          break;
+        } catch (const std::exception&) {  // ids out of a small vocabulary's range: fewer ids
+          if (range == 2) throw;
+        }
+      }
+      Flatten(copy.forward(args), "", &got);
+      if (ref.size() != got.size()) { optimization_ = "none: the LSTM rewrite returns other outputs"; return; }
+      for (size_t i = 0; i < ref.size(); ++i) {
+        if (!ref[i].second.sizes().equals(got[i].second.sizes())) { optimization_ = "none: the LSTM rewrite changes output shapes"; return; }
+        const at::Tensor r = ref[i].second.to(at::kDouble), g = got[i].second.to(at::kDouble);
+        const double scale = r.abs().max().item<double>(), diff = (r - g).abs().max().item<double>();
+        worst = std::max(worst, scale > 0 ? diff / scale : diff);
+      }
+    }
+    std::ostringstream what;
+    what << replaced << (replaced == 1 ? " LSTM" : " LSTMs") << ", relative difference " << worst << " on random inputs";
+    if (worst > 1e-4) { optimization_ = "none: sense's LSTM kernel answers differently (" + what.str() + ")"; return; }
+    fast_ = std::move(copy);
+    optimization_ = "sense LSTM kernel (" + what.str() + ")";
+  } catch (const std::exception& e) {
+    optimization_ = std::string("none: the LSTM rewrite failed: ") + FirstLine(e.what());
   }
 }
 
@@ -407,7 +486,10 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
   if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
     model->TryOptimize();
-  if (!IsVisionTask(model->metadata().task)) model->set_executor_optimize(false);
+  if (!IsVisionTask(model->metadata().task)) {
+    model->set_executor_optimize(false);
+    if (plan.options.optimize && plan.device.type == Device::Type::kCPU) model->TryFastRecurrence();
+  }
   if (plan.options.verify) {
     NamedTensors outputs;
     try {

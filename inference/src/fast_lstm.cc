@@ -1,0 +1,246 @@
+// sense::lstm_input / sense::lstm_data: see fast_lstm.h.
+#include "fast_lstm.h"
+
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+namespace sense::internal {
+namespace {
+
+using Result = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// Rational approximation of tanh on [-7.9, 7.9] (beyond it tanh is +-1 in
+// float), the form Eigen and XNNPACK use; written branch-free so that loops
+// over it vectorise.
+inline float TanhApprox(float x) {
+  constexpr float kClamp = 7.90531110763549805f;
+  x = x < -kClamp ? -kClamp : x;
+  x = x > kClamp ? kClamp : x;
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  p = p * x;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return p / q;
+}
+
+// The loops below are built for SSE2 and AVX2, picked at run time (GCC
+// function multi-versioning); CMake compiles this file with
+// -fno-trapping-math so that the clamps become vector min/max.
+#define SENSE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+
+SENSE_VECTOR_CLONES void SigmoidInPlace(float* __restrict v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) v[k] = 0.5f + 0.5f * TanhApprox(0.5f * v[k]);
+}
+
+SENSE_VECTOR_CLONES void TanhInPlace(float* __restrict v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) v[k] = TanhApprox(v[k]);
+}
+
+// c = f * c + i * g; h = o * tanh(c)
+SENSE_VECTOR_CLONES void CellUpdate(const float* __restrict i, const float* __restrict f, const float* __restrict g,
+                const float* __restrict o, float* __restrict c, float* __restrict h, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float cn = f[k] * c[k] + i[k] * g[k];
+    c[k] = cn;
+    h[k] = o[k] * TanhApprox(cn);
+  }
+}
+
+// One step for `rows` sequences: gates [rows, 4H] (pre-activations, i f g o;
+// overwritten) -> new c and h in place; h also copied to `out` rows (stride
+// out_stride).
+void GateStep(float* gates, int64_t rows, int64_t H, float* h, float* c, float* out, int64_t out_stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* g = gates + r * 4 * H;
+    float* hr = h + r * H;
+    SigmoidInPlace(g, 2 * H);  // i, f
+    TanhInPlace(g + 2 * H, H);  // g
+    SigmoidInPlace(g + 3 * H, H);  // o
+    CellUpdate(g, g + H, g + 2 * H, g + 3 * H, c + r * H, hr, H);
+    std::copy(hr, hr + H, out + r * out_stride);
+  }
+}
+
+struct Weights {
+  at::Tensor w_ih, w_hh, bias;  // bias = b_ih + b_hh (or undefined)
+};
+
+Weights LayerWeights(const std::vector<at::Tensor>& params, bool has_biases, int64_t index) {
+  const int64_t per = has_biases ? 4 : 2;
+  Weights w;
+  w.w_ih = params[static_cast<size_t>(index * per)];
+  w.w_hh = params[static_cast<size_t>(index * per + 1)];
+  if (has_biases) w.bias = params[static_cast<size_t>(index * per + 2)] + params[static_cast<size_t>(index * per + 3)];
+  return w;
+}
+
+// Input projections of all steps at once: x [N, in] -> [N, 4H].
+at::Tensor Project(const at::Tensor& x, const Weights& w) {
+  return w.bias.defined() ? at::addmm(w.bias, x, w.w_ih.t()) : at::mm(x, w.w_ih.t());
+}
+
+// Whether the fast path applies; otherwise the call goes to at::lstm.
+bool Supported(const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers,
+               bool train, bool bidirectional) {
+  if (train || !input.device().is_cpu() || input.scalar_type() != at::kFloat) return false;
+  const int64_t dirs = bidirectional ? 2 : 1;
+  if (hx.size() != 2 || static_cast<int64_t>(params.size()) != num_layers * dirs * (has_biases ? 4 : 2)) return false;
+  const bool grad = at::GradMode::is_enabled();
+  if (grad && input.requires_grad()) return false;
+  for (const auto& t : hx)
+    if (!t.device().is_cpu() || t.scalar_type() != at::kFloat || (grad && t.requires_grad())) return false;
+  for (const auto& p : params)
+    if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || (grad && p.requires_grad())) return false;
+  // proj_size (w_hr) would show as w_hh of shape [4H, P] with P != H
+  const at::Tensor& w_hh = params[1];
+  return w_hh.dim() == 2 && w_hh.size(0) == 4 * w_hh.size(1) && hx[0].size(-1) == w_hh.size(1);
+}
+
+// Dense sequences: input [T, B, in] (time-major, contiguous).
+Result DenseLstm(at::Tensor x, at::TensorList hx, at::TensorList params_list, bool has_biases, int64_t num_layers,
+                 bool bidirectional) {
+  const std::vector<at::Tensor> params(params_list.begin(), params_list.end());
+  const int64_t dirs = bidirectional ? 2 : 1;
+  const int64_t T = x.size(0), B = x.size(1);
+  const int64_t H = params[1].size(1);
+  at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
+  at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
+  at::Tensor gates = at::empty({B, 4 * H}, x.options());
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    at::Tensor out = at::empty({T, B, dirs * H}, x.options());
+    const at::Tensor x2 = x.reshape({T * B, x.size(2)});
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t idx = layer * dirs + d;
+      const Weights w = LayerWeights(params, has_biases, idx);
+      const at::Tensor proj = Project(x2, w).view({T, B, 4 * H});
+      at::Tensor h = hx[0][idx].contiguous().clone();
+      at::Tensor c = hx[1][idx].contiguous().clone();
+      const at::Tensor w_hh_t = w.w_hh.t();
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = d == 0 ? s : T - 1 - s;
+        at::addmm_out(gates, proj[t], h, w_hh_t);
+        GateStep(gates.data_ptr<float>(), B, H, h.data_ptr<float>(), c.data_ptr<float>(),
+                 out.data_ptr<float>() + t * B * dirs * H + d * H, dirs * H);
+      }
+      h_n[idx].copy_(h);
+      c_n[idx].copy_(c);
+    }
+    x = out;
+  }
+  return {x, h_n, c_n};
+}
+
+}  // namespace
+
+Result LstmInput(const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers,
+                 double dropout, bool train, bool bidirectional, bool batch_first) {
+  if (!Supported(input, hx, params, has_biases, num_layers, train, bidirectional) || input.dim() != 3)
+    return at::lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first);
+  at::Tensor x = (batch_first ? input.transpose(0, 1) : input).contiguous();
+  auto [out, h_n, c_n] = DenseLstm(x, hx, params, has_biases, num_layers, bidirectional);
+  return {batch_first ? out.transpose(0, 1) : out, h_n, c_n};
+}
+
+// Packed sequences (pack_padded_sequence): data [N, in], step t holds the
+// first batch_sizes[t] sequences (sorted by decreasing length).
+Result LstmData(const at::Tensor& data, const at::Tensor& batch_sizes, at::TensorList hx, at::TensorList params_list,
+                bool has_biases, int64_t num_layers, double dropout, bool train, bool bidirectional) {
+  if (!Supported(data, hx, params_list, has_biases, num_layers, train, bidirectional) || data.dim() != 2 ||
+      !batch_sizes.device().is_cpu() || batch_sizes.scalar_type() != at::kLong)
+    return at::lstm(data, batch_sizes, hx, params_list, has_biases, num_layers, dropout, train, bidirectional);
+  const std::vector<at::Tensor> params(params_list.begin(), params_list.end());
+  const at::Tensor bs_t = batch_sizes.contiguous();
+  const int64_t* bs = bs_t.data_ptr<int64_t>();
+  const int64_t T = bs_t.numel();
+  std::vector<int64_t> offset(static_cast<size_t>(T) + 1, 0);
+  for (int64_t t = 0; t < T; ++t) offset[static_cast<size_t>(t) + 1] = offset[static_cast<size_t>(t)] + bs[t];
+  const int64_t dirs = bidirectional ? 2 : 1;
+  const int64_t B = T > 0 ? bs[0] : 0;
+  const int64_t H = params[1].size(1);
+  at::Tensor x = data.contiguous();
+  at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
+  at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
+  at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    at::Tensor out = at::empty({x.size(0), dirs * H}, x.options());
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t idx = layer * dirs + d;
+      const Weights w = LayerWeights(params, has_biases, idx);
+      const at::Tensor proj = Project(x, w);
+      at::Tensor h = hx[0][idx].contiguous().clone();
+      at::Tensor c = hx[1][idx].contiguous().clone();
+      const at::Tensor w_hh_t = w.w_hh.t();
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = d == 0 ? s : T - 1 - s;
+        const int64_t rows = bs[t], off = offset[static_cast<size_t>(t)];
+        at::Tensor g = gates.narrow(0, 0, rows);
+        at::addmm_out(g, proj.narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
+        GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
+                 out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
+      }
+      h_n[idx].copy_(h);
+      c_n[idx].copy_(c);
+    }
+    x = out;
+  }
+  return {x, h_n, c_n};
+}
+
+namespace {
+
+TORCH_LIBRARY(sense, m) {
+  m.def("lstm_input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, "
+        "bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)",
+        &LstmInput);
+  m.def("lstm_data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, "
+        "float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)",
+        &LstmData);
+}
+
+int ReplaceIn(torch::jit::Block* block, torch::jit::Graph& graph) {
+  static const auto kLstm = c10::Symbol::fromQualString("aten::lstm");
+  static const auto kInput = c10::Symbol::fromQualString("sense::lstm_input");
+  static const auto kData = c10::Symbol::fromQualString("sense::lstm_data");
+  int replaced = 0;
+  for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+    torch::jit::Node* node = *it;
+    ++it;  // before node may be destroyed
+    for (torch::jit::Block* sub : node->blocks()) replaced += ReplaceIn(sub, graph);
+    if (node->kind() != kLstm || node->inputs().size() != 9 || node->outputs().size() != 3) continue;
+    const auto* schema = node->maybeSchema();
+    if (schema == nullptr) continue;
+    const bool packed = schema->overload_name() == "data";
+    if (!packed && schema->overload_name() != "input") continue;
+    torch::jit::Node* fast = graph.create(packed ? kData : kInput, node->inputs(), 3);
+    fast->insertBefore(node);
+    for (size_t i = 0; i < 3; ++i) {
+      fast->output(i)->setType(node->output(i)->type());
+      node->output(i)->replaceAllUsesWith(fast->output(i));
+    }
+    node->destroy();
+    ++replaced;
+  }
+  return replaced;
+}
+
+}  // namespace
+
+float FastTanh(float x) { return TanhApprox(x); }
+
+int ReplaceLstmNodes(torch::jit::Graph& graph) { return ReplaceIn(graph.block(), graph); }
+
+}  // namespace sense::internal

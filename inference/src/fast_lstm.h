@@ -1,0 +1,50 @@
+// sense's own LSTM for CPU inference, and the graph rewrite that puts it in
+// place of aten::lstm in a frozen TorchScript graph. Internal to the
+// inference layer (torch headers).
+//
+// Why: aten::lstm's CPU path spends most of a small model's time outside the
+// arithmetic. Per time step and direction it dispatches about a dozen ATen ops
+// (the recurrent matrix product, chunk, three sigmoids, two tanhs, products
+// and sums), each with its own allocation, which for one sentence costs more
+// than the recurrent matrix-vector product itself. sense::lstm_input /
+// sense::lstm_data compute the same recurrence with one matrix product per
+// step into a reused buffer and one fused pass over the gates.
+//
+// Contract: same schema and results as aten::lstm.input / aten::lstm.data
+// (PyTorch's gate order i, f, g, o; biases b_ih + b_hh; packed sequences as
+// pack_padded_sequence makes them). Float32 CPU tensors in inference (no
+// autograd, train = false, no proj_size); any other call is passed to
+// at::lstm unchanged, so the rewrite never changes what a graph can run.
+// Thread safety: the ops are stateless and re-entrant.
+#ifndef SENSE_INFERENCE_SRC_FAST_LSTM_H_
+#define SENSE_INFERENCE_SRC_FAST_LSTM_H_
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <tuple>
+
+namespace sense::internal {
+
+// Replaces every aten::lstm node (input and data overloads, in nested blocks
+// too) of `graph` by the sense op with the same inputs and outputs. Returns
+// how many it replaced.
+int ReplaceLstmNodes(torch::jit::Graph& graph);
+
+// The kernels behind sense::lstm_input and sense::lstm_data, with
+// aten::lstm's arguments and results (output, h_n, c_n).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> LstmInput(const at::Tensor& input, at::TensorList hx, at::TensorList params,
+                                                         bool has_biases, int64_t num_layers, double dropout, bool train,
+                                                         bool bidirectional, bool batch_first);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> LstmData(const at::Tensor& data, const at::Tensor& batch_sizes,
+                                                        at::TensorList hx, at::TensorList params, bool has_biases,
+                                                        int64_t num_layers, double dropout, bool train,
+                                                        bool bidirectional);
+
+// tanh as the fused pass computes it (a rational approximation, |error| below
+// 2e-7 over all floats); exposed for its test.
+float FastTanh(float x);
+
+}  // namespace sense::internal
+
+#endif  // SENSE_INFERENCE_SRC_FAST_LSTM_H_

@@ -1,0 +1,171 @@
+// sense's LSTM kernel (inference/src/fast_lstm.h) against aten::lstm: dense
+// and packed sequences, one and two layers, one and two directions, with and
+// without biases and initial states; the fallback for autograd; the graph
+// rewrite.
+#include "fast_lstm.h"
+
+#include <gtest/gtest.h>
+#include <torch/nn/utils/rnn.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <vector>
+
+namespace sense::internal {
+namespace {
+
+struct Config {
+  int64_t in, hidden, layers;
+  bool bidirectional, biases;
+};
+
+std::vector<at::Tensor> Params(const Config& c) {
+  std::vector<at::Tensor> p;
+  const int64_t dirs = c.bidirectional ? 2 : 1;
+  for (int64_t l = 0; l < c.layers; ++l)
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t in = l == 0 ? c.in : dirs * c.hidden;
+      p.push_back(torch::randn({4 * c.hidden, in}) * 0.5);
+      p.push_back(torch::randn({4 * c.hidden, c.hidden}) * 0.5);
+      if (c.biases) {
+        p.push_back(torch::randn({4 * c.hidden}) * 0.5);
+        p.push_back(torch::randn({4 * c.hidden}) * 0.5);
+      }
+    }
+  return p;
+}
+
+double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  return (a - b).abs().max().item<double>();
+}
+
+const std::vector<Config> kConfigs = {
+    {5, 7, 1, true, true}, {5, 7, 1, false, true}, {6, 8, 2, true, true}, {3, 4, 2, false, false}, {9, 16, 1, true, false}};
+
+TEST(FastLstmTest, DenseMatchesAten) {
+  torch::manual_seed(1);
+  c10::InferenceMode guard;
+  for (const Config& c : kConfigs)
+    for (bool batch_first : {true, false})
+      for (int64_t B : {1, 3}) {
+        const int64_t T = 6, dirs = c.bidirectional ? 2 : 1;
+        const auto params = Params(c);
+        at::Tensor x = batch_first ? torch::randn({B, T, c.in}) : torch::randn({T, B, c.in});
+        for (bool zero_state : {true, false}) {
+          at::Tensor h0 = zero_state ? torch::zeros({c.layers * dirs, B, c.hidden}) : torch::randn({c.layers * dirs, B, c.hidden});
+          at::Tensor c0 = zero_state ? torch::zeros({c.layers * dirs, B, c.hidden}) : torch::randn({c.layers * dirs, B, c.hidden});
+          auto ref = at::lstm(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, batch_first);
+          auto got = LstmInput(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, batch_first);
+          SCOPED_TRACE(testing::Message() << "in " << c.in << " hidden " << c.hidden << " layers " << c.layers
+                                          << " bidirectional " << c.bidirectional << " biases " << c.biases
+                                          << " batch_first " << batch_first << " B " << B);
+          EXPECT_LT(MaxDiff(std::get<0>(got), std::get<0>(ref)), 2e-6);
+          EXPECT_LT(MaxDiff(std::get<1>(got), std::get<1>(ref)), 2e-6);
+          EXPECT_LT(MaxDiff(std::get<2>(got), std::get<2>(ref)), 2e-6);
+        }
+      }
+}
+
+TEST(FastLstmTest, PackedMatchesAten) {
+  torch::manual_seed(2);
+  c10::InferenceMode guard;
+  for (const Config& c : kConfigs) {
+    const int64_t dirs = c.bidirectional ? 2 : 1;
+    const auto params = Params(c);
+    // unsorted lengths, as pack_padded_sequence(enforce_sorted=False) gets them
+    for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{4, 7, 1, 7, 3}, {1}, {2, 2}}) {
+      const int64_t B = static_cast<int64_t>(lengths.size());
+      at::Tensor padded = torch::randn({B, 7, c.in});
+      auto packed = torch::nn::utils::rnn::pack_padded_sequence(padded, torch::tensor(lengths), /*batch_first=*/true,
+                                                                /*enforce_sorted=*/false);
+      at::Tensor h0 = torch::randn({c.layers * dirs, B, c.hidden});
+      at::Tensor c0 = torch::randn({c.layers * dirs, B, c.hidden});
+      // the state rows follow the packed (sorted) order
+      h0 = h0.index_select(1, packed.sorted_indices());
+      c0 = c0.index_select(1, packed.sorted_indices());
+      auto ref = at::lstm(packed.data(), packed.batch_sizes(), {h0, c0}, params, c.biases, c.layers, 0.0, false,
+                          c.bidirectional);
+      auto got = LstmData(packed.data(), packed.batch_sizes(), {h0, c0}, params, c.biases, c.layers, 0.0, false,
+                          c.bidirectional);
+      SCOPED_TRACE(testing::Message() << "layers " << c.layers << " bidirectional " << c.bidirectional << " B " << B);
+      EXPECT_LT(MaxDiff(std::get<0>(got), std::get<0>(ref)), 2e-6);
+      EXPECT_LT(MaxDiff(std::get<1>(got), std::get<1>(ref)), 2e-6);
+      EXPECT_LT(MaxDiff(std::get<2>(got), std::get<2>(ref)), 2e-6);
+    }
+  }
+}
+
+TEST(FastLstmTest, GradientsFallBackToAten) {
+  torch::manual_seed(3);
+  const Config c{4, 5, 1, true, true};
+  const auto params = Params(c);
+  at::Tensor x = torch::randn({1, 3, c.in}, torch::requires_grad());
+  at::Tensor h0 = torch::zeros({2, 1, c.hidden}), c0 = torch::zeros({2, 1, c.hidden});
+  auto got = LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true);
+  ASSERT_TRUE(std::get<0>(got).requires_grad());  // autograd kept: the call went to at::lstm
+  std::get<0>(got).sum().backward();
+  EXPECT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(FastLstmTest, OtherDtypesFallBackToAten) {
+  torch::manual_seed(4);
+  c10::InferenceMode guard;
+  const Config c{3, 4, 1, false, true};
+  std::vector<at::Tensor> params;
+  for (const auto& p : Params(c)) params.push_back(p.to(at::kDouble));
+  at::Tensor x = torch::randn({2, 5, c.in}, at::kDouble);
+  at::Tensor h0 = torch::zeros({1, 2, c.hidden}, at::kDouble), c0 = torch::zeros({1, 2, c.hidden}, at::kDouble);
+  auto ref = at::lstm(x, {h0, c0}, params, true, 1, 0.0, false, false, true);
+  auto got = LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, false, true);
+  EXPECT_EQ(std::get<0>(got).scalar_type(), at::kDouble);
+  EXPECT_EQ(MaxDiff(std::get<0>(got), std::get<0>(ref)), 0.0);
+}
+
+TEST(FastLstmTest, TanhApproximation) {
+  double worst = 0;
+  for (float x = -12.f; x <= 12.f; x += 1e-3f) worst = std::max(worst, std::abs(double(FastTanh(x)) - std::tanh(double(x))));
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_EQ(FastTanh(0.f), 0.f);
+  EXPECT_FLOAT_EQ(FastTanh(50.f), 1.f);
+  EXPECT_FLOAT_EQ(FastTanh(-50.f), -1.f);
+}
+
+TEST(FastLstmTest, RewriteReplacesLstmNodesAndKeepsResults) {
+  torch::manual_seed(5);
+  torch::jit::Module m("m");
+  const Config c{4, 6, 1, true, true};
+  const auto params = Params(c);
+  for (size_t i = 0; i < params.size(); ++i) m.register_parameter("p" + std::to_string(i), params[i], false);
+  m.define(R"JIT(
+    def forward(self, x):
+        h = torch.zeros([2, x.size(0), 6])
+        out, hn, cn = torch.lstm(x, [h, h], [self.p0, self.p1, self.p2, self.p3, self.p4, self.p5, self.p6, self.p7],
+                                 True, 1, 0.0, False, True, True)
+        if x.size(1) > 2:
+            out2, hn2, cn2 = torch.lstm(x, [h, h], [self.p0, self.p1, self.p2, self.p3, self.p4, self.p5, self.p6, self.p7],
+                                        True, 1, 0.0, False, True, True)
+            out = out + out2
+        return out
+  )JIT");
+  at::Tensor x = torch::randn({2, 5, c.in});
+  c10::InferenceMode guard;
+  const at::Tensor ref = m.forward({x}).toTensor();
+  torch::jit::Module copy = m.clone(/*inplace=*/true);
+  auto graph = copy.get_method("forward").graph();
+  EXPECT_EQ(ReplaceLstmNodes(*graph), 2);  // one of them inside the if block
+  EXPECT_EQ(ReplaceLstmNodes(*graph), 0);
+  std::ostringstream ir;
+  ir << *graph;
+  EXPECT_EQ(ir.str().find("aten::lstm"), std::string::npos) << ir.str();
+  EXPECT_NE(ir.str().find("sense::lstm_input"), std::string::npos) << ir.str();
+  EXPECT_LT(MaxDiff(copy.forward({x}).toTensor(), ref), 2e-6);
+  // the original module keeps aten::lstm
+  std::ostringstream orig;
+  orig << *m.get_method("forward").graph();
+  EXPECT_NE(orig.str().find("aten::lstm"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sense::internal
