@@ -560,6 +560,68 @@ def load_glove_channel(args, sp, log):
     return table
 
 
+
+# ----------------------------------------------------------------------------
+# Distillation (--teacher): soft targets from a trained bundle
+
+
+def augment_texts(texts, copies, seed):
+    """Unlabelled variants of the train phrases for distillation (after Tang et
+    al. 2019, "Distilling task-specific knowledge from BERT into simple neural
+    networks"): per phrase of 4+ words, `copies` variants, each either a random
+    contiguous span (3 words up to one word short of the phrase) or the phrase
+    with every word dropped with p 0.1 or replaced with p 0.1 by a word drawn
+    from the train vocabulary by frequency. Variants equal to a train phrase
+    are left out (the teacher's label would add nothing)."""
+    rng = random.Random(seed)
+    vocab = [w for t in texts for w in t.split()]
+    known = set(texts)
+    out, seen = [], set()
+    for t in texts:
+        words = t.split()
+        if len(words) < 4:
+            continue
+        for _ in range(copies):
+            if rng.random() < 0.5:
+                n = rng.randint(3, len(words) - 1)
+                i = rng.randint(0, len(words) - n)
+                v = words[i:i + n]
+            else:
+                v = []
+                for w in words:
+                    r = rng.random()
+                    if r < 0.1:
+                        continue
+                    v.append(rng.choice(vocab) if r < 0.2 else w)
+            v = " ".join(v)
+            if v and v not in known and v not in seen:
+                seen.add(v)
+                out.append(v)
+    return out
+
+
+def teacher_logits(path, texts, max_len, log):
+    """The logits of the sense bundle at `path` (run as sense runs it, with its
+    own tokenizer) for each text, in order; cached next to the bundle's
+    tokenizer-independent key in the system temp folder."""
+    import hashlib
+    sys.path.insert(0, HERE)
+    import pack_model
+    key = hashlib.sha256(open(path, "rb").read() + "\n".join(texts).encode()).hexdigest()[:16]
+    cache = os.path.join(tempfile.gettempdir(), f"sense_teacher_{key}.pt")
+    if os.path.exists(cache):
+        log(f"teacher logits: {len(texts)} texts from the cache {cache}")
+        return torch.load(cache)
+    t = time.time()
+    module, extra = pack_model.load(path, ["tokenizer.model"])
+    meta = json.loads(extra["sense.json"])
+    tok = extra["tokenizer.model"]
+    sp = spm.SentencePieceProcessor(model_proto=tok if isinstance(tok, bytes) else tok.encode("latin-1"))
+    out = predict_logits(module.eval(), encode_all(sp, texts, max_len), meta["text"]["pad_id"])
+    torch.save(out, cache)
+    log(f"teacher logits: {len(texts)} texts in {time.time() - t:.0f}s")
+    return out
+
 # ----------------------------------------------------------------------------
 
 
@@ -570,6 +632,7 @@ def train_member(job):
     args = argparse.Namespace(**{**job["args"], "seed": job["seed"]})
     seed, t_start, aux, emb_init = job["seed"], job["t_start"], job["aux"], job["emb_init"]
     tr_x, tr_y, dv_seqs, dv_detok, dv_y = job["tr_x"], job["tr_y"], job["dv_seqs"], job["dv_detok"], job["dv_y"]
+    soft = job.get("soft")  # teacher probabilities at --distill-temp for every tr_x (label -1: unlabelled)
     torch.set_num_threads(job["threads"])
     sp = spm.SentencePieceProcessor(model_file=job["sp_path"])
     V = sp.get_piece_size()
@@ -606,7 +669,20 @@ def train_member(job):
         q = (progress - 0.1) / 0.9
         return args.lr * (0.001 + 0.999 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
 
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    hard_loss = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="none")
+
+    def loss_fn(logits, y, b):
+        if soft is None:
+            return hard_loss(logits, y).mean()
+        # distillation: alpha * tau^2 * soft cross-entropy against the teacher
+        # + (1 - alpha) * the usual loss on labelled rows; unlabelled rows get
+        # the soft term only
+        tau, a = args.distill_temp, args.distill_alpha
+        s_loss = -(soft[b] * F.log_softmax(logits / tau, dim=1)).sum(1) * tau * tau
+        lab = y >= 0
+        h = torch.where(lab, hard_loss(logits, y.clamp(min=0)), torch.zeros_like(s_loss))
+        w = torch.where(lab, torch.full_like(s_loss, a), torch.ones_like(s_loss))
+        return (w * s_loss + (1 - a) * h).mean()
     best = (-1.0, -1)
     best_state = None
     t_train = time.time()
@@ -618,7 +694,7 @@ def train_member(job):
                               alpha=args.sample_alpha, nbest_size=-1)[:args.max_length] for s in tr_x]
         else:
             seqs = [sp.encode(surface_variants(s, rng), out_type=int)[:args.max_length] for s in tr_x]
-        tot, n, correct = 0.0, 0, 0
+        tot, n, n_lab, correct = 0.0, 0, 0, 0
         batches = length_batches([len(s) for s in seqs], args.batch_size, rng)
         for bi, b in enumerate(batches):
             lr = lr_at((ep + bi / len(batches)) / args.epochs)
@@ -626,6 +702,7 @@ def train_member(job):
                 g["lr"] = lr
             ids, mask = pad_batch([seqs[i] for i in b], PAD_ID)
             y = torch.tensor([tr_y[i] for i in b])
+            bt = torch.tensor(b)
             opt.zero_grad()
             if args.adv_eps > 0:
                 # clean loss, then the loss at the embeddings moved by eps along the
@@ -633,14 +710,14 @@ def train_member(job):
                 emb = model.embed(ids)
                 emb.retain_grad()
                 logits = model.classify(emb, mask)
-                loss = loss_fn(logits, y)
+                loss = loss_fn(logits, y, bt)
                 loss.backward()
                 g = emb.grad.detach()
                 r = args.adv_eps * g / g.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, 1, 1)
-                loss_fn(model.classify(model.embed(ids) + r, mask), y).backward()
+                loss_fn(model.classify(model.embed(ids) + r, mask), y, bt).backward()
             else:
                 logits = model(ids, mask)
-                loss = loss_fn(logits, y)
+                loss = loss_fn(logits, y, bt)
                 loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
@@ -653,7 +730,8 @@ def train_member(job):
                             ema[k].mul_(d).add_(v, alpha=1 - d)
             tot += loss.item() * len(b)
             n += len(b)
-            correct += (logits.argmax(1) == y).sum().item()
+            n_lab += int((y >= 0).sum())
+            correct += (logits.argmax(1) == y).sum().item()  # unlabelled rows never count
         ttrain = time.time() - te
         if ema is not None:
             live = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -670,7 +748,7 @@ def train_member(job):
         if ema is not None:
             model.load_state_dict(live)
         log(f"epoch {ep + 1:2d}/{args.epochs} lr {lr:.5f} train loss {tot / n:.4f} "
-            f"acc {correct / n:.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
+            f"acc {correct / max(1, n_lab):.4f} | dev acc {acc:.4f} (detok {acc_detok:.4f}) nll {dnll:.4f} | "
             f"{ttrain:.1f}s train, {time.time() - te:.1f}s total, elapsed {(time.time() - t_start) / 60:.1f} min{mark}")
     train_time = time.time() - t_train
     model.load_state_dict(best_state)
@@ -715,6 +793,13 @@ def main():
     ap.add_argument("--adv-eps", type=float, default=5.0,
                     help="adversarial training on the embeddings (Miyato et al. 2017): L2 norm of the "
                          "per-sentence worst-case perturbation, 0 = off")
+    ap.add_argument("--teacher", default="", help="a trained sentiment bundle whose logits the model is "
+                    "distilled from (knowledge distillation, Hinton et al. 2015; '' = none)")
+    ap.add_argument("--distill-alpha", type=float, default=0.7, help="weight of the teacher's soft targets on "
+                    "labelled phrases (unlabelled augmented phrases get only those)")
+    ap.add_argument("--distill-temp", type=float, default=2.0, help="softmax temperature of the soft targets")
+    ap.add_argument("--augment", type=int, default=1, help="with --teacher: unlabelled variants per train phrase "
+                    "of 4+ words, labelled by the teacher (0 = none)")
     ap.add_argument("--ema", type=float, default=0.0, help="exponential moving average of weights (0 = off)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -756,6 +841,16 @@ def main():
     aux = load_glove_channel(args, sp, log) if args.glove else None
     ppmi = ppmi_matrix(args, sp, tr_x, log) if args.pretrain else None
 
+    soft = None
+    if args.teacher:
+        aug = augment_texts(tr_x, args.augment, args.seed) if args.augment > 0 else []
+        tl = teacher_logits(args.teacher, tr_x + aug, args.max_length, log)
+        soft = F.softmax(tl / args.distill_temp, dim=1)
+        t_acc = accuracy(tl[:len(tr_x)], tr_y)
+        log(f"distillation from {rel(os.path.abspath(args.teacher))}: {len(aug)} augmented phrases; "
+            f"teacher accuracy on train {t_acc:.4f}; alpha {args.distill_alpha}, temperature {args.distill_temp}")
+        tr_x, tr_y = tr_x + aug, tr_y + [-1] * len(aug)
+
     parallel = max(1, min(args.jobs, args.ensemble))  # members trained at once
     jobs = []
     for i in range(args.ensemble):
@@ -763,7 +858,7 @@ def main():
         jobs.append(dict(
             args=vars(args), seed=seed, t_start=t_start, sp_path=sp_path, aux=aux,
             emb_init=svd_embeddings(*ppmi, args.dim, seed, args.pretrain_scale) if ppmi is not None else None,
-            tr_x=tr_x, tr_y=tr_y, dv_seqs=dv_seqs, dv_detok=dv_detok, dv_y=dv_y,
+            tr_x=tr_x, tr_y=tr_y, dv_seqs=dv_seqs, dv_detok=dv_detok, dv_y=dv_y, soft=soft,
             threads=max(1, args.threads // parallel),
             prefix=f"[member {i + 1}/{args.ensemble}, seed {seed}] " if args.ensemble > 1 else ""))
     del ppmi
