@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
       ("deny", po::value(&deny), "comma-separated labels never to report")
       ("batch-size,b", po::value(&batch)->default_value(16), "images per model call")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
+      ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
       ("max-megapixels", po::value(&max_mp)->default_value(100.0), "refuse images larger than this, before decoding")
       ("explain", po::value(&explain_dir), "write a heat-map overlay PNG per image (for its top label) into this folder")
@@ -105,6 +106,7 @@ int main(int argc, char** argv) {
     options.model.path = model_path;
     options.model.device = device;
     options.model.num_threads = threads;
+    options.model.optimize = vm.count("no-optimize") == 0;
     options.classifier.max_results = top_k;
     options.classifier.score_threshold = threshold;
     options.classifier.allow_labels = SplitCommas(allow);

@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
       ("limit", po::value(&limit)->default_value(0), "evaluate only the first N examples (0: all)")
       ("batch-size,b", po::value(&batch)->default_value(64), "examples per model call")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
+      ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
       ("confusion-png", po::value(&png), "write the confusion matrix as a PNG here")
       ("json", "print the report as one JSON object");
@@ -189,6 +190,7 @@ int main(int argc, char** argv) {
       options.model.path = model_path;
       options.model.device = device;
       options.model.num_threads = threads;
+      options.model.optimize = vm.count("no-optimize") == 0;
       options.classifier.max_results = -1;
       options.max_batch_size = batch;
       return options;

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
       ("explain-method", po::value(&explain_method)->default_value("auto"), "auto, integrated_gradients or occlusion")
       ("batch-size,b", po::value(&batch)->default_value(32), "texts per model call")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
+      ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
       ("replace-invalid-utf8", "read invalid UTF-8 as U+FFFD instead of reporting the line")
       ("json", "print JSON Lines: one object per text, in input order");
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     options.model.path = model_path;
     options.model.device = device;
     options.model.num_threads = threads;
+    options.model.optimize = vm.count("no-optimize") == 0;
     options.classifier.max_results = -1;
     options.max_batch_size = batch;
     if (vm.count("replace-invalid-utf8")) options.invalid_utf8 = sense::text::InvalidUtf8::kReplace;

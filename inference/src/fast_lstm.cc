@@ -93,10 +93,12 @@ at::Tensor Project(const at::Tensor& x, const Weights& w) {
   return w.bias.defined() ? at::addmm(w.bias, x, w.w_ih.t()) : at::mm(x, w.w_ih.t());
 }
 
+thread_local bool fast_lstm_on = false;
+
 // Whether the fast path applies; otherwise the call goes to at::lstm.
 bool Supported(const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers,
                bool train, bool bidirectional) {
-  if (train || !input.device().is_cpu() || input.scalar_type() != at::kFloat) return false;
+  if (!fast_lstm_on || train || !input.device().is_cpu() || input.scalar_type() != at::kFloat) return false;
   const int64_t dirs = bidirectional ? 2 : 1;
   if (hx.size() != 2 || static_cast<int64_t>(params.size()) != num_layers * dirs * (has_biases ? 4 : 2)) return false;
   const bool grad = at::GradMode::is_enabled();
@@ -238,6 +240,9 @@ int ReplaceIn(torch::jit::Block* block, torch::jit::Graph& graph) {
 }
 
 }  // namespace
+
+FastLstmScope::FastLstmScope(bool on) : previous_(fast_lstm_on) { fast_lstm_on = on; }
+FastLstmScope::~FastLstmScope() { fast_lstm_on = previous_; }
 
 float FastTanh(float x) { return TanhApprox(x); }
 

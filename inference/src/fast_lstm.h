@@ -13,8 +13,9 @@
 // Contract: same schema and results as aten::lstm.input / aten::lstm.data
 // (PyTorch's gate order i, f, g, o; biases b_ih + b_hh; packed sequences as
 // pack_padded_sequence makes them). Float32 CPU tensors in inference (no
-// autograd, train = false, no proj_size); any other call is passed to
-// at::lstm unchanged, so the rewrite never changes what a graph can run.
+// autograd, train = false, no proj_size) inside a FastLstmScope; any other
+// call is passed to at::lstm unchanged, so the rewrite never changes what a
+// graph can run.
 // Thread safety: the ops are stateless and re-entrant.
 #ifndef SENSE_INFERENCE_SRC_FAST_LSTM_H_
 #define SENSE_INFERENCE_SRC_FAST_LSTM_H_
@@ -25,6 +26,22 @@
 #include <tuple>
 
 namespace sense::internal {
+
+// Turns the kernel on for the calls made on this thread while it lives
+// (nestable). Off, the sense ops call at::lstm: a rewritten graph then
+// computes exactly what the original did, which is how a model is checked
+// at load and how it runs if the check fails. Work forked to other threads
+// (torch.jit.fork) runs with the kernel off.
+class FastLstmScope {
+ public:
+  explicit FastLstmScope(bool on);
+  ~FastLstmScope();
+  FastLstmScope(const FastLstmScope&) = delete;
+  FastLstmScope& operator=(const FastLstmScope&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // Replaces every aten::lstm node (input and data overloads, in nested blocks
 // too) of `graph` by the sense op with the same inputs and outputs. Returns

@@ -278,6 +278,7 @@ class TorchScriptModel final : public Model {
     std::vector<std::pair<std::string, at::Tensor>> flat;
     try {
       c10::InferenceMode guard;
+      FastLstmScope lstm(fast_lstm_);
       c10::IValue out = method != "forward" ? module_.get_method(method)(std::move(args))
                         : fast_ ? fast_->forward(std::move(args)) : module_.forward(std::move(args));
       Flatten(out, "", &flat);
@@ -298,6 +299,9 @@ class TorchScriptModel final : public Model {
   // forward() on CPU: module_ frozen + optimize_for_inference, kept only when
   // it answers as module_ does. module_ stays for exported methods and gradients.
   mutable std::optional<torch::jit::Module> fast_;
+  // Text models: module_'s LSTMs were rewritten to sense's ops and checked;
+  // Call() turns the kernel on (fast_lstm.h).
+  bool fast_lstm_ = false;
   // LibTorch's graph-executor optimisation (profiling, then a recompiled graph
   // on the second call). Off for text models: on the default sentiment model
   // it costs about 60 ms over the first two calls, which dominates a one-shot
@@ -308,8 +312,8 @@ class TorchScriptModel final : public Model {
  public:
   // Tries the optimised graph; records the outcome in optimization_.
   void TryOptimize();
-  // Text models: forward() on a copy of the module whose LSTMs run sense's
-  // kernel (fast_lstm.h), kept only when it answers as the original does.
+  // Text models: module_'s LSTMs run sense's kernel (fast_lstm.h) in Call(),
+  // if it answers as LibTorch's LSTM does on dense and packed inputs.
   void TryFastRecurrence();
   void set_executor_optimize(bool on) { executor_optimize_ = on; }
 };
@@ -391,9 +395,11 @@ std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vect
 void TorchScriptModel::TryFastRecurrence() {
   ThreadScope threads(num_threads_);
   try {
-    torch::jit::Module copy = module_.clone(/*inplace=*/true);  // new types and graphs, same weights
+    // In place: the sense ops run aten::lstm unless a FastLstmScope is on,
+    // so until the check below passes (and in every call outside Call(),
+    // gradients included) the module computes exactly what it did.
     int replaced = 0;
-    for (const torch::jit::Module& m : copy.modules())
+    for (const torch::jit::Module& m : module_.modules())
       for (const torch::jit::Method& method : m.get_methods()) replaced += ReplaceLstmNodes(*method.graph());
     if (replaced == 0) return;  // nothing recurrent: optimization_ stays "none"
     at::Generator gen = at::detail::createCPUGenerator(1234);
@@ -407,14 +413,17 @@ void TorchScriptModel::TryFastRecurrence() {
         if (id_range > 0 && range > id_range) continue;
         args = TextCheckInputs(metadata_, lengths, range, gen);
         try {
-          Flatten(module_.forward(args), "", &ref);
+          Flatten(module_.forward(args), "", &ref);  // LibTorch's LSTM
           id_range = range;
           break;
         } catch (const std::exception&) {  // ids out of a small vocabulary's range: fewer ids
           if (range == 2) throw;
         }
       }
-      Flatten(copy.forward(args), "", &got);
+      {
+        FastLstmScope fast(true);
+        Flatten(module_.forward(args), "", &got);
+      }
       if (ref.size() != got.size()) { optimization_ = "none: the LSTM rewrite returns other outputs"; return; }
       for (size_t i = 0; i < ref.size(); ++i) {
         if (!ref[i].second.sizes().equals(got[i].second.sizes())) { optimization_ = "none: the LSTM rewrite changes output shapes"; return; }
@@ -426,10 +435,10 @@ void TorchScriptModel::TryFastRecurrence() {
     std::ostringstream what;
     what << replaced << (replaced == 1 ? " LSTM" : " LSTMs") << ", relative difference " << worst << " on random inputs";
     if (worst > 1e-4) { optimization_ = "none: sense's LSTM kernel answers differently (" + what.str() + ")"; return; }
-    fast_ = std::move(copy);
+    fast_lstm_ = true;
     optimization_ = "sense LSTM kernel (" + what.str() + ")";
   } catch (const std::exception& e) {
-    optimization_ = std::string("none: the LSTM rewrite failed: ") + FirstLine(e.what());
+    optimization_ = std::string("none: the LSTM check failed: ") + FirstLine(e.what());
   }
 }
 

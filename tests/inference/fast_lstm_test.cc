@@ -46,6 +46,7 @@ const std::vector<Config> kConfigs = {
 TEST(FastLstmTest, DenseMatchesAten) {
   torch::manual_seed(1);
   c10::InferenceMode guard;
+  FastLstmScope on(true);
   for (const Config& c : kConfigs)
     for (bool batch_first : {true, false})
       for (int64_t B : {1, 3}) {
@@ -70,6 +71,7 @@ TEST(FastLstmTest, DenseMatchesAten) {
 TEST(FastLstmTest, PackedMatchesAten) {
   torch::manual_seed(2);
   c10::InferenceMode guard;
+  FastLstmScope on(true);
   for (const Config& c : kConfigs) {
     const int64_t dirs = c.bidirectional ? 2 : 1;
     const auto params = Params(c);
@@ -98,6 +100,7 @@ TEST(FastLstmTest, PackedMatchesAten) {
 
 TEST(FastLstmTest, GradientsFallBackToAten) {
   torch::manual_seed(3);
+  FastLstmScope on(true);
   const Config c{4, 5, 1, true, true};
   const auto params = Params(c);
   at::Tensor x = torch::randn({1, 3, c.in}, torch::requires_grad());
@@ -112,6 +115,7 @@ TEST(FastLstmTest, GradientsFallBackToAten) {
 TEST(FastLstmTest, OtherDtypesFallBackToAten) {
   torch::manual_seed(4);
   c10::InferenceMode guard;
+  FastLstmScope on(true);
   const Config c{3, 4, 1, false, true};
   std::vector<at::Tensor> params;
   for (const auto& p : Params(c)) params.push_back(p.to(at::kDouble));
@@ -121,6 +125,31 @@ TEST(FastLstmTest, OtherDtypesFallBackToAten) {
   auto got = LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, false, true);
   EXPECT_EQ(std::get<0>(got).scalar_type(), at::kDouble);
   EXPECT_EQ(MaxDiff(std::get<0>(got), std::get<0>(ref)), 0.0);
+}
+
+TEST(FastLstmTest, OffOutsideAScope) {
+  torch::manual_seed(6);
+  c10::InferenceMode guard;
+  const Config c{5, 7, 1, true, true};
+  const auto params = Params(c);
+  at::Tensor x = torch::randn({2, 4, c.in});
+  at::Tensor h0 = torch::zeros({2, 2, c.hidden}), c0 = torch::zeros({2, 2, c.hidden});
+  auto ref = at::lstm(x, {h0, c0}, params, true, 1, 0.0, false, true, true);
+  auto off = LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true);
+  EXPECT_EQ(MaxDiff(std::get<0>(off), std::get<0>(ref)), 0.0);  // LibTorch's own result, bit for bit
+  double on_diff;
+  {
+    FastLstmScope on(true);
+    FastLstmScope nested_off(false);
+    EXPECT_EQ(MaxDiff(std::get<0>(LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true)), std::get<0>(ref)), 0.0);
+  }
+  {
+    FastLstmScope on(true);
+    on_diff = MaxDiff(std::get<0>(LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true)), std::get<0>(ref));
+  }
+  EXPECT_GT(on_diff, 0.0);  // the kernel ran (its tanh is not LibTorch's)...
+  EXPECT_LT(on_diff, 2e-6);  // ...and agrees
+  EXPECT_EQ(MaxDiff(std::get<0>(LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true)), std::get<0>(ref)), 0.0);
 }
 
 TEST(FastLstmTest, TanhApproximation) {
@@ -160,6 +189,8 @@ TEST(FastLstmTest, RewriteReplacesLstmNodesAndKeepsResults) {
   ir << *graph;
   EXPECT_EQ(ir.str().find("aten::lstm"), std::string::npos) << ir.str();
   EXPECT_NE(ir.str().find("sense::lstm_input"), std::string::npos) << ir.str();
+  EXPECT_EQ(MaxDiff(copy.forward({x}).toTensor(), ref), 0.0);  // kernel off: at::lstm
+  FastLstmScope on(true);
   EXPECT_LT(MaxDiff(copy.forward({x}).toTensor(), ref), 2e-6);
   // the original module keeps aten::lstm
   std::ostringstream orig;
