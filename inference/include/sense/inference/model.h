@@ -58,9 +58,9 @@ struct ModelOptions {
   //    prepacked MKL-DNN weights). Costs load time and a second copy of the
   //    weights.
   //  * Text models: every aten::lstm runs sense's own LSTM kernel (same
-  //    weights, no copy), 1.3-1.5x faster at batch 1 on the default
-  //    sentiment model. Costs one extra forward pass of each path at load
-  //    (the check). Exported methods and gradients keep LibTorch's LSTM.
+  //    weights, no copy; see Model::optimization() for the figures of the
+  //    check). Costs a forward pass of the dense and the packed-sequence
+  //    path at load. Gradients (integrated gradients) keep LibTorch's LSTM.
   // (Text models also run with LibTorch's graph-executor optimisation off: its
   // profile-then-recompile costs tens of ms over the first two calls and did
   // not speed up the recurrent models we measured.)
