@@ -394,6 +394,9 @@ std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vect
 
 void TorchScriptModel::TryFastRecurrence() {
   ThreadScope threads(num_threads_);
+  // as Call() runs the model: with the executor's profile-and-recompile off
+  // for text models, which would otherwise cost ~60 ms here
+  torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
   try {
     // In place: the sense ops run aten::lstm unless a FastLstmScope is on,
     // so until the check below passes (and in every call outside Call(),
