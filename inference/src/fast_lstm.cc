@@ -2,6 +2,7 @@
 #include "fast_lstm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -121,26 +122,33 @@ Result DenseLstm(at::Tensor x, at::TensorList hx, at::TensorList params_list, bo
   const int64_t H = params[1].size(1);
   at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
   at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
-  at::Tensor gates = at::empty({B, 4 * H}, x.options());
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     at::Tensor out = at::empty({T, B, dirs * H}, x.options());
     const at::Tensor x2 = x.reshape({T * B, x.size(2)});
-    for (int64_t d = 0; d < dirs; ++d) {
-      const int64_t idx = layer * dirs + d;
-      const Weights w = LayerWeights(params, has_biases, idx);
-      const at::Tensor proj = Project(x2, w).view({T, B, 4 * H});
-      at::Tensor h = hx[0][idx].contiguous().clone();
-      at::Tensor c = hx[1][idx].contiguous().clone();
-      const at::Tensor w_hh_t = w.w_hh.t();
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = d == 0 ? s : T - 1 - s;
-        at::addmm_out(gates, proj[t], h, w_hh_t);
-        GateStep(gates.data_ptr<float>(), B, H, h.data_ptr<float>(), c.data_ptr<float>(),
-                 out.data_ptr<float>() + t * B * dirs * H + d * H, dirs * H);
-      }
-      h_n[idx].copy_(h);
-      c_n[idx].copy_(c);
+    std::vector<Weights> w;
+    std::vector<at::Tensor> proj;
+    for (int64_t d = 0; d < dirs; ++d) {  // input projections: matrix products over all threads
+      w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
+      proj.push_back(Project(x2, w.back()).view({T, B, 4 * H}));
     }
+    // the directions' recurrences are independent: one per thread when there are two
+    at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t d = begin; d < end; ++d) {
+        const int64_t idx = layer * dirs + d;
+        at::Tensor gates = at::empty({B, 4 * H}, x.options());
+        at::Tensor h = hx[0][idx].contiguous().clone();
+        at::Tensor c = hx[1][idx].contiguous().clone();
+        const at::Tensor w_hh_t = w[static_cast<size_t>(d)].w_hh.t();
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t t = d == 0 ? s : T - 1 - s;
+          at::addmm_out(gates, proj[static_cast<size_t>(d)][t], h, w_hh_t);
+          GateStep(gates.data_ptr<float>(), B, H, h.data_ptr<float>(), c.data_ptr<float>(),
+                   out.data_ptr<float>() + t * B * dirs * H + d * H, dirs * H);
+        }
+        h_n[idx].copy_(h);
+        c_n[idx].copy_(c);
+      }
+    });
     x = out;
   }
   return {x, h_n, c_n};
@@ -176,27 +184,33 @@ Result LstmData(const at::Tensor& data, const at::Tensor& batch_sizes, at::Tenso
   at::Tensor x = data.contiguous();
   at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
   at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
-  at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     at::Tensor out = at::empty({x.size(0), dirs * H}, x.options());
+    std::vector<Weights> w;
+    std::vector<at::Tensor> proj;
     for (int64_t d = 0; d < dirs; ++d) {
-      const int64_t idx = layer * dirs + d;
-      const Weights w = LayerWeights(params, has_biases, idx);
-      const at::Tensor proj = Project(x, w);
-      at::Tensor h = hx[0][idx].contiguous().clone();
-      at::Tensor c = hx[1][idx].contiguous().clone();
-      const at::Tensor w_hh_t = w.w_hh.t();
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = d == 0 ? s : T - 1 - s;
-        const int64_t rows = bs[t], off = offset[static_cast<size_t>(t)];
-        at::Tensor g = gates.narrow(0, 0, rows);
-        at::addmm_out(g, proj.narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
-        GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
-                 out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
-      }
-      h_n[idx].copy_(h);
-      c_n[idx].copy_(c);
+      w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
+      proj.push_back(Project(x, w.back()));
     }
+    at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t d = begin; d < end; ++d) {
+        const int64_t idx = layer * dirs + d;
+        at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
+        at::Tensor h = hx[0][idx].contiguous().clone();
+        at::Tensor c = hx[1][idx].contiguous().clone();
+        const at::Tensor w_hh_t = w[static_cast<size_t>(d)].w_hh.t();
+        for (int64_t s = 0; s < T; ++s) {
+          const int64_t t = d == 0 ? s : T - 1 - s;
+          const int64_t rows = bs[t], off = offset[static_cast<size_t>(t)];
+          at::Tensor g = gates.narrow(0, 0, rows);
+          at::addmm_out(g, proj[static_cast<size_t>(d)].narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
+          GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
+                   out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
+        }
+        h_n[idx].copy_(h);
+        c_n[idx].copy_(c);
+      }
+    });
     x = out;
   }
   return {x, h_n, c_n};

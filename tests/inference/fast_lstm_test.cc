@@ -4,6 +4,7 @@
 // rewrite.
 #include "fast_lstm.h"
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <torch/nn/utils/rnn.h>
 #include <torch/script.h>
@@ -96,6 +97,31 @@ TEST(FastLstmTest, PackedMatchesAten) {
       EXPECT_LT(MaxDiff(std::get<2>(got), std::get<2>(ref)), 2e-6);
     }
   }
+}
+
+TEST(FastLstmTest, TwoThreadsMatchOne) {  // the directions run on two threads
+  torch::manual_seed(7);
+  c10::InferenceMode guard;
+  FastLstmScope on(true);
+  const int before = at::get_num_threads();
+  for (const Config& c : kConfigs) {
+    const int64_t dirs = c.bidirectional ? 2 : 1;
+    const auto params = Params(c);
+    at::Tensor x = torch::randn({3, 6, c.in});
+    at::Tensor h0 = torch::randn({c.layers * dirs, 3, c.hidden}), c0 = torch::randn({c.layers * dirs, 3, c.hidden});
+    auto packed = torch::nn::utils::rnn::pack_padded_sequence(x, torch::tensor({6, 2, 4}), true, false);
+    at::set_num_threads(1);
+    auto dense1 = LstmInput(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, true);
+    auto packed1 = LstmData(packed.data(), packed.batch_sizes(), {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional);
+    at::set_num_threads(2);
+    auto dense2 = LstmInput(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, true);
+    auto packed2 = LstmData(packed.data(), packed.batch_sizes(), {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional);
+    EXPECT_LT(MaxDiff(std::get<0>(dense2), std::get<0>(dense1)), 1e-6);
+    EXPECT_LT(MaxDiff(std::get<1>(dense2), std::get<1>(dense1)), 1e-6);
+    EXPECT_LT(MaxDiff(std::get<0>(packed2), std::get<0>(packed1)), 1e-6);
+    EXPECT_LT(MaxDiff(std::get<2>(packed2), std::get<2>(packed1)), 1e-6);
+  }
+  at::set_num_threads(before);
 }
 
 TEST(FastLstmTest, GradientsFallBackToAten) {
