@@ -842,6 +842,7 @@ def main():
     ppmi = ppmi_matrix(args, sp, tr_x, log) if args.pretrain else None
 
     soft = None
+    teacher_info = {}
     if args.teacher:
         aug = augment_texts(tr_x, args.augment, args.seed) if args.augment > 0 else []
         tl = teacher_logits(args.teacher, tr_x + aug, args.max_length, log)
@@ -850,6 +851,8 @@ def main():
         log(f"distillation from {rel(os.path.abspath(args.teacher))}: {len(aug)} augmented phrases; "
             f"teacher accuracy on train {t_acc:.4f}; alpha {args.distill_alpha}, temperature {args.distill_temp}")
         tr_x, tr_y = tr_x + aug, tr_y + [-1] * len(aug)
+        import hashlib
+        teacher_info = dict(teacher_sha256=hashlib.sha256(open(args.teacher, "rb").read()).hexdigest(), augmented=len(aug))
 
     parallel = max(1, min(args.jobs, args.ensemble))  # members trained at once
     jobs = []
@@ -925,7 +928,7 @@ def main():
     export(args, model, sp, sp_path, dv_x, dict(
         dev=best[0], test=test_acc, ece_before=ece_before, ece_after=ece_after, temperature=temperature,
         everyday=ev_acc, n_params=n_params, vocab=V, train_time=train_time, epoch=best[1],
-        total_time=time.time() - t_start, cmd=cmd), log)
+        total_time=time.time() - t_start, cmd=cmd, **teacher_info), log)
 
 
 def export(args, model, sp, sp_path, dv_x, r, log):
@@ -1001,7 +1004,11 @@ def export(args, model, sp, sp_path, dv_x, r, log):
                                 if args.pretrain else "")
                              + ("; a fixed second embedding channel holds the 25-d GloVe Twitter vectors (Pennington "
                                 "et al. 2014, PDDL 1.0) of the pieces that spell a whole word"
-                                if args.glove else ""),
+                                if args.glove else "")
+                             + (f"; distilled from the bundle {os.path.basename(args.teacher)} (sha256 "
+                                f"{r['teacher_sha256'][:16]}...), itself trained by this script, on the train phrases "
+                                f"and {r['augmented']:,} unlabelled variants of them"
+                                if args.teacher else ""),
             "script": "scripts/train_sentiment.py",
             "command": r["cmd"],
             "created": datetime.date.today().isoformat(),
@@ -1010,7 +1017,9 @@ def export(args, model, sp, sp_path, dv_x, r, log):
             "metrics": metrics,
             "notes": (f"{arch}; {r['n_params']:,} parameters; SentencePiece {args.spm_type} vocab {r['vocab']} "
                       f"(NFKC + case folding, pad id {PAD_ID}); best dev epoch {r['epoch']} of {args.epochs}; "
-                      f"training {r['train_time'] / 60:.1f} min summed over members ({min(args.jobs, args.ensemble)} at a time), whole script {r['total_time'] / 60:.1f} min "
+                      + (f"knowledge distillation: alpha {args.distill_alpha}, temperature {args.distill_temp}, "
+                         f"{args.augment} augmented variant(s) per phrase of 4+ words; " if args.teacher else "")
+                      + f"training {r['train_time'] / 60:.1f} min summed over members ({min(args.jobs, args.ensemble)} at a time), whole script {r['total_time'] / 60:.1f} min "
                       f"at {args.threads} threads on a shared 2-core machine"),
         },
     }
