@@ -168,33 +168,25 @@ def main():
         tiny.emb.weight.zero_()
         tiny.emb.weight[4] = torch.tensor([-1.0, 2.0])
         tiny.emb.weight[5] = torch.tensor([2.0, -1.0])
-    text = torch.jit.script(tiny)
-    pack_model.pack(text, {
-        "schema_version": 1, "task": "text_classification", "name": "tiny-text",
-        "labels": ["negative", "positive"],
-        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
-                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
-        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
-        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
-                 "input_names": {"ids": "ids", "mask": "mask"}},
-        "assets": ["vocab.txt"],
-        "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
-        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}},
-        {"vocab.txt": vocab.encode()}, p("tiny_text.pt"))
+    def text_meta(name, training_data):
+        return {
+            "schema_version": 1, "task": "text_classification", "name": name,
+            "labels": ["negative", "positive"],
+            "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                       {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+            "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
+                     "input_names": {"ids": "ids", "mask": "mask"}},
+            "assets": ["vocab.txt"],
+            "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
+            "provenance": {"script": "scripts/make_test_models.py", "training_data": training_data}}
+
+    pack_model.pack(torch.jit.script(tiny), text_meta("tiny-text", "none: weights set by construction"),
+                    {"vocab.txt": vocab.encode()}, p("tiny_text.pt"))
 
     lstm = torch.jit.script(TinyLstmText(len(vocab.split())).eval())
-    pack_model.pack(lstm, {
-        "schema_version": 1, "task": "text_classification", "name": "tiny-lstm-text",
-        "labels": ["negative", "positive"],
-        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
-                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
-        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
-        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
-                 "input_names": {"ids": "ids", "mask": "mask"}},
-        "assets": ["vocab.txt"],
-        "explain": {"method": "integrated_gradients", "features_method": "embed", "head_method": "classify"},
-        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: random weights"}},
-        {"vocab.txt": vocab.encode()}, p("tiny_lstm_text.pt"))
+    pack_model.pack(lstm, text_meta("tiny-lstm-text", "none: random weights"), {"vocab.txt": vocab.encode()},
+                    p("tiny_lstm_text.pt"))
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

@@ -328,6 +328,21 @@ at::Tensor RandomLike(const TensorSpec& spec, int64_t batch, at::Generator& gen)
   return torch::zeros(shape, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
 }
 
+// Compares an optimised graph's outputs with the original's: returns "" and
+// raises *worst to the largest relative difference, or says what differs in
+// structure ("returns other outputs", "changes output shapes").
+using FlatOutputs = std::vector<std::pair<std::string, at::Tensor>>;
+std::string CompareOutputs(const FlatOutputs& ref, const FlatOutputs& got, double* worst) {
+  if (ref.size() != got.size()) return "returns other outputs";
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!ref[i].second.sizes().equals(got[i].second.sizes())) return "changes output shapes";
+    const at::Tensor r = ref[i].second.to(at::kDouble), g = got[i].second.to(at::kDouble);
+    const double scale = r.abs().max().item<double>(), diff = (r - g).abs().max().item<double>();
+    *worst = std::max(*worst, scale > 0 ? diff / scale : diff);
+  }
+  return "";
+}
+
 void TorchScriptModel::TryOptimize() {
   ThreadScope threads(num_threads_);
   try {
@@ -342,16 +357,11 @@ void TorchScriptModel::TryOptimize() {
       std::vector<c10::IValue> args;
       for (const auto& spec : metadata_.inputs) args.emplace_back(RandomLike(spec, b, gen));
       c10::InferenceMode guard;
-      std::vector<std::pair<std::string, at::Tensor>> ref, got;
+      FlatOutputs ref, got;
       Flatten(module_.forward(args), "", &ref);
       Flatten(opt.forward(args), "", &got);
-      if (ref.size() != got.size()) { optimization_ = "none: the optimised graph returns other outputs"; return; }
-      for (size_t i = 0; i < ref.size(); ++i) {
-        if (!ref[i].second.sizes().equals(got[i].second.sizes())) { optimization_ = "none: the optimised graph changes output shapes"; return; }
-        const at::Tensor r = ref[i].second.to(at::kDouble), g = got[i].second.to(at::kDouble);
-        const double scale = r.abs().max().item<double>(), diff = (r - g).abs().max().item<double>();
-        worst = std::max(worst, scale > 0 ? diff / scale : diff);
-      }
+      const std::string differs = CompareOutputs(ref, got, &worst);
+      if (!differs.empty()) { optimization_ = "none: the optimised graph " + differs; return; }
     }
     std::ostringstream what;
     what << "relative difference " << worst << " on random inputs";
@@ -411,7 +421,7 @@ void TorchScriptModel::TryFastRecurrence() {
     for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{9}, {9, 4, 1}}) {
       c10::InferenceMode guard;
       std::vector<c10::IValue> args;
-      std::vector<std::pair<std::string, at::Tensor>> ref, got;
+      FlatOutputs ref, got;
       for (int64_t range : {64, 8, 2}) {
         if (id_range > 0 && range > id_range) continue;
         args = TextCheckInputs(metadata_, lengths, range, gen);
@@ -427,13 +437,8 @@ void TorchScriptModel::TryFastRecurrence() {
         FastLstmScope fast(true);
         Flatten(module_.forward(args), "", &got);
       }
-      if (ref.size() != got.size()) { optimization_ = "none: the LSTM rewrite returns other outputs"; return; }
-      for (size_t i = 0; i < ref.size(); ++i) {
-        if (!ref[i].second.sizes().equals(got[i].second.sizes())) { optimization_ = "none: the LSTM rewrite changes output shapes"; return; }
-        const at::Tensor r = ref[i].second.to(at::kDouble), g = got[i].second.to(at::kDouble);
-        const double scale = r.abs().max().item<double>(), diff = (r - g).abs().max().item<double>();
-        worst = std::max(worst, scale > 0 ? diff / scale : diff);
-      }
+      const std::string differs = CompareOutputs(ref, got, &worst);
+      if (!differs.empty()) { optimization_ = "none: the LSTM rewrite " + differs; return; }
     }
     std::ostringstream what;
     what << replaced << (replaced == 1 ? " LSTM" : " LSTMs") << ", relative difference " << worst << " on random inputs";
