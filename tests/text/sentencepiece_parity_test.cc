@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -97,7 +99,8 @@ TEST(SentencePieceParityTest, ExpectedJson) {
 
 // Runs spm_encode on `input` and returns its output lines.
 std::vector<std::string> SpmEncode(const std::string& model, const std::string& input, const char* format) {
-  const std::string out = ::testing::TempDir() + "/spm_encode_" + format + ".txt";
+  // one file per process: ctest -j runs the parity tests of two models at once
+  const std::string out = ::testing::TempDir() + "/spm_encode_" + std::to_string(::getpid()) + "_" + format + ".txt";
   const std::string command = std::string(SENSE_SPM_ENCODE) + " --model '" + model + "' --output_format=" + format +
                               " < '" + input + "' > '" + out + "'";
   if (std::system(command.c_str()) != 0) return {};
