@@ -66,6 +66,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import datetime
+import hashlib
 import itertools
 import json
 import math
@@ -612,14 +613,13 @@ def augment_texts(texts, copies, seed):
     return out
 
 
-def teacher_logits(path, texts, max_len, log):
-    """The logits of the sense bundle at `path` (run as sense runs it, with its
-    own tokenizer) for each text, in order; cached next to the bundle's
-    tokenizer-independent key in the system temp folder."""
-    import hashlib
+def teacher_logits(path, sha256, texts, max_len, log):
+    """The logits of the sense bundle at `path` (whose file hashes to `sha256`),
+    run as sense runs it, with its own tokenizer, for each text in order;
+    cached in the system temp folder under a key of the bundle and the texts."""
     sys.path.insert(0, HERE)
     import pack_model
-    key = hashlib.sha256(open(path, "rb").read() + "\n".join(texts).encode()).hexdigest()[:16]
+    key = hashlib.sha256((sha256 + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
     cache = os.path.join(tempfile.gettempdir(), f"sense_teacher_{key}.pt")
     if os.path.exists(cache):
         log(f"teacher logits: {len(texts)} texts from the cache {cache}")
@@ -857,14 +857,15 @@ def main():
     teacher_info = {}
     if args.teacher:
         aug = augment_texts(tr_x, args.augment, args.seed) if args.augment > 0 else []
-        tl = teacher_logits(args.teacher, tr_x + aug, args.max_length, log)
+        with open(args.teacher, "rb") as f:
+            teacher_sha = hashlib.sha256(f.read()).hexdigest()
+        tl = teacher_logits(args.teacher, teacher_sha, tr_x + aug, args.max_length, log)
         soft = F.softmax(tl / args.distill_temp, dim=1)
         t_acc = accuracy(tl[:len(tr_x)], tr_y)
         log(f"distillation from {rel(os.path.abspath(args.teacher))}: {len(aug)} augmented phrases; "
             f"teacher accuracy on train {t_acc:.4f}; alpha {args.distill_alpha}, temperature {args.distill_temp}")
         tr_x, tr_y = tr_x + aug, tr_y + [-1] * len(aug)
-        import hashlib
-        teacher_info = dict(teacher_sha256=hashlib.sha256(open(args.teacher, "rb").read()).hexdigest(), augmented=len(aug))
+        teacher_info = dict(teacher_sha256=teacher_sha, augmented=len(aug))
 
     parallel = max(1, min(args.jobs, args.ensemble))  # members trained at once
     jobs = []

@@ -113,37 +113,45 @@ bool Supported(const at::Tensor& input, at::TensorList hx, at::TensorList params
   return w_hh.dim() == 2 && w_hh.size(0) == 4 * w_hh.size(1) && hx[0].size(-1) == w_hh.size(1);
 }
 
-// Dense sequences: input [T, B, in] (time-major, contiguous).
-Result DenseLstm(at::Tensor x, at::TensorList hx, at::TensorList params_list, bool has_biases, int64_t num_layers,
-                 bool bidirectional) {
+// The recurrence over sequences laid out as pack_padded_sequence lays them
+// out: x [N, in], time step t holds the first batch_sizes[t] sequences
+// (sorted by decreasing length), N = sum of batch_sizes. A dense [T, B, in]
+// batch is the case batch_sizes = T times B. Returns output [N, dirs * H],
+// h_n and c_n.
+Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::TensorList hx,
+                  at::TensorList params_list, bool has_biases, int64_t num_layers, bool bidirectional) {
   const std::vector<at::Tensor> params(params_list.begin(), params_list.end());
+  const int64_t T = static_cast<int64_t>(batch_sizes.size());
+  std::vector<int64_t> offset(batch_sizes.size() + 1, 0);
+  for (size_t t = 0; t < batch_sizes.size(); ++t) offset[t + 1] = offset[t] + batch_sizes[t];
   const int64_t dirs = bidirectional ? 2 : 1;
-  const int64_t T = x.size(0), B = x.size(1);
+  const int64_t B = T > 0 ? batch_sizes[0] : 0;
   const int64_t H = params[1].size(1);
   at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
   at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
   for (int64_t layer = 0; layer < num_layers; ++layer) {
-    at::Tensor out = at::empty({T, B, dirs * H}, x.options());
-    const at::Tensor x2 = x.reshape({T * B, x.size(2)});
+    at::Tensor out = at::empty({x.size(0), dirs * H}, x.options());
     std::vector<Weights> w;
     std::vector<at::Tensor> proj;
     for (int64_t d = 0; d < dirs; ++d) {  // input projections: matrix products over all threads
       w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
-      proj.push_back(Project(x2, w.back()).view({T, B, 4 * H}));
+      proj.push_back(Project(x, w.back()));
     }
     // the directions' recurrences are independent: one per thread when there are two
     at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t d = begin; d < end; ++d) {
         const int64_t idx = layer * dirs + d;
-        at::Tensor gates = at::empty({B, 4 * H}, x.options());
+        at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
         at::Tensor h = hx[0][idx].contiguous().clone();
         at::Tensor c = hx[1][idx].contiguous().clone();
         const at::Tensor w_hh_t = w[static_cast<size_t>(d)].w_hh.t();
         for (int64_t s = 0; s < T; ++s) {
-          const int64_t t = d == 0 ? s : T - 1 - s;
-          at::addmm_out(gates, proj[static_cast<size_t>(d)][t], h, w_hh_t);
-          GateStep(gates.data_ptr<float>(), B, H, h.data_ptr<float>(), c.data_ptr<float>(),
-                   out.data_ptr<float>() + t * B * dirs * H + d * H, dirs * H);
+          const size_t t = static_cast<size_t>(d == 0 ? s : T - 1 - s);
+          const int64_t rows = batch_sizes[t], off = offset[t];
+          at::Tensor g = gates.narrow(0, 0, rows);
+          at::addmm_out(g, proj[static_cast<size_t>(d)].narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
+          GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
+                   out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
         }
         h_n[idx].copy_(h);
         c_n[idx].copy_(c);
@@ -160,60 +168,22 @@ Result LstmInput(const at::Tensor& input, at::TensorList hx, at::TensorList para
                  double dropout, bool train, bool bidirectional, bool batch_first) {
   if (!Supported(input, hx, params, has_biases, num_layers, train, bidirectional) || input.dim() != 3)
     return at::lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first);
-  at::Tensor x = (batch_first ? input.transpose(0, 1) : input).contiguous();
-  auto [out, h_n, c_n] = DenseLstm(x, hx, params, has_biases, num_layers, bidirectional);
+  const at::Tensor x = (batch_first ? input.transpose(0, 1) : input).contiguous();  // [T, B, in]
+  const int64_t T = x.size(0), B = x.size(1);
+  auto [out, h_n, c_n] = Recurrence(x.reshape({T * B, x.size(2)}), std::vector<int64_t>(static_cast<size_t>(T), B), hx,
+                                    params, has_biases, num_layers, bidirectional);
+  out = out.view({T, B, out.size(1)});
   return {batch_first ? out.transpose(0, 1) : out, h_n, c_n};
 }
 
-// Packed sequences (pack_padded_sequence): data [N, in], step t holds the
-// first batch_sizes[t] sequences (sorted by decreasing length).
-Result LstmData(const at::Tensor& data, const at::Tensor& batch_sizes, at::TensorList hx, at::TensorList params_list,
+Result LstmData(const at::Tensor& data, const at::Tensor& batch_sizes, at::TensorList hx, at::TensorList params,
                 bool has_biases, int64_t num_layers, double dropout, bool train, bool bidirectional) {
-  if (!Supported(data, hx, params_list, has_biases, num_layers, train, bidirectional) || data.dim() != 2 ||
+  if (!Supported(data, hx, params, has_biases, num_layers, train, bidirectional) || data.dim() != 2 ||
       !batch_sizes.device().is_cpu() || batch_sizes.scalar_type() != at::kLong)
-    return at::lstm(data, batch_sizes, hx, params_list, has_biases, num_layers, dropout, train, bidirectional);
-  const std::vector<at::Tensor> params(params_list.begin(), params_list.end());
-  const at::Tensor bs_t = batch_sizes.contiguous();
-  const int64_t* bs = bs_t.data_ptr<int64_t>();
-  const int64_t T = bs_t.numel();
-  std::vector<int64_t> offset(static_cast<size_t>(T) + 1, 0);
-  for (int64_t t = 0; t < T; ++t) offset[static_cast<size_t>(t) + 1] = offset[static_cast<size_t>(t)] + bs[t];
-  const int64_t dirs = bidirectional ? 2 : 1;
-  const int64_t B = T > 0 ? bs[0] : 0;
-  const int64_t H = params[1].size(1);
-  at::Tensor x = data.contiguous();
-  at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
-  at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
-  for (int64_t layer = 0; layer < num_layers; ++layer) {
-    at::Tensor out = at::empty({x.size(0), dirs * H}, x.options());
-    std::vector<Weights> w;
-    std::vector<at::Tensor> proj;
-    for (int64_t d = 0; d < dirs; ++d) {
-      w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
-      proj.push_back(Project(x, w.back()));
-    }
-    at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t d = begin; d < end; ++d) {
-        const int64_t idx = layer * dirs + d;
-        at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
-        at::Tensor h = hx[0][idx].contiguous().clone();
-        at::Tensor c = hx[1][idx].contiguous().clone();
-        const at::Tensor w_hh_t = w[static_cast<size_t>(d)].w_hh.t();
-        for (int64_t s = 0; s < T; ++s) {
-          const int64_t t = d == 0 ? s : T - 1 - s;
-          const int64_t rows = bs[t], off = offset[static_cast<size_t>(t)];
-          at::Tensor g = gates.narrow(0, 0, rows);
-          at::addmm_out(g, proj[static_cast<size_t>(d)].narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
-          GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
-                   out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
-        }
-        h_n[idx].copy_(h);
-        c_n[idx].copy_(c);
-      }
-    });
-    x = out;
-  }
-  return {x, h_n, c_n};
+    return at::lstm(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional);
+  const at::Tensor bs = batch_sizes.contiguous();
+  return Recurrence(data.contiguous(), std::vector<int64_t>(bs.data_ptr<int64_t>(), bs.data_ptr<int64_t>() + bs.numel()),
+                    hx, params, has_biases, num_layers, bidirectional);
 }
 
 namespace {

@@ -375,15 +375,22 @@ void TorchScriptModel::TryOptimize() {
 
 // Text-model inputs for checking a rewritten graph: rows of `lengths` tokens
 // (random ids below id_range, the rest padding) so that both the dense and the
-// packed-sequence paths of a recurrent model run.
+// packed-sequence paths of a recurrent model run. Ids and mask are the inputs
+// TextClassifier feeds: text.input_names' "ids" and "mask", else the first and
+// second input; any other input gets zeros.
 std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vector<int64_t>& lengths, int64_t id_range,
                                          at::Generator& gen) {
   const int64_t rows = static_cast<int64_t>(lengths.size());
   const int64_t T = *std::max_element(lengths.begin(), lengths.end());
+  const auto role = [&](const char* name, size_t fallback) -> std::string {
+    if (m.text && m.text->input_names.count(name)) return m.text->input_names.at(name);
+    return fallback < m.inputs.size() ? m.inputs[fallback].name : "";
+  };
+  const std::string ids_name = role("ids", 0), mask_name = role("mask", 1);
   std::vector<c10::IValue> args;
   for (const auto& spec : m.inputs) {
-    const bool is_mask = spec.name.find("mask") != std::string::npos;
-    const bool is_ids = !is_mask && spec.name.find("type") == std::string::npos;
+    const bool is_mask = spec.name == mask_name;
+    const bool is_ids = spec.name == ids_name;
     at::Tensor t = spec.dtype == DType::kFloat32 ? at::randn({rows, T}, gen)
                                                  : torch::zeros({rows, T}, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
     if (spec.dtype != DType::kFloat32) {
