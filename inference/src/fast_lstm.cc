@@ -3,12 +3,18 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/util/intrusive_ptr.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <tuple>
 #include <vector>
+
+#include "packed_gemm.h"
 
 namespace sense::internal {
 namespace {
@@ -94,6 +100,106 @@ at::Tensor Project(const at::Tensor& x, const Weights& w) {
   return w.bias.defined() ? at::addmm(w.bias, x, w.w_ih.t()) : at::mm(x, w.w_ih.t());
 }
 
+// One layer and direction's weights packed for PackedMatrix, with the two
+// biases summed.
+struct PackedDirection {
+  explicit PackedDirection(const Weights& w)
+      : w_ih(Ptr(w.w_ih), w.w_ih.size(0), w.w_ih.size(1)),
+        w_hh(Ptr(w.w_hh), w.w_hh.size(0), w.w_hh.size(1)),
+        bias(static_cast<size_t>(w.w_hh.size(0)), 0.0f) {
+    if (w.bias.defined()) {
+      const at::Tensor b = w.bias.contiguous();
+      std::copy(b.data_ptr<float>(), b.data_ptr<float>() + b.numel(), bias.begin());
+    }
+  }
+  static const float* Ptr(const at::Tensor& t) {
+    TORCH_CHECK(t.is_contiguous(), "sense LSTM: packing needs contiguous weights");
+    return t.data_ptr<float>();
+  }
+  PackedMatrix w_ih, w_hh;
+  std::vector<float> bias;
+};
+
+struct PackedLstm {
+  std::vector<PackedDirection> dirs;  // layer * directions + direction
+};
+
+std::atomic<bool> packed_weights_enabled{true};
+
+// Packed weights, reused across calls for the same parameter tensors: a
+// model's LSTM parameters are the same tensors on every call, so the packing
+// happens on the first call only. An entry is matched on the identity of
+// every parameter tensor (held weakly, so that a freed tensor's address is
+// never taken for a new one), its data pointer and its version counter (which
+// in-place writes bump). Inference tensors have no version counter: their
+// weights are packed on every call, never cached.
+class PackCache {
+ public:
+  std::shared_ptr<const PackedLstm> Get(const std::vector<at::Tensor>& params, bool has_biases, int64_t layers_dirs) {
+    bool cacheable = true;
+    for (const auto& p : params) cacheable = cacheable && !p.is_inference();
+    if (!cacheable) return Pack(params, has_biases, layers_dirs);
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.Expired(); }),
+                   entries_.end());
+    for (const Entry& e : entries_)
+      if (e.Matches(params)) return e.packed;
+    Entry e;
+    for (const auto& p : params) {
+      e.refs.emplace_back(p.getIntrusivePtr());
+      e.impls.push_back(p.unsafeGetTensorImpl());
+      e.data.push_back(p.data_ptr());
+      e.versions.push_back(p._version());
+    }
+    e.packed = Pack(params, has_biases, layers_dirs);
+    entries_.push_back(std::move(e));
+    return entries_.back().packed;
+  }
+
+ private:
+  using WeakImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+  struct Entry {
+    std::vector<WeakImpl> refs;
+    std::vector<const c10::TensorImpl*> impls;
+    std::vector<const void*> data;
+    std::vector<uint32_t> versions;
+    std::shared_ptr<const PackedLstm> packed;
+
+    bool Expired() const {
+      return std::any_of(refs.begin(), refs.end(), [](const WeakImpl& r) { return r.expired(); });
+    }
+    bool Matches(const std::vector<at::Tensor>& params) const {
+      if (params.size() != impls.size()) return false;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (params[i].unsafeGetTensorImpl() != impls[i] || params[i].data_ptr() != data[i] ||
+            params[i]._version() != versions[i])
+          return false;
+      return true;
+    }
+  };
+
+  static std::shared_ptr<const PackedLstm> Pack(const std::vector<at::Tensor>& params, bool has_biases,
+                                                int64_t layers_dirs) {
+    auto packed = std::make_shared<PackedLstm>();
+    packed->dirs.reserve(static_cast<size_t>(layers_dirs));
+    for (int64_t i = 0; i < layers_dirs; ++i) {
+      Weights w = LayerWeights(params, has_biases, i);
+      w.w_ih = w.w_ih.contiguous();
+      w.w_hh = w.w_hh.contiguous();
+      packed->dirs.emplace_back(w);
+    }
+    return packed;
+  }
+
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+PackCache& Cache() {
+  static PackCache* cache = new PackCache;  // never destroyed: the apps end with _Exit
+  return *cache;
+}
+
 thread_local bool fast_lstm_on = false;
 
 // Whether the fast path applies; otherwise the call goes to at::lstm.
@@ -127,6 +233,8 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
   const int64_t dirs = bidirectional ? 2 : 1;
   const int64_t B = T > 0 ? batch_sizes[0] : 0;
   const int64_t H = params[1].size(1);
+  const std::shared_ptr<const PackedLstm> packed =
+      packed_weights_enabled && PackedMatrix::Available() ? Cache().Get(params, has_biases, num_layers * dirs) : nullptr;
   at::Tensor h_n = at::empty({num_layers * dirs, B, H}, x.options());
   at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
   for (int64_t layer = 0; layer < num_layers; ++layer) {
@@ -135,7 +243,14 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
     std::vector<at::Tensor> proj;
     for (int64_t d = 0; d < dirs; ++d) {  // input projections: matrix products over all threads
       w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
-      proj.push_back(Project(x, w.back()));
+      if (packed) {
+        const PackedDirection& pd = packed->dirs[static_cast<size_t>(layer * dirs + d)];
+        proj.push_back(at::empty({x.size(0), 4 * H}, x.options()));
+        pd.w_ih.MultiplyAdd(x.data_ptr<float>(), x.size(1), x.size(0), pd.bias.data(), 0, proj.back().data_ptr<float>(),
+                            4 * H, /*parallel=*/true);
+      } else {
+        proj.push_back(Project(x, w.back()));
+      }
     }
     // the directions' recurrences are independent: one per thread when there are two
     at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
@@ -148,9 +263,16 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
         for (int64_t s = 0; s < T; ++s) {
           const size_t t = static_cast<size_t>(d == 0 ? s : T - 1 - s);
           const int64_t rows = batch_sizes[t], off = offset[t];
-          at::Tensor g = gates.narrow(0, 0, rows);
-          at::addmm_out(g, proj[static_cast<size_t>(d)].narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
-          GateStep(g.data_ptr<float>(), rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
+          float* g = gates.data_ptr<float>();
+          if (packed) {
+            packed->dirs[static_cast<size_t>(idx)].w_hh.MultiplyAdd(h.data_ptr<float>(), H, rows,
+                                                                   proj[static_cast<size_t>(d)].data_ptr<float>() + off * 4 * H,
+                                                                   4 * H, g, 4 * H, /*parallel=*/false);
+          } else {
+            at::Tensor gv = gates.narrow(0, 0, rows);
+            at::addmm_out(gv, proj[static_cast<size_t>(d)].narrow(0, off, rows), h.narrow(0, 0, rows), w_hh_t);
+          }
+          GateStep(g, rows, H, h.data_ptr<float>(), c.data_ptr<float>(),
                    out.data_ptr<float>() + off * dirs * H + d * H, dirs * H);
         }
         h_n[idx].copy_(h);
@@ -224,6 +346,8 @@ int ReplaceIn(torch::jit::Block* block, torch::jit::Graph& graph) {
 }
 
 }  // namespace
+
+void SetPackedWeightsForTesting(bool on) { packed_weights_enabled = on; }
 
 FastLstmScope::FastLstmScope(bool on) : previous_(fast_lstm_on) { fast_lstm_on = on; }
 FastLstmScope::~FastLstmScope() { fast_lstm_on = previous_; }

@@ -6,9 +6,12 @@
 // arithmetic. Per time step and direction it dispatches about a dozen ATen ops
 // (the recurrent matrix product, chunk, three sigmoids, two tanhs, products
 // and sums), each with its own allocation, which for one sentence costs more
-// than the recurrent matrix-vector product itself. sense::lstm_input /
-// sense::lstm_data compute the same recurrence with one matrix product per
-// step into a reused buffer and one fused pass over the gates.
+// than the recurrent matrix-vector product itself, and OpenBLAS repacks the
+// weights on every matrix product. sense::lstm_input / sense::lstm_data
+// compute the same recurrence with one matrix product per step into a reused
+// buffer and one fused pass over the gates; on CPUs with AVX2 and FMA the
+// products run against copies of the weights packed on the first call
+// (packed_gemm.h) and kept for as long as the weight tensors live.
 //
 // Contract: same schema and results as aten::lstm.input / aten::lstm.data
 // (PyTorch's gate order i, f, g, o; biases b_ih + b_hh; packed sequences as
@@ -16,7 +19,8 @@
 // autograd, train = false, no proj_size) inside a FastLstmScope; any other
 // call is passed to at::lstm unchanged, so the rewrite never changes what a
 // graph can run.
-// Thread safety: the ops are stateless and re-entrant.
+// Thread safety: the ops are re-entrant; the cache of packed weights is
+// shared and locked.
 #ifndef SENSE_INFERENCE_SRC_FAST_LSTM_H_
 #define SENSE_INFERENCE_SRC_FAST_LSTM_H_
 
@@ -57,6 +61,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> LstmData(const at::Tensor& data, 
                                                         at::TensorList hx, at::TensorList params, bool has_biases,
                                                         int64_t num_layers, double dropout, bool train,
                                                         bool bidirectional);
+
+// Off, the kernel multiplies by the weights as given (ATen / OpenBLAS
+// matrix products) instead of by its packed copies; for tests.
+void SetPackedWeightsForTesting(bool on);
 
 // tanh as the fused pass computes it (a rational approximation, |error| below
 // 4e-7 over all floats); exposed for its test.

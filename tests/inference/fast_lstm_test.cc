@@ -1,8 +1,12 @@
 // sense's LSTM kernel (inference/src/fast_lstm.h) against aten::lstm: dense
 // and packed sequences, one and two layers, one and two directions, with and
-// without biases and initial states; the fallback for autograd; the graph
-// rewrite.
+// without biases and initial states, with packed and unpacked weights; the
+// cache of packed weights; the fallback for autograd; the graph rewrite. And
+// the packed matrix product under it (packed_gemm.h) against a
+// double-precision reference.
 #include "fast_lstm.h"
+
+#include "packed_gemm.h"
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -42,7 +46,8 @@ double MaxDiff(const at::Tensor& a, const at::Tensor& b) {
 }
 
 const std::vector<Config> kConfigs = {
-    {5, 7, 1, true, true}, {5, 7, 1, false, true}, {6, 8, 2, true, true}, {3, 4, 2, false, false}, {9, 16, 1, true, false}};
+    {5, 7, 1, true, true},  {5, 7, 1, false, true},   {6, 8, 2, true, true},
+    {3, 4, 2, false, false}, {9, 16, 1, true, false}, {37, 20, 1, true, true}};  // 4H = 80: panels of 16, 4 + 1
 
 TEST(FastLstmTest, DenseMatchesAten) {
   torch::manual_seed(1);
@@ -50,7 +55,7 @@ TEST(FastLstmTest, DenseMatchesAten) {
   FastLstmScope on(true);
   for (const Config& c : kConfigs)
     for (bool batch_first : {true, false})
-      for (int64_t B : {1, 3}) {
+      for (int64_t B : {1, 2, 3, 13}) {  // the kernel's row tiles: 1 x 64, 2 x 32, 6 x 16 and remainders
         const int64_t T = 6, dirs = c.bidirectional ? 2 : 1;
         const auto params = Params(c);
         at::Tensor x = batch_first ? torch::randn({B, T, c.in}) : torch::randn({T, B, c.in});
@@ -122,6 +127,89 @@ TEST(FastLstmTest, TwoThreadsMatchOne) {  // the directions run on two threads
     EXPECT_LT(MaxDiff(std::get<2>(packed2), std::get<2>(packed1)), 1e-6);
   }
   at::set_num_threads(before);
+}
+
+TEST(FastLstmTest, PackedAndUnpackedWeightsAgree) {
+  torch::manual_seed(8);
+  c10::InferenceMode guard;
+  FastLstmScope on(true);
+  for (const Config& c : kConfigs) {
+    const int64_t dirs = c.bidirectional ? 2 : 1;
+    const auto params = Params(c);
+    at::Tensor x = torch::randn({5, 9, c.in});
+    at::Tensor h0 = torch::randn({c.layers * dirs, 5, c.hidden}), c0 = torch::randn({c.layers * dirs, 5, c.hidden});
+    SetPackedWeightsForTesting(false);
+    auto plain = LstmInput(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, true);
+    SetPackedWeightsForTesting(true);
+    auto packed = LstmInput(x, {h0, c0}, params, c.biases, c.layers, 0.0, false, c.bidirectional, true);
+    EXPECT_LT(MaxDiff(std::get<0>(packed), std::get<0>(plain)), 2e-6);
+    EXPECT_LT(MaxDiff(std::get<2>(packed), std::get<2>(plain)), 2e-6);
+  }
+}
+
+// Model parameters are ordinary tensors (not inference tensors), so their
+// packed copies are cached: the cache must see in-place writes and new tensors.
+TEST(FastLstmTest, CachedWeightsFollowTheParameters) {
+  torch::manual_seed(9);
+  const Config c{6, 12, 1, true, true};
+  std::vector<at::Tensor> params = Params(c);
+  at::Tensor x = torch::randn({2, 5, c.in});
+  at::Tensor h0 = torch::zeros({2, 2, c.hidden}), c0 = torch::zeros({2, 2, c.hidden});
+  const auto check = [&](const char* what) {
+    c10::InferenceMode guard;
+    auto ref = at::lstm(x, {h0, c0}, params, true, 1, 0.0, false, true, true);
+    FastLstmScope on(true);
+    for (int call = 0; call < 2; ++call) {  // the first call packs, the second finds the cache
+      auto got = LstmInput(x, {h0, c0}, params, true, 1, 0.0, false, true, true);
+      EXPECT_LT(MaxDiff(std::get<0>(got), std::get<0>(ref)), 2e-6) << what << ", call " << call;
+    }
+  };
+  check("fresh parameters");
+  {
+    torch::NoGradGuard no_grad;
+    params[1].mul_(-0.5);  // w_hh of the forward direction, in place
+    params[6].add_(1.0);   // b_ih of the backward direction
+  }
+  check("after in-place writes");
+  params = Params(c);  // new tensors; the old ones are freed
+  check("new parameter tensors");
+}
+
+TEST(PackedMatrixTest, MatchesDoubleReference) {
+  if (!PackedMatrix::Available()) GTEST_SKIP() << "this CPU has no AVX2/FMA: sense's LSTM uses OpenBLAS products here";
+  torch::manual_seed(10);
+  const int before = at::get_num_threads();
+  for (int64_t n : {5, 16, 20, 64, 80, 1000})
+    for (int64_t k : {1, 7, 33})
+      for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 13, 40})
+        for (bool bias_row : {true, false}) {
+          const int64_t lda = k + 3, ldc = n + 5;  // strided rows
+          at::Tensor w = torch::randn({n, k}), a = torch::randn({m, lda});
+          at::Tensor init = torch::randn({bias_row ? 1 : m, ldc});
+          const PackedMatrix packed(w.data_ptr<float>(), n, k);
+          ASSERT_EQ(packed.n(), n);
+          ASSERT_EQ(packed.k(), k);
+          at::Tensor c = torch::full({m, ldc}, 7.0f);
+          packed.MultiplyAdd(a.data_ptr<float>(), lda, m, init.data_ptr<float>(), bias_row ? 0 : ldc,
+                             c.data_ptr<float>(), ldc, /*parallel=*/false);
+          at::Tensor ref = init.narrow(1, 0, n).to(at::kDouble) +
+                           at::mm(a.narrow(1, 0, k).to(at::kDouble), w.to(at::kDouble).t());
+          SCOPED_TRACE(testing::Message() << "n " << n << " k " << k << " m " << m << " bias row " << bias_row);
+          EXPECT_LT(MaxDiff(c.narrow(1, 0, n).to(at::kDouble), ref), 1e-5 * std::sqrt(double(k)) + 1e-6);
+          EXPECT_EQ(MaxDiff(c.narrow(1, n, ldc - n), torch::full({m, ldc - n}, 7.0f)), 0.0);  // past n untouched
+          if (!bias_row) {  // in place: c is init
+            at::Tensor inplace = init.clone();
+            packed.MultiplyAdd(a.data_ptr<float>(), lda, m, inplace.data_ptr<float>(), ldc, inplace.data_ptr<float>(),
+                               ldc, false);
+            EXPECT_EQ(MaxDiff(inplace.narrow(1, 0, n), c.narrow(1, 0, n)), 0.0);
+          }
+          at::set_num_threads(2);  // split by column panels: each output is summed the same way
+          at::Tensor c2 = torch::full({m, ldc}, 7.0f);
+          packed.MultiplyAdd(a.data_ptr<float>(), lda, m, init.data_ptr<float>(), bias_row ? 0 : ldc,
+                             c2.data_ptr<float>(), ldc, /*parallel=*/true);
+          at::set_num_threads(before);
+          EXPECT_EQ(MaxDiff(c2, c), 0.0);
+        }
 }
 
 TEST(FastLstmTest, GradientsFallBackToAten) {
