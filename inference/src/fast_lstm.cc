@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <c10/util/intrusive_ptr.h>
 #include <torch/library.h>
 
@@ -252,8 +253,12 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
         proj.push_back(Project(x, w.back()));
       }
     }
-    // the directions' recurrences are independent: one per thread when there are two
+    // the directions' recurrences are independent: one per thread when there
+    // are two. The worker thread takes the caller's thread-local state
+    // (inference mode, grad mode), which ATen's OpenMP parallel_for does not pass.
+    const at::ThreadLocalState caller_state;
     at::parallel_for(0, dirs, 1, [&](int64_t begin, int64_t end) {
+      at::ThreadLocalStateGuard state(caller_state);
       for (int64_t d = begin; d < end; ++d) {
         const int64_t idx = layer * dirs + d;
         at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
