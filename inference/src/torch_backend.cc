@@ -382,11 +382,9 @@ std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vect
                                          at::Generator& gen) {
   const int64_t rows = static_cast<int64_t>(lengths.size());
   const int64_t T = *std::max_element(lengths.begin(), lengths.end());
-  const auto role = [&](const char* name, size_t fallback) -> std::string {
-    if (m.text && m.text->input_names.count(name)) return m.text->input_names.at(name);
-    return fallback < m.inputs.size() ? m.inputs[fallback].name : "";
-  };
-  const std::string ids_name = role("ids", 0), mask_name = role("mask", 1);
+  const TextInputRoles roles = TextInputs(m);
+  const std::string& ids_name = roles.ids;
+  const std::string& mask_name = roles.mask;
   std::vector<c10::IValue> args;
   for (const auto& spec : m.inputs) {
     const bool is_mask = spec.name == mask_name;

@@ -38,10 +38,9 @@ TextClassifier::TextClassifier(TextClassifierOptions options, std::unique_ptr<Mo
                                std::unique_ptr<Tokenizer> tokenizer)
     : options_(std::move(options)), model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
   const ModelMetadata& m = model_->metadata();
-  const auto& names = m.text->input_names;
-  ids_input_ = names.count("ids") ? names.at("ids") : m.inputs[0].name;
-  if (names.count("mask")) mask_input_ = names.at("mask");
-  else if (m.inputs.size() > 1) mask_input_ = m.inputs[1].name;
+  const TextInputRoles roles = TextInputs(m);
+  ids_input_ = roles.ids;
+  mask_input_ = roles.mask;
   for (const auto& n : {ids_input_, mask_input_}) {
     if (n.empty()) continue;
     if (std::none_of(m.inputs.begin(), m.inputs.end(), [&](const TensorSpec& s) { return s.name == n; }))
