@@ -9,9 +9,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -129,23 +132,34 @@ std::atomic<bool> packed_weights_enabled{true};
 
 // Packed weights, reused across calls for the same parameter tensors: a
 // model's LSTM parameters are the same tensors on every call, so the packing
-// happens on the first call only. An entry is matched on the identity of
-// every parameter tensor (held weakly, so that a freed tensor's address is
-// never taken for a new one), its data pointer and its version counter (which
-// in-place writes bump). Inference tensors have no version counter: their
-// weights are packed on every call, never cached.
+// happens on the first call only. An entry is matched on the layout
+// (biases, layers x directions), the identity of every parameter tensor
+// (held weakly, so that a freed tensor's address is never taken for a new
+// one), its data pointer and its version counter. So a parameter changed by
+// an in-place ATen op on it (copy_, mul_, ...: they bump the counter) or
+// replaced by another tensor is packed again; a write that bypasses the
+// counter (through Tensor::data(), or to the raw memory) is not seen: the
+// contract of these ops is that weights change only through ATen ops on the
+// parameter tensors themselves. Inference tensors have no version counter:
+// their weights are packed on every call, never cached. An entry goes when
+// one of its tensors has been freed or when a newer version of the same
+// tensors replaces it, checked at the next call.
 class PackCache {
  public:
   std::shared_ptr<const PackedLstm> Get(const std::vector<at::Tensor>& params, bool has_biases, int64_t layers_dirs) {
-    bool cacheable = true;
-    for (const auto& p : params) cacheable = cacheable && !p.is_inference();
-    if (!cacheable) return Pack(params, has_biases, layers_dirs);
-    std::lock_guard<std::mutex> lock(mutex_);
-    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.Expired(); }),
-                   entries_.end());
-    for (const Entry& e : entries_)
-      if (e.Matches(params)) return e.packed;
+    for (const auto& p : params)
+      if (p.is_inference()) return Pack(params, has_biases, layers_dirs);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Purge(params);
+      for (const Entry& e : entries_)
+        if (e.Matches(params, has_biases, layers_dirs)) return e.packed;
+    }
+    // Pack without the lock: other models' calls go on meanwhile. Two threads
+    // may both pack the same weights on their first call; one copy is kept.
     Entry e;
+    e.has_biases = has_biases;
+    e.layers_dirs = layers_dirs;
     for (const auto& p : params) {
       e.refs.emplace_back(p.getIntrusivePtr());
       e.impls.push_back(p.unsafeGetTensorImpl());
@@ -153,13 +167,24 @@ class PackCache {
       e.versions.push_back(p._version());
     }
     e.packed = Pack(params, has_biases, layers_dirs);
+    std::lock_guard<std::mutex> lock(mutex_);
+    Purge(params);
+    for (const Entry& other : entries_)
+      if (other.Matches(params, has_biases, layers_dirs)) return other.packed;
     entries_.push_back(std::move(e));
     return entries_.back().packed;
+  }
+
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return entries_.size();
   }
 
  private:
   using WeakImpl = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
   struct Entry {
+    bool has_biases = false;
+    int64_t layers_dirs = 0;
     std::vector<WeakImpl> refs;
     std::vector<const c10::TensorImpl*> impls;
     std::vector<const void*> data;
@@ -169,15 +194,34 @@ class PackCache {
     bool Expired() const {
       return std::any_of(refs.begin(), refs.end(), [](const WeakImpl& r) { return r.expired(); });
     }
-    bool Matches(const std::vector<at::Tensor>& params) const {
+    bool SameTensors(const std::vector<at::Tensor>& params) const {
       if (params.size() != impls.size()) return false;
       for (size_t i = 0; i < params.size(); ++i)
-        if (params[i].unsafeGetTensorImpl() != impls[i] || params[i].data_ptr() != data[i] ||
-            params[i]._version() != versions[i])
-          return false;
+        if (params[i].unsafeGetTensorImpl() != impls[i]) return false;
+      return true;
+    }
+    bool Matches(const std::vector<at::Tensor>& params, bool biases, int64_t ld) const {
+      if (biases != has_biases || ld != layers_dirs || !SameTensors(params)) return false;
+      for (size_t i = 0; i < params.size(); ++i)
+        if (params[i].data_ptr() != data[i] || params[i]._version() != versions[i]) return false;
       return true;
     }
   };
+
+  // Drops entries whose tensors have been freed, and older versions of
+  // `params` (same tensors, other data or version counters).
+  void Purge(const std::vector<at::Tensor>& params) {
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                  [&](const Entry& e) {
+                                    if (e.Expired()) return true;
+                                    if (!e.SameTensors(params)) return false;
+                                    for (size_t i = 0; i < params.size(); ++i)
+                                      if (params[i].data_ptr() != e.data[i] || params[i]._version() != e.versions[i])
+                                        return true;
+                                    return false;
+                                  }),
+                   entries_.end());
+  }
 
   static std::shared_ptr<const PackedLstm> Pack(const std::vector<at::Tensor>& params, bool has_biases,
                                                 int64_t layers_dirs) {
@@ -203,21 +247,43 @@ PackCache& Cache() {
 
 thread_local bool fast_lstm_on = false;
 
-// Whether the fast path applies; otherwise the call goes to at::lstm.
+// Whether the fast path applies; otherwise the call goes to at::lstm, which
+// also raises the errors for malformed arguments: the kernel works on raw
+// pointers, so every shape it relies on is checked here. `rows` is the
+// number of input rows (N, or T * B) and `width` the input feature size; B is
+// the batch (hx's second dimension).
 bool Supported(const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers,
                bool train, bool bidirectional) {
   if (!fast_lstm_on || train || !input.device().is_cpu() || input.scalar_type() != at::kFloat) return false;
   const int64_t dirs = bidirectional ? 2 : 1;
-  if (hx.size() != 2 || static_cast<int64_t>(params.size()) != num_layers * dirs * (has_biases ? 4 : 2)) return false;
+  if (num_layers < 1 || hx.size() != 2 || static_cast<int64_t>(params.size()) != num_layers * dirs * (has_biases ? 4 : 2))
+    return false;
   const bool grad = at::GradMode::is_enabled();
   if (grad && input.requires_grad()) return false;
   for (const auto& t : hx)
     if (!t.device().is_cpu() || t.scalar_type() != at::kFloat || (grad && t.requires_grad())) return false;
   for (const auto& p : params)
     if (!p.device().is_cpu() || p.scalar_type() != at::kFloat || (grad && p.requires_grad())) return false;
-  // proj_size (w_hr) would show as w_hh of shape [4H, P] with P != H
-  const at::Tensor& w_hh = params[1];
-  return w_hh.dim() == 2 && w_hh.size(0) == 4 * w_hh.size(1) && hx[0].size(-1) == w_hh.size(1);
+  // every layer and direction: w_ih [4H, in_l], w_hh [4H, H] (proj_size would
+  // make it [4H, P]), biases [4H]; states [layers * dirs, B, H]
+  const int64_t H = params[1].dim() == 2 ? params[1].size(1) : -1;
+  if (H < 1 || input.dim() < 2) return false;
+  const int64_t per = has_biases ? 4 : 2;
+  for (int64_t l = 0; l < num_layers; ++l)
+    for (int64_t d = 0; d < dirs; ++d) {
+      const int64_t i = (l * dirs + d) * per;
+      const int64_t in = l == 0 ? input.size(-1) : dirs * H;
+      const at::Tensor& w_ih = params[static_cast<size_t>(i)];
+      const at::Tensor& w_hh = params[static_cast<size_t>(i + 1)];
+      if (w_ih.dim() != 2 || w_ih.size(0) != 4 * H || w_ih.size(1) != in) return false;
+      if (w_hh.dim() != 2 || w_hh.size(0) != 4 * H || w_hh.size(1) != H) return false;
+      for (int64_t b = 2; b < per; ++b)
+        if (params[static_cast<size_t>(i + b)].numel() != 4 * H) return false;
+    }
+  for (const auto& t : hx)
+    if (t.dim() != 3 || t.size(0) != num_layers * dirs || t.size(2) != H || !t.sizes().equals(hx[0].sizes()))
+      return false;
+  return true;
 }
 
 // The recurrence over sequences laid out as pack_padded_sequence lays them
@@ -293,7 +359,8 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
 
 Result LstmInput(const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers,
                  double dropout, bool train, bool bidirectional, bool batch_first) {
-  if (!Supported(input, hx, params, has_biases, num_layers, train, bidirectional) || input.dim() != 3)
+  if (!Supported(input, hx, params, has_biases, num_layers, train, bidirectional) || input.dim() != 3 ||
+      input.size(batch_first ? 0 : 1) != hx[0].size(1))
     return at::lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first);
   const at::Tensor x = (batch_first ? input.transpose(0, 1) : input).contiguous();  // [T, B, in]
   const int64_t T = x.size(0), B = x.size(1);
@@ -309,8 +376,18 @@ Result LstmData(const at::Tensor& data, const at::Tensor& batch_sizes, at::Tenso
       !batch_sizes.device().is_cpu() || batch_sizes.scalar_type() != at::kLong)
     return at::lstm(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional);
   const at::Tensor bs = batch_sizes.contiguous();
-  return Recurrence(data.contiguous(), std::vector<int64_t>(bs.data_ptr<int64_t>(), bs.data_ptr<int64_t>() + bs.numel()),
-                    hx, params, has_biases, num_layers, bidirectional);
+  std::vector<int64_t> sizes(bs.data_ptr<int64_t>(), bs.data_ptr<int64_t>() + bs.numel());
+  // as pack_padded_sequence makes them: non-increasing, at least 1, summing to
+  // the rows of data, the first equal to the states' batch
+  bool valid = !sizes.empty() && sizes[0] == hx[0].size(1);
+  int64_t total = 0;
+  for (size_t t = 0; valid && t < sizes.size(); ++t) {
+    valid = sizes[t] >= 1 && (t == 0 || sizes[t] <= sizes[t - 1]);
+    total += sizes[t];
+  }
+  if (!valid || total != data.size(0))
+    return at::lstm(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train, bidirectional);
+  return Recurrence(data.contiguous(), sizes, hx, params, has_biases, num_layers, bidirectional);
 }
 
 namespace {
@@ -353,6 +430,19 @@ int ReplaceIn(torch::jit::Block* block, torch::jit::Graph& graph) {
 }  // namespace
 
 void SetPackedWeightsForTesting(bool on) { packed_weights_enabled = on; }
+
+size_t PackedWeightCacheSizeForTesting() { return Cache().size(); }
+
+int ParallelThreadsForTesting(int64_t tasks) {
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  at::parallel_for(0, tasks, 1, [&](int64_t, int64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // long enough for the other threads to take tasks
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.insert(std::this_thread::get_id());
+  });
+  return static_cast<int>(ids.size());
+}
 
 FastLstmScope::FastLstmScope(bool on) : previous_(fast_lstm_on) { fast_lstm_on = on; }
 FastLstmScope::~FastLstmScope() { fast_lstm_on = previous_; }

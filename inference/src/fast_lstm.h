@@ -11,14 +11,18 @@
 // compute the same recurrence with one matrix product per step into a reused
 // buffer and one fused pass over the gates; on CPUs with AVX2 and FMA the
 // products run against copies of the weights packed on the first call
-// (packed_gemm.h) and kept for as long as the weight tensors live.
+// (packed_gemm.h) and kept between calls for the same weight tensors.
 //
 // Contract: same schema and results as aten::lstm.input / aten::lstm.data
 // (PyTorch's gate order i, f, g, o; biases b_ih + b_hh; packed sequences as
 // pack_padded_sequence makes them). Float32 CPU tensors in inference (no
 // autograd, train = false, no proj_size) inside a FastLstmScope; any other
 // call is passed to at::lstm unchanged, so the rewrite never changes what a
-// graph can run.
+// graph can run. Malformed arguments are passed to at::lstm too, which
+// raises its own errors. Weights may change between calls only through
+// ATen ops on the parameter tensors (copy_, mul_, ...), which the cache of
+// packed copies sees; writes that bypass the tensors' version counters
+// (Tensor::data(), raw memory) are not seen.
 // Thread safety: the ops are re-entrant; the cache of packed weights is
 // shared and locked.
 #ifndef SENSE_INFERENCE_SRC_FAST_LSTM_H_
@@ -61,6 +65,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> LstmData(const at::Tensor& data, 
                                                         at::TensorList hx, at::TensorList params, bool has_biases,
                                                         int64_t num_layers, double dropout, bool train,
                                                         bool bidirectional);
+
+// For tests: the number of weight sets held packed now, and the number of
+// distinct threads that one at::parallel_for over `tasks` tasks runs on from
+// this library's code (2 for 2 tasks at 2 threads when OpenMP is on; 1 when
+// the library was built without it and ATen's parallel_for runs serially).
+size_t PackedWeightCacheSizeForTesting();
+int ParallelThreadsForTesting(int64_t tasks);
 
 // Off, the kernel multiplies by the weights as given (ATen / OpenBLAS
 // matrix products) instead of by its packed copies; for tests.

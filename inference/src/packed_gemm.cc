@@ -2,6 +2,7 @@
 #include "packed_gemm.h"
 
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,7 +30,7 @@ __attribute__((target("avx2,fma"))) void Tile(const float* __restrict a, int64_t
     for (int q = 0; q < 2 * P; ++q) wv[q] = _mm256_loadu_ps(w + (q / 2) * ps + k * kPanel + (q % 2) * 8);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m256 x = _mm256_broadcast_ss(a + r * lda + k);
+      const __m256 x = _mm256_set1_ps(a[r * lda + k]);  // vbroadcastss; a plain load that sanitizers see
 #pragma GCC unroll 8
       for (int q = 0; q < 2 * P; ++q) acc[r][q] = _mm256_fmadd_ps(wv[q], x, acc[r][q]);
     }
@@ -100,6 +101,8 @@ void PackedMatrix::Panels(const float* a, int64_t lda, int64_t m, const float* i
 void PackedMatrix::MultiplyAdd(const float* a, int64_t lda, int64_t m, const float* init, int64_t ldi, float* c,
                                int64_t ldc, bool parallel) const {
   if (m <= 0) return;
+  TORCH_CHECK(lda >= k_ && ldc >= n_ && (ldi == 0 || ldi >= n_), "PackedMatrix::MultiplyAdd: strides lda ", lda,
+              ", ldc ", ldc, ", ldi ", ldi, " too small for a ", n_, " x ", k_, " matrix");
   const int64_t per_panel = m * k_ * kPanel;  // multiply-adds
   constexpr int64_t kGrain = int64_t{1} << 18;  // below this a thread costs more than it saves
   if (!parallel || per_panel * panels_ < 2 * kGrain || at::get_num_threads() < 2) {

@@ -5,7 +5,8 @@
 //
 // Why: OpenBLAS repacks W on every sgemm call. For the input projection of a
 // sentence (25 x 281 times 281 x 896) that copy costs as much as the
-// arithmetic; packed once at load, it is gone. The products run in an AVX2 +
+// arithmetic; packed once and kept (the LSTM kernel keeps a model's packed
+// weights between calls), it is gone. The products run in an AVX2 +
 // FMA micro-kernel (6 rows x 16 columns, or 1-2 rows x 64 columns so that a
 // single row still has eight independent accumulators).
 //
@@ -37,8 +38,9 @@ class PackedMatrix {
 
   // For r < m: c[r * ldc + j] = init[r * ldi + j] + sum_k a[r * lda + k] * W[j, k],
   // j < n. ldi = 0 adds the same row (a bias) to every row; c may be init
-  // (same stride). With parallel, large products are split over ATen's
-  // intra-op threads by column panels.
+  // (same stride) but must not overlap a. Needs lda >= k, ldc >= n and
+  // ldi = 0 or >= n (checked: c10::Error). With parallel, large products are
+  // split over ATen's intra-op threads by column panels.
   void MultiplyAdd(const float* a, int64_t lda, int64_t m, const float* init, int64_t ldi, float* c, int64_t ldc,
                    bool parallel) const;
 

@@ -14,6 +14,7 @@
 #include <torch/script.h>
 
 #include <cmath>
+#include <thread>
 #include <vector>
 
 namespace sense::internal {
@@ -173,6 +174,157 @@ TEST(FastLstmTest, CachedWeightsFollowTheParameters) {
   check("after in-place writes");
   params = Params(c);  // new tensors; the old ones are freed
   check("new parameter tensors");
+}
+
+// Parameters created outside inference mode, as a loaded model's are: these
+// go through the cache of packed weights.
+std::vector<at::Tensor> ModelParams(const Config& c) {
+  std::vector<at::Tensor> p = Params(c);
+  for (const auto& t : p) EXPECT_FALSE(t.is_inference());
+  return p;
+}
+
+TEST(FastLstmTest, SameTensorsInAnotherLayoutArePackedApart) {
+  // [w_ih, w_hh] x 2 with in == H: a 1-layer bidirectional LSTM, or 2 layers of one direction
+  torch::manual_seed(11);
+  const Config c{6, 6, 1, true, false};
+  const std::vector<at::Tensor> params = ModelParams(c);
+  at::Tensor x = torch::randn({2, 5, 6});
+  at::Tensor s = torch::zeros({2, 2, 6});
+  c10::InferenceMode guard;
+  FastLstmScope on(true);
+  for (int round = 0; round < 2; ++round) {
+    const bool bidirectional = round == 0;
+    const int64_t layers = bidirectional ? 1 : 2;
+    auto ref = at::lstm(x, {s, s}, params, false, layers, 0.0, false, bidirectional, true);
+    auto got = LstmInput(x, {s, s}, params, false, layers, 0.0, false, bidirectional, true);
+    EXPECT_LT(MaxDiff(std::get<0>(got), std::get<0>(ref)), 2e-6) << "bidirectional " << bidirectional;
+  }
+  for (int round = 0; round < 2; ++round) {  // and back, from the cache
+    const bool bidirectional = round == 0;
+    const int64_t layers = bidirectional ? 1 : 2;
+    auto ref = at::lstm(x, {s, s}, params, false, layers, 0.0, false, bidirectional, true);
+    auto got = LstmInput(x, {s, s}, params, false, layers, 0.0, false, bidirectional, true);
+    EXPECT_LT(MaxDiff(std::get<0>(got), std::get<0>(ref)), 2e-6) << "again, bidirectional " << bidirectional;
+  }
+}
+
+TEST(FastLstmTest, CacheKeepsOneCopyPerWeightSet) {
+  torch::manual_seed(12);
+  const Config c{5, 8, 1, true, true};
+  std::vector<at::Tensor> params = ModelParams(c);
+  at::Tensor x = torch::randn({1, 4, c.in});
+  at::Tensor s = torch::zeros({2, 1, c.hidden});
+  const auto run = [&] {
+    c10::InferenceMode guard;
+    FastLstmScope on(true);
+    LstmInput(x, {s, s}, params, true, 1, 0.0, false, true, true);
+  };
+  run();
+  const size_t held = PackedWeightCacheSizeForTesting();
+  for (int i = 0; i < 20; ++i) {
+    {
+      torch::NoGradGuard no_grad;
+      params[1].mul_(0.9);  // a new version: packed again, the old copy dropped
+    }
+    run();
+  }
+  EXPECT_EQ(PackedWeightCacheSizeForTesting(), held);
+  params = ModelParams(c);  // the old tensors are freed: their entry goes at the next call
+  run();
+  EXPECT_EQ(PackedWeightCacheSizeForTesting(), held);
+}
+
+TEST(FastLstmTest, ConcurrentCallersGetTheirOwnResults) {
+  torch::manual_seed(13);
+  std::vector<Config> configs = {{7, 12, 1, true, true}, {9, 20, 2, true, true}};
+  std::vector<std::vector<at::Tensor>> params;
+  std::vector<at::Tensor> inputs, refs;
+  for (const Config& c : configs) {
+    params.push_back(ModelParams(c));
+    inputs.push_back(torch::randn({3, 7, c.in}));
+    at::Tensor s = torch::zeros({c.layers * 2, 3, c.hidden});
+    c10::InferenceMode guard;
+    refs.push_back(std::get<0>(at::lstm(inputs.back(), {s, s}, params.back(), true, c.layers, 0.0, false, true, true)));
+  }
+  std::vector<double> worst(8, 0.0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < worst.size(); ++t)
+    threads.emplace_back([&, t] {
+      c10::InferenceMode guard;
+      FastLstmScope on(true);
+      for (int i = 0; i < 20; ++i) {
+        const size_t k = (t + static_cast<size_t>(i)) % configs.size();
+        at::Tensor s = torch::zeros({configs[k].layers * 2, 3, configs[k].hidden});
+        auto got = LstmInput(inputs[k], {s, s}, params[k], true, configs[k].layers, 0.0, false, true, true);
+        worst[t] = std::max(worst[t], (std::get<0>(got) - refs[k]).abs().max().item<double>());
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (double w : worst) EXPECT_LT(w, 2e-6);
+}
+
+TEST(FastLstmTest, MalformedArgumentsRaiseAtensErrors) {
+  torch::manual_seed(14);
+  c10::InferenceMode guard;
+  FastLstmScope on(true);
+  const Config c{5, 8, 1, true, true};
+  const auto params = Params(c);
+  at::Tensor s = torch::zeros({2, 2, c.hidden});
+  // input width 6 for weights made for 5
+  at::Tensor wide = torch::randn({2, 4, 6});
+  EXPECT_THROW(at::lstm(wide, {s, s}, params, true, 1, 0.0, false, true, true), c10::Error);
+  EXPECT_THROW(LstmInput(wide, {s, s}, params, true, 1, 0.0, false, true, true), c10::Error);
+  // states for a batch of 1, input batch 2
+  at::Tensor x = torch::randn({2, 4, c.in});
+  at::Tensor s1 = torch::zeros({2, 1, c.hidden});
+  EXPECT_THROW(at::lstm(x, {s1, s1}, params, true, 1, 0.0, false, true, true), c10::Error);
+  EXPECT_THROW(LstmInput(x, {s1, s1}, params, true, 1, 0.0, false, true, true), c10::Error);
+  // packed: increasing batch sizes
+  at::Tensor data = torch::randn({9, c.in});
+  at::Tensor bad_sizes = torch::tensor({1, 8}, at::kLong);
+  at::Tensor s8 = torch::zeros({2, 1, c.hidden});
+  EXPECT_THROW(at::lstm(data, bad_sizes, {s8, s8}, params, true, 1, 0.0, false, true), c10::Error);
+  EXPECT_THROW(LstmData(data, bad_sizes, {s8, s8}, params, true, 1, 0.0, false, true), c10::Error);
+  // a bias of the wrong size
+  auto short_bias = params;
+  short_bias[2] = torch::randn({4 * c.hidden - 1});
+  EXPECT_THROW(at::lstm(x, {s, s}, short_bias, true, 1, 0.0, false, true, true), c10::Error);
+  EXPECT_THROW(LstmInput(x, {s, s}, short_bias, true, 1, 0.0, false, true, true), c10::Error);
+}
+
+// The inference layer must be built with OpenMP: ATen's parallel_for is a
+// header template over `#pragma omp parallel`, serial in code built without it.
+TEST(FastLstmTest, ParallelForRunsOnSeveralThreads) {
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  EXPECT_EQ(ParallelThreadsForTesting(2), 2);
+  at::set_num_threads(before);
+}
+
+TEST(PackedMatrixTest, ParallelSplitMatchesSerial) {  // the 1 x 64 and 2 x 32 tiles too
+  if (!PackedMatrix::Available()) GTEST_SKIP() << "this CPU has no AVX2/FMA";
+  torch::manual_seed(15);
+  const int before = at::get_num_threads();
+  const int64_t n = 1000, k = 600;
+  at::Tensor w = torch::randn({n, k});
+  const PackedMatrix packed(w.data_ptr<float>(), n, k);
+  at::Tensor bias = torch::randn({n});
+  for (int64_t m : {1, 2, 3, 7}) {
+    at::Tensor a = torch::randn({m, k});
+    at::Tensor serial = torch::empty({m, n}), split = torch::empty({m, n});
+    at::set_num_threads(1);
+    packed.MultiplyAdd(a.data_ptr<float>(), k, m, bias.data_ptr<float>(), 0, serial.data_ptr<float>(), n, true);
+    at::set_num_threads(2);
+    packed.MultiplyAdd(a.data_ptr<float>(), k, m, bias.data_ptr<float>(), 0, split.data_ptr<float>(), n, true);
+    EXPECT_EQ(MaxDiff(split, serial), 0.0) << "m " << m;
+    EXPECT_LT(MaxDiff(serial.to(at::kDouble), bias.to(at::kDouble) + at::mm(a.to(at::kDouble), w.to(at::kDouble).t())),
+              1e-3);
+  }
+  at::set_num_threads(before);
+  EXPECT_THROW(packed.MultiplyAdd(w.data_ptr<float>(), k - 1, 1, bias.data_ptr<float>(), 0, bias.data_ptr<float>(), n,
+                                  false),
+               c10::Error);  // lda < k
 }
 
 TEST(PackedMatrixTest, MatchesDoubleReference) {
