@@ -306,16 +306,16 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
   at::Tensor c_n = at::empty({num_layers * dirs, B, H}, x.options());
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     at::Tensor out = at::empty({x.size(0), dirs * H}, x.options());
-    std::vector<Weights> w;
+    std::vector<Weights> w;  // without packed copies: the weights as given
     std::vector<at::Tensor> proj;
     for (int64_t d = 0; d < dirs; ++d) {  // input projections: matrix products over all threads
-      w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
       if (packed) {
         const PackedDirection& pd = packed->dirs[static_cast<size_t>(layer * dirs + d)];
         proj.push_back(at::empty({x.size(0), 4 * H}, x.options()));
         pd.w_ih.MultiplyAdd(x.data_ptr<float>(), x.size(1), x.size(0), pd.bias.data(), 0, proj.back().data_ptr<float>(),
                             4 * H, /*parallel=*/true);
       } else {
+        w.push_back(LayerWeights(params, has_biases, layer * dirs + d));
         proj.push_back(Project(x, w.back()));
       }
     }
@@ -330,7 +330,7 @@ Result Recurrence(at::Tensor x, const std::vector<int64_t>& batch_sizes, at::Ten
         at::Tensor gates = at::empty({std::max<int64_t>(B, 1), 4 * H}, x.options());
         at::Tensor h = hx[0][idx].contiguous().clone();
         at::Tensor c = hx[1][idx].contiguous().clone();
-        const at::Tensor w_hh_t = w[static_cast<size_t>(d)].w_hh.t();
+        const at::Tensor w_hh_t = packed ? at::Tensor() : w[static_cast<size_t>(d)].w_hh.t();
         for (int64_t s = 0; s < T; ++s) {
           const size_t t = static_cast<size_t>(d == 0 ? s : T - 1 - s);
           const int64_t rows = batch_sizes[t], off = offset[t];
