@@ -274,24 +274,33 @@ TEST(DeviceTest, Parse) {
 namespace sense {
 namespace {
 
-TEST(ModelOptimizationTest, ImageModelsUseAVerifiedOptimisedGraph) {
+// A test bundle loaded with load-time optimisation (first) and without it
+// (second, which must report "none"), on one thread.
+std::pair<std::unique_ptr<Model>, std::unique_ptr<Model>> OptimisedAndPlain(const std::string& name) {
   ModelOptions o;
-  o.path = sense::testing::TestModel("colour3.pt");
+  o.path = sense::testing::TestModel(name);
   o.num_threads = 1;
   auto fast = Model::Load(o);
-  EXPECT_EQ(fast->optimization().rfind("freeze + optimize_for_inference", 0), 0u) << fast->optimization();
   o.optimize = false;
   auto plain = Model::Load(o);
   EXPECT_EQ(plain->optimization(), "none");
-  for (int c = 0; c < 3; ++c) {  // same answers either way
-    Tensor a = fast->Run({{"x", ColourInput(c)}}).at("logits"), b = plain->Run({{"x", ColourInput(c)}}).at("logits");
-    for (int i = 0; i < 3; ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-5);
-  }
+  return {std::move(fast), std::move(plain)};
+}
+
+// Both models give the same logits for `inputs`, within 1e-5.
+void ExpectSameLogits(const Model& a, const Model& b, const NamedTensors& inputs) {
+  Tensor x = a.Run(inputs).at("logits"), y = b.Run(inputs).at("logits");
+  ASSERT_EQ(x.numel(), y.numel());
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(x.data<float>()[i], y.data<float>()[i], 1e-5);
+}
+
+TEST(ModelOptimizationTest, ImageModelsUseAVerifiedOptimisedGraph) {
+  auto [fast, plain] = OptimisedAndPlain("colour3.pt");
+  EXPECT_EQ(fast->optimization().rfind("freeze + optimize_for_inference", 0), 0u) << fast->optimization();
+  for (int c = 0; c < 3; ++c) ExpectSameLogits(*fast, *plain, {{"x", ColourInput(c)}});  // same answers either way
   // Gradients still come from the original graph's exported methods.
   EXPECT_TRUE(fast->HasMethod("features"));
-  o.path = sense::testing::TestModel("tiny_text.pt");
-  o.optimize = true;
-  EXPECT_EQ(Model::Load(o)->optimization(), "none");  // nothing recurrent: nothing to rewrite
+  EXPECT_EQ(OptimisedAndPlain("tiny_text.pt").first->optimization(), "none");  // nothing recurrent: nothing to rewrite
 }
 
 // ids [rows, T] with rows of the given lengths (ids 4..6, then padding 0) and their mask.
@@ -307,21 +316,11 @@ NamedTensors TextBatch(const std::vector<int64_t>& lengths, int64_t T) {
 }
 
 TEST(ModelOptimizationTest, TextModelLstmsRunSensesKernel) {
-  ModelOptions o;
-  o.path = sense::testing::TestModel("tiny_lstm_text.pt");
-  o.num_threads = 1;
-  auto fast = Model::Load(o);
+  auto [fast, plain] = OptimisedAndPlain("tiny_lstm_text.pt");
   // both aten::lstm calls (dense and packed branch) replaced, and checked at load
   EXPECT_EQ(fast->optimization().rfind("sense LSTM kernel (2 LSTMs, relative difference", 0), 0u) << fast->optimization();
-  o.optimize = false;
-  auto plain = Model::Load(o);
-  EXPECT_EQ(plain->optimization(), "none");
-  for (const auto& lengths : std::vector<std::vector<int64_t>>{{5}, {5, 2, 1, 5}, {3, 3}}) {  // dense and packed paths
-    const NamedTensors in = TextBatch(lengths, 5);
-    Tensor a = fast->Run(in).at("logits"), b = plain->Run(in).at("logits");
-    ASSERT_EQ(a.numel(), b.numel());
-    for (int64_t i = 0; i < a.numel(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-5);
-  }
+  for (const auto& lengths : std::vector<std::vector<int64_t>>{{5}, {5, 2, 1, 5}, {3, 3}})  // dense and packed paths
+    ExpectSameLogits(*fast, *plain, TextBatch(lengths, 5));
   // Gradients (integrated gradients) still run, through aten::lstm.
   const NamedTensors in = TextBatch({4}, 4);
   Tensor emb = fast->RunMethod("embed", {{"ids", in.at("ids")}}).at("output");
