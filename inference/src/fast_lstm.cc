@@ -151,9 +151,7 @@ class PackCache {
       if (p.is_inference()) return Pack(params, has_biases, layers_dirs);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      Purge(params);
-      for (const Entry& e : entries_)
-        if (e.Matches(params, has_biases, layers_dirs)) return e.packed;
+      if (auto hit = FindLocked(params, has_biases, layers_dirs)) return hit;
     }
     // Pack without the lock: other models' calls go on meanwhile. Two threads
     // may both pack the same weights on their first call; one copy is kept.
@@ -168,9 +166,7 @@ class PackCache {
     }
     e.packed = Pack(params, has_biases, layers_dirs);
     std::lock_guard<std::mutex> lock(mutex_);
-    Purge(params);
-    for (const Entry& other : entries_)
-      if (other.Matches(params, has_biases, layers_dirs)) return other.packed;
+    if (auto hit = FindLocked(params, has_biases, layers_dirs)) return hit;
     entries_.push_back(std::move(e));
     return entries_.back().packed;
   }
@@ -200,27 +196,27 @@ class PackCache {
         if (params[i].unsafeGetTensorImpl() != impls[i]) return false;
       return true;
     }
-    bool Matches(const std::vector<at::Tensor>& params, bool biases, int64_t ld) const {
-      if (biases != has_biases || ld != layers_dirs || !SameTensors(params)) return false;
+    // same data and version as when packed; only meaningful with SameTensors
+    bool SameData(const std::vector<at::Tensor>& params) const {
       for (size_t i = 0; i < params.size(); ++i)
         if (params[i].data_ptr() != data[i] || params[i]._version() != versions[i]) return false;
       return true;
     }
   };
 
-  // Drops entries whose tensors have been freed, and older versions of
-  // `params` (same tensors, other data or version counters).
-  void Purge(const std::vector<at::Tensor>& params) {
+  // With mutex_ held: drops entries whose tensors have been freed and older
+  // versions of `params` (same tensors, other data or version counters), then
+  // returns the packed copy of `params` in this layout, or null.
+  std::shared_ptr<const PackedLstm> FindLocked(const std::vector<at::Tensor>& params, bool has_biases,
+                                               int64_t layers_dirs) {
     entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
                                   [&](const Entry& e) {
-                                    if (e.Expired()) return true;
-                                    if (!e.SameTensors(params)) return false;
-                                    for (size_t i = 0; i < params.size(); ++i)
-                                      if (params[i].data_ptr() != e.data[i] || params[i]._version() != e.versions[i])
-                                        return true;
-                                    return false;
+                                    return e.Expired() || (e.SameTensors(params) && !e.SameData(params));
                                   }),
                    entries_.end());
+    for (const Entry& e : entries_)
+      if (e.has_biases == has_biases && e.layers_dirs == layers_dirs && e.SameTensors(params)) return e.packed;
+    return nullptr;
   }
 
   static std::shared_ptr<const PackedLstm> Pack(const std::vector<at::Tensor>& params, bool has_biases,

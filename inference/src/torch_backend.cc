@@ -383,12 +383,10 @@ std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vect
   const int64_t rows = static_cast<int64_t>(lengths.size());
   const int64_t T = *std::max_element(lengths.begin(), lengths.end());
   const TextInputRoles roles = TextInputs(m);
-  const std::string& ids_name = roles.ids;
-  const std::string& mask_name = roles.mask;
   std::vector<c10::IValue> args;
   for (const auto& spec : m.inputs) {
-    const bool is_mask = spec.name == mask_name;
-    const bool is_ids = spec.name == ids_name;
+    const bool is_mask = spec.name == roles.mask;
+    const bool is_ids = spec.name == roles.ids;
     at::Tensor t = spec.dtype == DType::kFloat32 ? at::randn({rows, T}, gen)
                                                  : torch::zeros({rows, T}, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
     if (spec.dtype != DType::kFloat32) {
