@@ -12,6 +12,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kDevice: return "device";
     case ErrorCode::kBackend: return "backend";
     case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kResource: return "resource";
     case ErrorCode::kInternal: return "internal";
   }
   return "unknown";

@@ -24,6 +24,7 @@ enum class ErrorCode {
   kDevice,       // a device is unknown or not available in this build/machine
   kBackend,      // the backend (LibTorch, OpenCV DNN) failed while running a model
   kUnsupported,  // a valid request this build or model cannot serve
+  kResource,     // out of memory, or a thread could not be started
   kInternal,     // a bug in sense
 };
 

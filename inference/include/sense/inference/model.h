@@ -18,6 +18,7 @@
 #define SENSE_INFERENCE_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,6 +46,14 @@ int CudaDeviceCount();
 // Cores this process may run on (sched_getaffinity), at least 1.
 int AvailableCores();
 
+// Inputs for the checks a Model runs at load (the verification pass, and the
+// comparison of an optimised graph with the original): one batch of rows,
+// row r with row_lengths[r] valid positions (tokens for a text model; image
+// models ignore it). The task that knows what its inputs mean supplies it
+// (text: ids within the vocabulary, masks, type ids; see
+// text/text_inputs.h); unset: zeros shaped as the metadata declares.
+using SampleInputs = std::function<NamedTensors(const ModelMetadata& metadata, const std::vector<int64_t>& row_lengths)>;
+
 struct ModelOptions {
   std::string path;            // model file (.pt TorchScript bundle, or .onnx); required
   std::string metadata_path;   // sidecar sense.json; empty: embedded, else <path>.json, else <stem>.json
@@ -65,6 +74,7 @@ struct ModelOptions {
   // profile-then-recompile costs tens of ms over the first two calls and did
   // not speed up the recurrent models we measured.)
   bool optimize = true;
+  SampleInputs sample_inputs;  // see above; empty: zero inputs
 };
 
 struct GradientResult {
