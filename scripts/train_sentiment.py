@@ -72,6 +72,7 @@ import json
 import math
 import random
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -613,24 +614,67 @@ def augment_texts(texts, copies, seed):
     return out
 
 
+def private_cache_dir():
+    """A cache folder only this user can read or write: $SENSE_CACHE_DIR, else
+    $XDG_CACHE_HOME/sense, else ~/.cache/sense, created with mode 0700. A
+    folder that exists but belongs to someone else, or that others may write
+    to, is refused: a shared machine's other users must not be able to plant
+    a file that this script then loads."""
+    base = os.environ.get("SENSE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "sense")
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    st = os.lstat(base)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        sys.exit(f"train_sentiment.py: cache folder {base} is not a private folder of this user "
+                 f"(owner uid {st.st_uid}, mode {oct(st.st_mode & 0o777)}); fix it or set SENSE_CACHE_DIR")
+    return base
+
+
+def read_logits_cache(cache, rows, log):
+    """The [rows, K] float32 logits stored at `cache`, or None when there is no
+    such file or it is not exactly that (a pickle, another shape or type, a
+    truncated file): such a file is reported and ignored, never executed."""
+    if not os.path.exists(cache):
+        return None
+    try:
+        arr = np.load(cache, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        log(f"teacher logits: ignoring the cache {cache}: not a plain .npy array ({e})")
+        return None
+    if not (isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[0] == rows and arr.dtype == np.float32):
+        log(f"teacher logits: ignoring the cache {cache}: {getattr(arr, 'shape', '?')} {getattr(arr, 'dtype', '?')}, "
+            f"expected ({rows}, K) float32")
+        return None
+    return torch.from_numpy(arr)
+
+
+def write_logits_cache(cache, logits):
+    tmp = f"{cache}.{os.getpid()}.tmp.npy"
+    np.save(tmp, logits.detach().to(torch.float32).cpu().numpy(), allow_pickle=False)
+    os.replace(tmp, cache)  # atomic: a concurrent run never reads half a file
+
+
 def teacher_logits(path, sha256, texts, max_len, log):
     """The logits of the sense bundle at `path` (whose file hashes to `sha256`),
     run as sense runs it, with its own tokenizer, for each text in order;
-    cached in the system temp folder under a key of the bundle and the texts."""
+    cached under a key of the bundle and the texts in a private folder
+    (private_cache_dir), as a plain .npy array read with allow_pickle=False:
+    loading the cache never runs code."""
     sys.path.insert(0, HERE)
     import pack_model
     key = hashlib.sha256((sha256 + "\n" + "\n".join(texts)).encode()).hexdigest()[:16]
-    cache = os.path.join(tempfile.gettempdir(), f"sense_teacher_{key}.pt")
-    if os.path.exists(cache):
+    cache = os.path.join(private_cache_dir(), f"teacher_logits_{key}.npy")
+    cached = read_logits_cache(cache, len(texts), log)
+    if cached is not None:
         log(f"teacher logits: {len(texts)} texts from the cache {cache}")
-        return torch.load(cache)
+        return cached
     t = time.time()
     module, extra = pack_model.load(path, ["tokenizer.model"])
     meta = json.loads(extra["sense.json"])
     tok = extra["tokenizer.model"]
     sp = spm.SentencePieceProcessor(model_proto=tok if isinstance(tok, bytes) else tok.encode("latin-1"))
     out = predict_logits(module.eval(), encode_all(sp, texts, max_len), meta["text"]["pad_id"])
-    torch.save(out, cache)
+    write_logits_cache(cache, out)
     log(f"teacher logits: {len(texts)} texts in {time.time() - t:.0f}s")
     return out
 
