@@ -4,7 +4,7 @@
 //
 // For one (threads, batch) configuration, in one process (so the peak RSS
 // belongs to that configuration), it measures:
-//   * end-to-end throughput: decode (DecodeImage) + ImageClassifier::ClassifyBatch
+//   * end-to-end throughput: ImageClassifier::ClassifyFiles (decode inside)
 //     on chunks of `batch` files cycled from the inputs, images/s;
 //   * the same work split into stages, each timed on its own: decode,
 //     preprocessing (PreprocessBatch: colour, PIL-exact resize and crop,
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
 
     // Warm-up: the first calls of a TorchScript module profile and optimise the graph.
     const auto t_warm0 = Clock::now();
-    for (int i = 0; i < warmup; ++i) classifier->ClassifyBatch(decode_all(next_chunk()));
+    for (int i = 0; i < warmup; ++i) classifier->ClassifyFiles(next_chunk());
     const double warmup_s = Seconds(t_warm0, Clock::now());
 
     // End to end: paths in, Classifications out, through the public API.
@@ -159,11 +159,11 @@ int main(int argc, char** argv) {
     size_t checksum = 0;
     do {
       const auto c0 = Clock::now();
-      auto results = classifier->ClassifyBatch(decode_all(next_chunk()));
+      auto results = classifier->ClassifyFiles(next_chunk());
       const auto c1 = Clock::now();
       latencies.push_back(Seconds(c0, c1));
       e2e_images += results.size();
-      checksum += static_cast<size_t>(results.front().categories.front().index);
+      checksum += static_cast<size_t>(results.front().value().categories.front().index);
       e2e_s = Seconds(t0, c1);
     } while (e2e_s < seconds);
     const double e2e_cpu_s = CpuSeconds() - cpu0;
