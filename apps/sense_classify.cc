@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
     options.classifier.allow_labels = SplitCommas(allow);
     options.classifier.deny_labels = SplitCommas(deny);
     options.max_batch_size = batch;
+    options.reduced_jpeg_decode = explain_dir.empty();  // overlays are drawn on the full-size photo
     auto classifier = sense::vision::ImageClassifier::Create(options);
     if (!explain_dir.empty()) fs::create_directories(explain_dir);
 

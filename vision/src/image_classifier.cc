@@ -26,7 +26,7 @@ std::unique_ptr<ImageClassifier> ImageClassifier::Create(const ImageClassifierOp
 
 ImageClassifier::ImageClassifier(ImageClassifierOptions options, std::unique_ptr<Model> model)
     : options_(std::move(options)), model_(std::move(model)),
-      runner_(*model_->metadata().image, ImageRunnerOptions{options_.max_batch_size}) {}
+      runner_(*model_->metadata().image, ImageRunnerOptions{options_.max_batch_size, options_.reduced_jpeg_decode}) {}
 
 Tensor ImageClassifier::Logits(const Tensor& batch) const {
   const ModelMetadata& m = model_->metadata();

@@ -291,6 +291,14 @@ std::string Megapixels(double pixels) {
 
 }  // namespace
 
+int JpegReduction(int64_t width, int64_t height, const DecodeOptions& options) {
+  const int64_t need = std::max(options.min_width, options.min_height);
+  if (need <= 0) return 1;
+  for (int r : {8, 4, 2})
+    if ((width + r - 1) / r >= need && (height + r - 1) / r >= need) return r;
+  return 1;
+}
+
 cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::string& name, const DecodeOptions& options) {
   if (options.max_pixels <= 0) throw Error(ErrorCode::kOption, "max_pixels must be > 0");
   if (bytes.empty()) throw Error(ErrorCode::kInput, name + ": empty file; expected an image");
@@ -314,7 +322,18 @@ cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::str
   try {
     // ANYDEPTH|ANYCOLOR keeps 16-bit and gray as they are and applies EXIF
     // orientation (OpenCV skips orientation only for IMREAD_UNCHANGED).
-    image = cv::imdecode(bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+    int flags = cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR;
+    if (header.format == "jpeg") {
+      // IMREAD_REDUCED_* set libjpeg's scale_denom (the _GRAYSCALE_ bits;
+      // ANYCOLOR keeps the file's colour).
+      switch (JpegReduction(header.width, header.height, options)) {
+        case 2: flags |= cv::IMREAD_REDUCED_GRAYSCALE_2; break;
+        case 4: flags |= cv::IMREAD_REDUCED_GRAYSCALE_4; break;
+        case 8: flags |= cv::IMREAD_REDUCED_GRAYSCALE_8; break;
+        default: break;
+      }
+    }
+    image = cv::imdecode(bytes, flags);
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInput, name + ": cannot decode image: " + e.err);
   }

@@ -43,11 +43,14 @@ ImageRunner::Chunk ImageRunner::Prepare(const Source& source, size_t begin, size
     for (auto& err : c.errors) err = e;
     return c;
   }
+  DecodeOptions decode = source.decode ? *source.decode : DecodeOptions();
+  if (options_.reduced_jpeg_decode && decode.min_width <= 0 && decode.min_height <= 0)
+    decode.min_width = decode.min_height = std::max({p.resize_shorter, p.width, p.height});
   int64_t row = 0;
   for (size_t i = 0; i < n; ++i) {
     cv::Mat image;
     try {
-      image = source.images ? (*source.images)[begin + i] : DecodeImage((*source.paths)[begin + i], *source.decode);
+      image = source.images ? (*source.images)[begin + i] : DecodeImage((*source.paths)[begin + i], decode);
       InputTransform t;
       PreprocessInto(image, p, &batch, row, &t);
       c.batch.transforms.push_back(t);

@@ -42,6 +42,7 @@ struct ImageClassifierOptions {
   ModelOptions model;            // path (required), device, threads
   ClassifierOptions classifier;  // top-k, score threshold, allow/deny labels
   int max_batch_size = 16;       // ClassifyBatch/ClassifyFiles run the model on chunks of at most this many; >= 1
+  bool reduced_jpeg_decode = true;  // ClassifyFiles: JPEGs decoded at 1/2-1/8 scale where the input size allows (image_runner.h)
 };
 
 enum class ExplainMethod {

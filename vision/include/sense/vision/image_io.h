@@ -30,7 +30,17 @@ namespace sense::vision {
 struct DecodeOptions {
   int64_t max_pixels = 100'000'000;          // width * height above this is Error(kInput); > 0
   int64_t max_file_bytes = 1'000'000'000;    // larger files are Error(kInput); > 0
+  // JPEG only: decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, which
+  // skips most of the decoding work) — the largest reduction whose image
+  // still has both sides >= max(min_width, min_height) (so an EXIF rotation
+  // cannot make it smaller). 0 (default): always full size. Sizes round up,
+  // as libjpeg's do: 1/r of 493 is ceil(493 / r).
+  int min_width = 0, min_height = 0;
 };
+
+// The DCT reduction (1, 2, 4 or 8) DecodeImage picks for a JPEG of
+// width x height under `options`.
+int JpegReduction(int64_t width, int64_t height, const DecodeOptions& options);
 
 // Decodes a file. Throws sense::Error (kFile for missing/unreadable, kInput
 // for everything about the content).

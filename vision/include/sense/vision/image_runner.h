@@ -7,8 +7,9 @@
 //
 // What it does, in this order, for each chunk of at most max_batch_size
 // inputs:
-//   1. gets each image: DecodeImage(path, decode) for files, the cv::Mat as
-//      given otherwise; an input that fails (missing file, bad pixels, over
+//   1. gets each image: DecodeImage(path, decode) for files (JPEGs at reduced
+//      scale where the model's input allows, see reduced_jpeg_decode), the
+//      cv::Mat as given otherwise; an input that fails (missing file, bad pixels, over
 //      the pixel limit) gets its own Error and leaves the chunk;
 //   2. preprocesses the rest into one float32 batch (PreprocessInto: the
 //      bundle's colour order, resize, normalisation and layout), one
@@ -57,6 +58,13 @@ namespace sense::vision {
 
 struct ImageRunnerOptions {
   int max_batch_size = 16;  // images per model call; >= 1 (Error(kOption) otherwise)
+  // RunFiles: JPEGs are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT
+  // scaling; DecodeOptions::min_width) when the reduced image still has both
+  // sides >= the model's resize target (the larger of resize_shorter, width
+  // and height), so the model sees what a resize from a somewhat smaller
+  // source gives. The sink then gets the reduced image. Ignored when the
+  // caller's DecodeOptions set min_width/min_height. false: full size.
+  bool reduced_jpeg_decode = true;
 };
 
 // One model call's input: rows that decoded and preprocessed, in input order.
