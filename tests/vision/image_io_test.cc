@@ -257,7 +257,13 @@ TEST(ImageIoTest, ReducedJpegDecodeKeepsColourOrientationAndContent) {
   cv::GaussianBlur(half, half_blurred, cv::Size(0, 0), 1.5);
   cv::absdiff(shrunk, half_blurred, diff);
   EXPECT_LT(cv::mean(diff)[0], 3.0);
-  EXPECT_EQ(DecodeImage(TestData("images/butterfly_exif6.jpg"), o).size(), half.size());  // stored 178 x 247, turned upright
+  DecodeInfo info;
+  EXPECT_EQ(DecodeImage(TestData("images/butterfly_exif6.jpg"), o, &info).size(), half.size());  // stored 178 x 247, turned upright
+  EXPECT_EQ(info.reduction, 2);
+  EXPECT_EQ(info.full_size, cv::Size(493, 356));
+  DecodeImage(TestData("images/butterfly.jpg"), {}, &info);
+  EXPECT_EQ(info.reduction, 1);
+  EXPECT_EQ(info.full_size, cv::Size(493, 356));
   const cv::Mat gray = DecodeImage(TestData("images/left01.jpg"), o);
   EXPECT_EQ(gray.size(), cv::Size(160, 120));
   EXPECT_EQ(gray.type(), CV_8UC1);

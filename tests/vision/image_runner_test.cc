@@ -107,6 +107,35 @@ TEST(ImageRunnerTest, FilesAreDecodedInsideWithPerFileErrors) {
   EXPECT_EQ(had_image, (std::vector<bool>{true, false, false, true}));
 }
 
+// A JPEG decoded at reduced scale: the transforms still map the network
+// input onto the file's full-size pixels.
+TEST(ImageRunnerTest, ReducedDecodeKeepsTransformsInFullSizePixels) {
+  std::vector<InputTransform> seen;
+  auto record = [&](const ImageBatch& b) {
+    seen.insert(seen.end(), b.transforms.begin(), b.transforms.end());
+    return std::vector<int>(b.items.size(), 0);
+  };
+  std::vector<cv::Size> decoded;
+  auto sink = [&](size_t, const cv::Mat& image, Outcome<int>) { decoded.push_back(image.size()); };
+  const std::vector<std::string> files = {TestData("images/butterfly.jpg"), TestData("images/butterfly_exif6.jpg")};
+  ImageRunner(Gray8(), {2, true}).RunFiles<int>(files, DecodeOptions{}, record, sink);
+  ImageRunner(Gray8(), {2, false}).RunFiles<int>(files, DecodeOptions{}, record, sink);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(decoded[0], cv::Size(62, 45));    // 1/8 still covers the 8 x 8 input
+  EXPECT_EQ(decoded[1], cv::Size(62, 45));    // stored sideways, turned upright
+  EXPECT_EQ(decoded[2], cv::Size(493, 356));  // reduced_jpeg_decode off
+  for (size_t i = 0; i < 2; ++i) {
+    const InputTransform& reduced = seen[i];
+    const InputTransform& full = seen[i + 2];
+    EXPECT_EQ(reduced.source_width, 493);
+    EXPECT_EQ(reduced.source_height, 356);
+    for (const cv::Point2f q : {cv::Point2f(0, 0), cv::Point2f(4, 4), cv::Point2f(8, 8)}) {
+      EXPECT_NEAR(reduced.ToSource(q).x, full.ToSource(q).x, 8.0) << i;  // within one reduced pixel
+      EXPECT_NEAR(reduced.ToSource(q).y, full.ToSource(q).y, 8.0) << i;
+    }
+  }
+}
+
 TEST(ImageRunnerTest, BadOptions) {
   EXPECT_THROW(ImageRunner(Gray8(), {0}), Error);
 }

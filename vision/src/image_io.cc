@@ -299,7 +299,8 @@ int JpegReduction(int64_t width, int64_t height, const DecodeOptions& options) {
   return 1;
 }
 
-cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::string& name, const DecodeOptions& options) {
+cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::string& name, const DecodeOptions& options,
+                         DecodeInfo* info) {
   if (options.max_pixels <= 0) throw Error(ErrorCode::kOption, "max_pixels must be > 0");
   if (bytes.empty()) throw Error(ErrorCode::kInput, name + ": empty file; expected an image");
   // Only formats whose size the header gives reach a decoder: the pixel
@@ -319,6 +320,7 @@ cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::str
   if (IsPng(bytes) && !PngHasEnd(bytes))
     throw Error(ErrorCode::kInput, name + ": truncated PNG (no IEND chunk); the file is incomplete");
   cv::Mat image;
+  int reduction = 1;
   try {
     // ANYDEPTH|ANYCOLOR keeps 16-bit and gray as they are and applies EXIF
     // orientation (OpenCV skips orientation only for IMREAD_UNCHANGED).
@@ -326,7 +328,8 @@ cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::str
     if (header.format == "jpeg") {
       // IMREAD_REDUCED_* set libjpeg's scale_denom (the _GRAYSCALE_ bits;
       // ANYCOLOR keeps the file's colour).
-      switch (JpegReduction(header.width, header.height, options)) {
+      reduction = JpegReduction(header.width, header.height, options);
+      switch (reduction) {
         case 2: flags |= cv::IMREAD_REDUCED_GRAYSCALE_2; break;
         case 4: flags |= cv::IMREAD_REDUCED_GRAYSCALE_4; break;
         case 8: flags |= cv::IMREAD_REDUCED_GRAYSCALE_8; break;
@@ -351,10 +354,19 @@ cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::str
   }
   if (image.channels() == 4) cv::cvtColor(image, image, cv::COLOR_BGRA2BGR);
   if (image.channels() == 2) cv::extractChannel(image, image, 0);
+  if (info) {
+    info->reduction = reduction;
+    info->full_size = image.size();
+    if (reduction > 1) {  // the header's size, turned as EXIF orientation turned the image
+      const cv::Size stored(static_cast<int>(header.width), static_cast<int>(header.height));
+      const bool turned = image.cols != (stored.width + reduction - 1) / reduction;
+      info->full_size = turned ? cv::Size(stored.height, stored.width) : stored;
+    }
+  }
   return image;
 }
 
-cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options) {
+cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options, DecodeInfo* info) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(ErrorCode::kFile, path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(ErrorCode::kFile, path + ": is a directory; expected an image file");
@@ -368,7 +380,7 @@ cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options) {
   std::vector<unsigned char> bytes(size);
   if (size && !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
     throw Error(ErrorCode::kFile, path + ": read error");
-  return DecodeImageBytes(bytes, path, options);
+  return DecodeImageBytes(bytes, path, options, info);
 }
 
 }  // namespace sense::vision

@@ -50,9 +50,16 @@ ImageRunner::Chunk ImageRunner::Prepare(const Source& source, size_t begin, size
   for (size_t i = 0; i < n; ++i) {
     cv::Mat image;
     try {
-      image = source.images ? (*source.images)[begin + i] : DecodeImage((*source.paths)[begin + i], decode);
+      DecodeInfo info;
+      image = source.images ? (*source.images)[begin + i] : DecodeImage((*source.paths)[begin + i], decode, &info);
       InputTransform t;
       PreprocessInto(image, p, &batch, row, &t);
+      if (info.reduction > 1) {  // map to the file's full-size pixels, not the reduced image's
+        t.scale_x *= static_cast<double>(image.cols) / info.full_size.width;
+        t.scale_y *= static_cast<double>(image.rows) / info.full_size.height;
+        t.source_width = info.full_size.width;
+        t.source_height = info.full_size.height;
+      }
       c.batch.transforms.push_back(t);
       c.batch.items.push_back(begin + i);
       ++row;

@@ -42,13 +42,21 @@ struct DecodeOptions {
 // width x height under `options`.
 int JpegReduction(int64_t width, int64_t height, const DecodeOptions& options);
 
+// What decoding did, to map results on the decoded image back to the file's
+// pixels.
+struct DecodeInfo {
+  cv::Size full_size;  // the image at full scale, upright (EXIF orientation applied)
+  int reduction = 1;   // 1, 2, 4 or 8: the decoded image is full_size / reduction, rounded up
+};
+
 // Decodes a file. Throws sense::Error (kFile for missing/unreadable, kInput
-// for everything about the content).
-cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options = {});
+// for everything about the content). `info`, when given, receives what
+// decoding did.
+cv::Mat DecodeImage(const std::string& path, const DecodeOptions& options = {}, DecodeInfo* info = nullptr);
 
 // Decodes bytes already in memory; `name` is used in error messages.
 cv::Mat DecodeImageBytes(const std::vector<unsigned char>& bytes, const std::string& name,
-                         const DecodeOptions& options = {});
+                         const DecodeOptions& options = {}, DecodeInfo* info = nullptr);
 
 // What a file's header says, read without decoding: the format, recognised
 // by its signature, and the image size. Formats: JPEG, PNG, GIF, BMP, WebP,

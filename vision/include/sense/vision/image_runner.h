@@ -3,14 +3,15 @@
 //
 //   ImageRunner runner(*metadata.image, {/*max_batch_size=*/16});
 //   std::vector<Outcome<Classifications>> out = runner.RunFiles<Classifications>(
-//       paths, decode, [&](const ImageBatch& b) { return ClassifyRows(b.input); });
+//       paths, decode, [&](const ImageBatch& b) { return ClassifyRows(b); });
 //
 // What it does, in this order, for each chunk of at most max_batch_size
 // inputs:
-//   1. gets each image: DecodeImage(path, decode) for files (JPEGs at reduced
-//      scale where the model's input allows, see reduced_jpeg_decode), the
-//      cv::Mat as given otherwise; an input that fails (missing file, bad pixels, over
-//      the pixel limit) gets its own Error and leaves the chunk;
+//   1. gets each image: DecodeImage(path, decode) for files (JPEGs at
+//      reduced scale where the model's input allows, see
+//      reduced_jpeg_decode), the cv::Mat as given otherwise; an input that
+//      fails (missing file, bad pixels, over the pixel limit) gets its own
+//      Error and leaves the chunk;
 //   2. preprocesses the rest into one float32 batch (PreprocessInto: the
 //      bundle's colour order, resize, normalisation and layout), one
 //      InputTransform per row; a preprocessing error is that image's error;
@@ -62,7 +63,8 @@ struct ImageRunnerOptions {
   // scaling; DecodeOptions::min_width) when the reduced image still has both
   // sides >= the model's resize target (the larger of resize_shorter, width
   // and height), so the model sees what a resize from a somewhat smaller
-  // source gives. The sink then gets the reduced image. Ignored when the
+  // source gives. ImageBatch::transforms still map to the file's full-size
+  // pixels; the sink gets the reduced image. Ignored when the
   // caller's DecodeOptions set min_width/min_height. false: full size.
   bool reduced_jpeg_decode = true;
 };
