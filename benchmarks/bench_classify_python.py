@@ -72,7 +72,10 @@ def main():
     model = torch.jit.load(a.model, _extra_files=extra).eval()
     meta = json.loads(extra["sense.json"])
     if a.optimize:
-        model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+        try:
+            model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+        except Exception as e:  # sense, too, keeps the module as stored when optimisation fails
+            print(f"bench_classify_python: --optimize failed, running as stored: {e}", file=sys.stderr)
     load_s = time.perf_counter() - t_load
     p = meta["image"]
     if p.get("resize") != "center_crop" or p.get("color") != "rgb":

@@ -90,9 +90,11 @@ void ImageRunner::DriveErased(const Source& source, bool keep_images, const RunR
     }
   };
   if (n == 0) return;
-  std::future<Chunk> next = launch(0);
+  // The first chunk has nothing to overlap with: prepared here, so a call of
+  // one chunk starts no thread.
+  std::future<Chunk> next;
   for (size_t b = 0; b < n; b += step) {
-    Chunk c = next.get();
+    Chunk c = b == 0 ? prepare(0) : next.get();
     if (b + step < n) next = launch(b + step);
     const std::vector<size_t>& items = c.batch.items;
     if (!items.empty()) {

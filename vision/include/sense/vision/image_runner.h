@@ -21,9 +21,10 @@
 //      find the culprit: the rows that pass get their results, the row that
 //      fails gets the translated error (CurrentExceptionAsError, code
 //      kBackend unless the exception is already a sense::Error).
-// Steps 1-2 for the next chunk run on a second thread while step 3 runs on
-// the current one (decoding and preprocessing overlap inference); if that
-// thread cannot be started, the chunk is prepared on the calling thread.
+// Steps 1-2 for the next chunk run on a second thread (one per chunk after
+// the first, started by the call) while step 3 runs on the current one:
+// decoding and preprocessing overlap inference. If that thread cannot be
+// started, the chunk is prepared on the calling thread.
 //
 // Results come back in input order: as a vector (Run, RunFiles) or, as soon
 // as each chunk is done, through a sink called once per input in input
