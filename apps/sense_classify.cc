@@ -1,9 +1,12 @@
 // sense-classify: classify images with an image classification bundle.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
-#include <future>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -25,32 +28,39 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-struct Decoded {
-  cv::Mat image;
-  std::string error, code;
+// A flag value that can never work: reported once, before any input is
+// read, as a usage error (exit 2) that names the flag.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
-std::vector<Decoded> DecodeChunk(const std::vector<sense::app::InputItem>& items, size_t begin, size_t end,
-                                 const sense::vision::DecodeOptions& opts) {
-  std::vector<Decoded> out(end - begin);
-  for (size_t i = begin; i < end; ++i) {
-    Decoded& d = out[i - begin];
-    if (!items[i].error.empty()) {
-      d.error = items[i].error;
-      d.code = "file";
-      continue;
-    }
-    try {
-      d.image = sense::vision::DecodeImage(items[i].text, opts);
-    } catch (const sense::Error& e) {
-      d.error = e.what();
-      d.code = sense::ErrorCodeName(e.code());
-    } catch (const std::exception& e) {
-      d.error = e.what();
-      d.code = "input";
-    }
+std::string Num(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+// --allow/--deny labels must be the model's; checked from the metadata
+// before the model is loaded. A bundle whose metadata cannot be read is left
+// to ImageClassifier::Create, which reports it as a load error.
+void CheckLabelFlags(const std::string& model_path, const std::vector<std::string>& allow,
+                     const std::vector<std::string>& deny) {
+  if (allow.empty() && deny.empty()) return;
+  if (!allow.empty() && !deny.empty()) throw UsageError("--allow and --deny are exclusive; give one of them");
+  std::vector<std::string> labels;
+  try {
+    labels = sense::ReadBundleMetadata(model_path).labels;
+  } catch (const sense::Error&) {
+    return;
   }
-  return out;
+  const std::string flag = allow.empty() ? "--deny" : "--allow";
+  for (const auto& l : allow.empty() ? deny : allow)
+    if (std::find(labels.begin(), labels.end(), l) == labels.end()) {
+      std::string known;
+      for (size_t i = 0; i < labels.size() && i < 12; ++i) known += (i ? ", " : "") + labels[i];
+      if (labels.size() > 12) known += ", ...";
+      throw UsageError(flag + ": \"" + l + "\" is not one of the model's labels (" + known + ")");
+    }
 }
 
 json CategoriesJson(const sense::Classifications& c) {
@@ -63,6 +73,17 @@ std::string ExplainPath(const std::string& dir, const std::string& input, const 
   std::string safe;
   for (char ch : label) safe += (std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_');
   return (fs::path(dir) / (fs::path(input).stem().string() + "." + safe + ".png")).string();
+}
+
+std::string ResultLine(const std::string& src, const sense::Classifications& result, const std::string& explain_file) {
+  std::ostringstream line;
+  line << src << ":";
+  if (result.categories.empty()) line << " (no label above the threshold)";
+  for (size_t k = 0; k < result.categories.size(); ++k)
+    line << (k ? "," : "") << " " << result.categories[k].label << " (" << std::fixed << std::setprecision(3)
+         << result.categories[k].score << ")";
+  if (!explain_file.empty()) line << "  -> " << explain_file;
+  return line.str();
 }
 
 }  // namespace
@@ -80,15 +101,15 @@ int main(int argc, char** argv) {
     opts.add_options()
       ("input", po::value(&inputs), "image files, folders (recursive), globs; '-' or no input reads paths from stdin")
       ("model,m", po::value(&model_path)->default_value(sense::app::DefaultModelPath("fashion-mnist.pt")), "image classification bundle")
-      ("top-k,k", po::value(&top_k)->default_value(3), "labels to show per image (-1: all)")
-      ("threshold,t", po::value(&threshold)->default_value(0.0f), "hide labels scoring below this probability")
+      ("top-k,k", po::value(&top_k)->default_value(3), "labels to show per image (-1: all; >= 1 otherwise)")
+      ("threshold,t", po::value(&threshold)->default_value(0.0f), "hide labels scoring below this probability, in [0, 1]")
       ("allow", po::value(&allow), "comma-separated labels to consider (others are ignored)")
       ("deny", po::value(&deny), "comma-separated labels never to report")
-      ("batch-size,b", po::value(&batch)->default_value(16), "images per model call")
+      ("batch-size,b", po::value(&batch)->default_value(16), "images per model call, >= 1")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
       ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
-      ("max-megapixels", po::value(&max_mp)->default_value(100.0), "refuse images larger than this, before decoding")
+      ("max-megapixels", po::value(&max_mp)->default_value(100.0), "refuse images larger than this, before decoding; in (0, 1000000]")
       ("explain", po::value(&explain_dir), "write a heat-map overlay PNG per image (for its top label) into this folder")
       ("explain-method", po::value(&explain_method)->default_value("auto"), "auto (Grad-CAM when the bundle supports it), gradcam or occlusion")
       ("json", "print JSON Lines: one object per input, in input order");
@@ -103,6 +124,28 @@ int main(int argc, char** argv) {
     const bool as_json = vm.count("json") > 0;
 
     sense::vision::ImageClassifierOptions options;
+    sense::vision::DecodeOptions decode;
+    sense::vision::ExplainOptions explain;
+    try {
+      if (top_k == 0 || top_k < -1) throw UsageError("--top-k must be -1 (all) or >= 1, found " + std::to_string(top_k));
+      if (!(threshold >= 0.0f && threshold <= 1.0f))
+        throw UsageError("--threshold must be in [0, 1], found " + Num(threshold));
+      if (batch < 1) throw UsageError("--batch-size must be >= 1, found " + std::to_string(batch));
+      if (threads < 0) throw UsageError("--threads must be >= 0 (0: all cores), found " + std::to_string(threads));
+      // Checked before the conversion: a double beyond int64's range does not convert (UB).
+      if (!(max_mp > 0 && max_mp <= 1e6))
+        throw UsageError("--max-megapixels must be in (0, 1000000], found " + Num(max_mp));
+      try {
+        explain.method = sense::vision::ParseExplainMethod(explain_method);
+      } catch (const sense::Error& e) {
+        throw UsageError(std::string("--explain-method: ") + e.what());
+      }
+      CheckLabelFlags(model_path, SplitCommas(allow), SplitCommas(deny));
+    } catch (const UsageError& e) {
+      std::cerr << app << ": " << e.what() << "\nTry '" << app << " --help'.\n";
+      return 2;
+    }
+    decode.max_pixels = std::max<int64_t>(1, std::llround(max_mp * 1e6));
     options.model.path = model_path;
     options.model.device = device;
     options.model.num_threads = threads;
@@ -112,9 +155,8 @@ int main(int argc, char** argv) {
     options.classifier.allow_labels = SplitCommas(allow);
     options.classifier.deny_labels = SplitCommas(deny);
     options.max_batch_size = batch;
+    options.reduced_jpeg_decode = explain_dir.empty();  // overlays are drawn on the full-size photo
     auto classifier = sense::vision::ImageClassifier::Create(options);
-    sense::vision::DecodeOptions decode;
-    decode.max_pixels = static_cast<int64_t>(max_mp * 1e6);
     if (!explain_dir.empty()) fs::create_directories(explain_dir);
 
     const auto items = sense::app::GatherPaths(inputs, sense::vision::ImageExtensions());
@@ -124,83 +166,72 @@ int main(int argc, char** argv) {
     }
     sense::app::Progress progress(items.size(), "classifying");
     int failed = 0;
-    const size_t step = static_cast<size_t>(std::max(1, batch));
-    // Decoding the next chunk overlaps inference on the current one.
-    std::future<std::vector<Decoded>> next =
-        std::async(std::launch::async, DecodeChunk, std::cref(items), 0, std::min(step, items.size()), decode);
-    for (size_t b = 0; b < items.size(); b += step) {
-      const size_t e = std::min(items.size(), b + step);
-      std::vector<Decoded> chunk = next.get();
-      if (e < items.size())
-        next = std::async(std::launch::async, DecodeChunk, std::cref(items), e, std::min(items.size(), e + step), decode);
-      std::vector<cv::Mat> images;
-      for (const auto& d : chunk)
-        if (d.error.empty()) images.push_back(d.image);
-      std::vector<sense::Classifications> results;
-      std::string batch_error;
-      try {
-        results = classifier->ClassifyBatch(images);
-      } catch (const sense::Error& err) {
-        batch_error = err.what();
+    auto print_error = [&](const std::string& src, const std::string& code, const std::string& message) {
+      ++failed;
+      if (as_json) {
+        json j = sense::app::ErrorJson(code, message);
+        j["input"] = src;
+        sense::app::PrintJsonLine(j);
+      } else {
+        std::cout.flush();  // keeps stdout and stderr lines in input order on a terminal
+        sense::app::PrintError(app, message.rfind(src, 0) == 0 ? "" : src, message);
       }
-      size_t r = 0;
-      for (size_t i = b; i < e; ++i) {
-        const Decoded& d = chunk[i - b];
-        const std::string& src = items[i].source;
-        std::string error = d.error, code = d.code;
-        sense::Classifications result;
-        if (error.empty()) {
-          if (!batch_error.empty()) {
-            try {  // isolate which image broke the batch
-              result = classifier->Classify(d.image);
-            } catch (const sense::Error& err) {
-              error = err.what();
-              code = sense::ErrorCodeName(err.code());
-            }
-          } else {
-            result = results[r];
-          }
-          ++r;
-        }
-        std::string explain_file;
-        if (error.empty() && !explain_dir.empty()) {
-          try {
-            auto sal = classifier->Explain(d.image, -1, {explain_method});
-            explain_file = ExplainPath(explain_dir, src, sal.category.label);
-            if (!cv::imwrite(explain_file, sense::vision::RenderSaliencyOverlay(d.image, sal)))
-              throw sense::Error(sense::ErrorCode::kFile, "cannot write " + explain_file);
-          } catch (const sense::Error& err) {
-            error = std::string("explanation failed: ") + err.what();
-            code = sense::ErrorCodeName(err.code());
-          }
-        }
-        if (!error.empty()) {
-          ++failed;
-          if (as_json) {
-            json j = sense::app::ErrorJson(code, error);
-            j["input"] = src;
-            sense::app::PrintJsonLine(j);
-          } else {
-            sense::app::PrintError(app, error.rfind(src, 0) == 0 ? "" : src, error);
-          }
-        } else if (as_json) {
-          json j = {{"input", src}, {"categories", CategoriesJson(result)}};
-          if (!explain_file.empty()) j["explanation"] = explain_file;
-          sense::app::PrintJsonLine(j);
-        } else {
-          std::ostringstream line;
-          line << src << ":";
-          if (result.categories.empty()) line << " (no label above the threshold)";
-          for (size_t k = 0; k < result.categories.size(); ++k)
-            line << (k ? "," : "") << " " << result.categories[k].label << " (" << std::fixed << std::setprecision(3)
-                 << result.categories[k].score << ")";
-          if (!explain_file.empty()) line << "  -> " << explain_file;
-          std::cout << line.str() << "\n";
-        }
-        progress.Tick();
+      progress.Tick();
+    };
+    // Inputs that failed while gathering (no such file, a glob without a
+    // match) keep their place: they are printed when the runner reaches them.
+    std::vector<std::string> paths;
+    std::vector<size_t> item_of;  // paths[k] is items[item_of[k]]
+    for (size_t i = 0; i < items.size(); ++i)
+      if (items[i].error.empty()) {
+        paths.push_back(items[i].text);
+        item_of.push_back(i);
       }
-      std::cout.flush();
-    }
+    size_t printed = 0;
+    auto print_gather_errors_before = [&](size_t item) {
+      for (; printed < item; ++printed) print_error(items[printed].source, "file", items[printed].error);
+    };
+    classifier->ClassifyFiles(paths, decode, [&](size_t k, const cv::Mat& image, sense::Outcome<sense::Classifications> o) {
+      const size_t i = item_of[k];
+      print_gather_errors_before(i);
+      printed = i + 1;
+      const std::string& src = items[i].source;
+      if (!o.ok()) {
+        print_error(src, sense::ErrorCodeName(o.error().code()), o.error().what());
+        return;
+      }
+      // An explanation that fails keeps the classification and adds its own error.
+      std::string explain_file;
+      std::optional<sense::Error> explain_error;
+      if (!explain_dir.empty()) {
+        try {
+          const auto sal = classifier->Explain(image, -1, explain);
+          explain_file = ExplainPath(explain_dir, src, sal.category.label);
+          if (!cv::imwrite(explain_file, sense::vision::RenderSaliencyOverlay(image, sal)))
+            throw sense::Error(sense::ErrorCode::kFile, "cannot write " + explain_file);
+        } catch (...) {
+          explain_error = sense::CurrentExceptionAsError(sense::ErrorCode::kInternal, "explanation");
+          explain_file.clear();
+        }
+      }
+      if (explain_error) ++failed;
+      if (as_json) {
+        json j = {{"input", src}, {"categories", CategoriesJson(o.value())}};
+        if (!explain_file.empty()) j["explanation"] = explain_file;
+        if (explain_error)
+          j["explanation_error"] = sense::app::ErrorJson(sense::ErrorCodeName(explain_error->code()), explain_error->what())["error"];
+        sense::app::PrintJsonLine(j);
+      } else {
+        std::cout << ResultLine(src, o.value(), explain_file) << "\n";
+        if (explain_error) {
+          std::cout.flush();
+          sense::app::PrintError(app, src, std::string("explanation failed: ") + explain_error->what());
+        }
+      }
+      progress.Tick();
+    });
+    print_gather_errors_before(items.size());
+    std::cout.flush();
     progress.Finish();
     return failed ? 1 : 0;
   });

@@ -1,11 +1,14 @@
 // sense-eval: evaluate a classifier on a labelled set: accuracy, per-class
 // precision/recall/F1, confusion matrix (text and PNG), calibration error,
 // throughput.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -28,11 +31,13 @@ std::string Normalise(const std::string& s) {
   return out;
 }
 
-// A labelled example: an image in memory (IDX) or a path (folders).
+// A labelled example: an image in memory (IDX) or a path (folders). An
+// example whose label is unusable has `error` set; it counts as failed.
 struct Example {
   std::string path;
   cv::Mat image;
   int truth = -1;
+  std::string error;
 };
 
 std::vector<Example> LoadIdx(const std::string& images_path, std::string labels_path,
@@ -51,10 +56,11 @@ std::vector<Example> LoadIdx(const std::string& images_path, std::string labels_
                                                      labels_path + " has " + std::to_string(truth.size()) + " labels");
   std::vector<Example> out;
   for (size_t i = 0; i < images.size(); ++i) {
+    Example e{images_path + "#" + std::to_string(i), images[i], truth[i], ""};
     if (truth[i] >= static_cast<int>(labels.size()))
-      throw sense::Error(sense::ErrorCode::kInput, labels_path + ": label " + std::to_string(truth[i]) + " at index " +
-                                                       std::to_string(i) + " but the model has " + std::to_string(labels.size()) + " labels");
-    out.push_back({images_path + "#" + std::to_string(i), images[i], truth[i]});
+      e.error = labels_path + ": label " + std::to_string(truth[i]) + " at index " + std::to_string(i) + " but the model has " +
+                std::to_string(labels.size()) + " labels";
+    out.push_back(std::move(e));
   }
   return out;
 }
@@ -77,17 +83,25 @@ std::vector<Example> LoadFolders(const std::string& root, const std::vector<std:
       throw sense::Error(sense::ErrorCode::kInput, d.string() + ": folder name matches no model label (" + known + ")");
     }
     for (const auto& item : sense::app::GatherPaths({d.string()}, sense::vision::ImageExtensions()))
-      if (item.error.empty()) out.push_back({item.text, cv::Mat(), truth});
+      out.push_back({item.text, cv::Mat(), truth, item.error});
   }
   return out;
 }
 
+// One TSV line: its text and label, or why it cannot be used (`error`).
+struct TsvRow {
+  std::string text;
+  int truth = -1;
+  std::string error;
+};
+
 // text<TAB>label lines; the label is a label name or its index. A first line
-// whose label is neither is a header and skipped.
-std::vector<std::pair<std::string, int>> LoadTsv(const std::string& path, const std::vector<std::string>& labels) {
+// whose label is neither is a header and skipped; later such lines, and
+// lines without a tab, are rows with an error (counted as failed examples).
+std::vector<TsvRow> LoadTsv(const std::string& path, const std::vector<std::string>& labels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw sense::Error(sense::ErrorCode::kFile, path + ": cannot be opened");
-  std::vector<std::pair<std::string, int>> out;
+  std::vector<TsvRow> out;
   std::string line;
   size_t n = 0;
   while (std::getline(in, line)) {
@@ -95,8 +109,10 @@ std::vector<std::pair<std::string, int>> LoadTsv(const std::string& path, const 
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     const auto tab = line.rfind('\t');
-    if (tab == std::string::npos)
-      throw sense::Error(sense::ErrorCode::kInput, path + ":" + std::to_string(n) + ": expected text<TAB>label");
+    if (tab == std::string::npos) {
+      out.push_back({"", -1, path + ":" + std::to_string(n) + ": expected text<TAB>label"});
+      continue;
+    }
     const std::string text = line.substr(0, tab), label = line.substr(tab + 1);
     int truth = -1;
     for (size_t i = 0; i < labels.size(); ++i)
@@ -106,10 +122,11 @@ std::vector<std::pair<std::string, int>> LoadTsv(const std::string& path, const 
       truth = std::stoi(label);
     if (truth < 0) {
       if (n == 1) continue;  // header
-      throw sense::Error(sense::ErrorCode::kInput, path + ":" + std::to_string(n) + ": label \"" + label +
-                                                       "\" is neither a model label nor a label index");
+      out.push_back({text, -1, path + ":" + std::to_string(n) + ": label \"" + label +
+                                   "\" is neither a model label nor a label index"});
+      continue;
     }
-    out.emplace_back(text, truth);
+    out.push_back({text, truth, ""});
   }
   return out;
 }
@@ -150,13 +167,15 @@ int main(int argc, char** argv) {
     namespace po = sense::app::po;
     std::string model_path, data, labels_path, device, png;
     int batch = 0, threads = 0, limit = 0;
+    double max_mp = 0;
     po::options_description opts("Options");
     opts.add_options()
       ("data", po::value(&data), "labelled set: a folder with one subfolder per class, an idx3-ubyte(.gz) image file, or a text<TAB>label TSV")
       ("model,m", po::value(&model_path)->default_value(sense::app::DefaultModelPath("fashion-mnist.pt")), "classification bundle")
       ("labels", po::value(&labels_path), "IDX label file (default: the image file name with labels-idx1)")
       ("limit", po::value(&limit)->default_value(0), "evaluate only the first N examples (0: all)")
-      ("batch-size,b", po::value(&batch)->default_value(64), "examples per model call")
+      ("batch-size,b", po::value(&batch)->default_value(64), "examples per model call, >= 1")
+      ("max-megapixels", po::value(&max_mp)->default_value(100.0), "image folders: refuse images larger than this, before decoding; in (0, 1000000]")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
       ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
@@ -171,10 +190,23 @@ int main(int argc, char** argv) {
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
                                       opts, "data", &vm, &rc))
       return rc;
-    if (data.empty()) {
-      std::cerr << app << ": no data given\nTry '" << app << " --help'.\n";
+    // Flag values that can never work: one usage error (exit 2) naming the flag, before any work.
+    std::string usage;
+    if (data.empty()) usage = "no data given";
+    else if (batch < 1) usage = "--batch-size must be >= 1, found " + std::to_string(batch);
+    else if (limit < 0) usage = "--limit must be >= 0 (0: all), found " + std::to_string(limit);
+    else if (threads < 0) usage = "--threads must be >= 0 (0: all cores), found " + std::to_string(threads);
+    else if (!(max_mp > 0 && max_mp <= 1e6)) {
+      std::ostringstream v;
+      v << max_mp;
+      usage = "--max-megapixels must be in (0, 1000000], found " + v.str();
+    }
+    if (!usage.empty()) {
+      std::cerr << app << ": " << usage << "\nTry '" << app << " --help'.\n";
       return 2;
     }
+    sense::vision::DecodeOptions decode;
+    decode.max_pixels = std::max<int64_t>(1, std::llround(max_mp * 1e6));
     const bool is_text = sense::ReadBundleMetadata(model_path).task == sense::Task::kTextClassification;
     std::vector<std::string> labels;
     std::unique_ptr<sense::ClassificationEvaluator> evaluator;
@@ -207,20 +239,31 @@ int main(int argc, char** argv) {
       auto rows = LoadTsv(data, labels);
       if (limit > 0 && static_cast<size_t>(limit) < rows.size()) rows.resize(static_cast<size_t>(limit));
       if (rows.empty()) throw sense::Error(sense::ErrorCode::kInput, data + ": no examples");
+      // A bad row (unusable label, a text the model fails on) is counted and
+      // reported; the evaluation goes on.
       std::vector<std::string> texts;
-      for (const auto& r : rows) texts.push_back(r.first);
+      std::vector<size_t> row_of;  // texts[k] is rows[row_of[k]]
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (!rows[i].error.empty()) {
+          ++failed;
+          sense::app::PrintError(app, "", rows[i].error);
+          continue;
+        }
+        texts.push_back(rows[i].text);
+        row_of.push_back(i);
+      }
       const auto t1 = std::chrono::steady_clock::now();
       loading = std::chrono::duration<double>(t1 - t0).count();
       std::vector<std::string> errors;
       const auto results = classifier->ClassifyBatch(texts, &errors);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-      for (size_t i = 0; i < rows.size(); ++i) {
-        if (!errors[i].empty()) {
+      for (size_t k = 0; k < texts.size(); ++k) {
+        if (!errors[k].empty()) {
           ++failed;
-          sense::app::PrintError(app, data + ":" + std::to_string(i + 1), errors[i]);
+          sense::app::PrintError(app, data + ":" + std::to_string(row_of[k] + 1), errors[k]);
           continue;
         }
-        add(rows[i].second, results[i].classifications);
+        add(rows[row_of[k]].truth, results[k].classifications);
       }
     } else {
       auto classifier = sense::vision::ImageClassifier::Create(configure(sense::vision::ImageClassifierOptions()));
@@ -231,22 +274,30 @@ int main(int argc, char** argv) {
       sense::app::Progress progress(examples.size(), "evaluating");
       const auto t1 = std::chrono::steady_clock::now();
       loading = std::chrono::duration<double>(t1 - t0).count();
-      for (size_t b = 0; b < examples.size(); b += static_cast<size_t>(batch)) {
-        const size_t e = std::min(examples.size(), b + static_cast<size_t>(batch));
+      // A bad example (unreadable file, unusable label, an image the model
+      // raises on) is counted and reported; the evaluation goes on.
+      auto fail = [&](const std::string& message) {
+        ++failed;
+        sense::app::PrintError(app, "", message);
+        progress.Tick();
+      };
+      std::vector<size_t> run;  // examples that go to the model
+      for (size_t i = 0; i < examples.size(); ++i)
+        if (examples[i].error.empty()) run.push_back(i);
+        else fail(examples[i].error);
+      auto sink = [&](size_t k, const cv::Mat&, sense::Outcome<sense::Classifications> o) {
+        if (!o.ok()) return fail(o.error().what());
+        add(examples[run[k]].truth, o.value());
+        progress.Tick();
+      };
+      if (fs::is_directory(data)) {
+        std::vector<std::string> paths;
+        for (size_t i : run) paths.push_back(examples[i].path);
+        classifier->ClassifyFiles(paths, decode, sink);
+      } else {
         std::vector<cv::Mat> images;
-        std::vector<int> truth;
-        for (size_t i = b; i < e; ++i) {
-          try {
-            images.push_back(examples[i].image.empty() ? sense::vision::DecodeImage(examples[i].path) : examples[i].image);
-            truth.push_back(examples[i].truth);
-          } catch (const sense::Error& err) {
-            ++failed;
-            sense::app::PrintError(app, "", err.what());
-          }
-        }
-        const auto results = classifier->ClassifyBatch(images);
-        for (size_t i = 0; i < results.size(); ++i) add(truth[i], results[i]);
-        progress.Tick(e - b);
+        for (size_t i : run) images.push_back(examples[i].image);
+        classifier->ClassifyBatch(images, sink);
       }
       progress.Finish();
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();

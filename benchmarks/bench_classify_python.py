@@ -2,7 +2,13 @@
 """The Python pipeline sense is compared with: PIL + torchvision transforms + the same TorchScript bundle.
 
     /usr/bin/python3 benchmarks/bench_classify_python.py --model resnet18.pt --threads 1 --batch 16 \\
-        [--seconds 8] [--json] IMAGE_OR_DIR...
+        [--seconds 8] [--optimize] [--json] IMAGE_OR_DIR...
+
+--optimize applies to the loaded module the graph optimisation sense applies
+at load (torch.jit.freeze, then torch.jit.optimize_for_inference: conv+BN
+folding, prepacked MKL-DNN weights), so that sense is compared with Python
+running the same graph; reported as impl "python-opt". Without it the module
+runs as stored ("python").
 
 Mirrors bench_classify (C++) for one (threads, batch) configuration:
 Image.open + convert("RGB") -> Resize(resize_shorter) -> CenterCrop -> ToTensor
@@ -52,6 +58,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--optimize", action="store_true", help="torch.jit.freeze + optimize_for_inference at load, as sense does")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -64,6 +71,11 @@ def main():
     extra = {"sense.json": ""}
     model = torch.jit.load(a.model, _extra_files=extra).eval()
     meta = json.loads(extra["sense.json"])
+    if a.optimize:
+        try:
+            model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+        except Exception as e:  # sense, too, keeps the module as stored when optimisation fails
+            print(f"bench_classify_python: --optimize failed, running as stored: {e}", file=sys.stderr)
     load_s = time.perf_counter() - t_load
     p = meta["image"]
     if p.get("resize") != "center_crop" or p.get("color") != "rgb":
@@ -143,7 +155,7 @@ def main():
             n_stage += len(images)
     total = dec + pre + run + sc
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    r = {"impl": "python", "threads": a.threads, "batch": a.batch, "images": n_e2e, "seconds": round(e2e_s, 3),
+    r = {"impl": "python-opt" if a.optimize else "python", "threads": a.threads, "batch": a.batch, "images": n_e2e, "seconds": round(e2e_s, 3),
          "e2e_ips": n_e2e / e2e_s, "model_ips": n_stage / run, "decode_share": dec / total,
          "preprocess_share": pre / total, "model_share": run / total, "score_share": sc / total,
          "stage_ips": n_stage / total, "latency_ms_median": percentile(latencies, 0.5) * 1e3,
@@ -155,7 +167,7 @@ def main():
     if a.json:
         print(json.dumps(r))
     else:
-        print(f"python threads {a.threads}  batch {a.batch:2d}: {r['e2e_ips']:7.2f} images/s end to end "
+        print(f"{r['impl']} threads {a.threads}  batch {a.batch:2d}: {r['e2e_ips']:7.2f} images/s end to end "
               f"({n_e2e} images in {e2e_s:.1f} s; {r['e2e_cpu_ms_per_image']:.1f} CPU ms per image)")
         print(f"  stages: decode {100 * dec / total:.1f}%, preprocess {100 * pre / total:.1f}%, model {100 * run / total:.1f}% "
               f"({r['model_ips']:.2f} images/s alone), scoring {100 * sc / total:.1f}%")

@@ -13,11 +13,14 @@
 #    systematically:
 #      sense   build/benchmarks/bench_classify          decode + preprocess + model, C++
 #      python  benchmarks/bench_classify_python.py      PIL + torchvision transforms + the same bundle
+#      python-opt  the same with --optimize: the module frozen and run through
+#              optimize_for_inference at load, the graph optimisation sense applies
 #      ort     benchmarks/bench_onnxruntime.js          the ONNX twin under onnxruntime-node, model only
 #    on the real photos in ../shared/data/images (cycled for enough samples).
 #    Each is its own process, so each peak RSS belongs to one configuration.
 # 3. Prints a table of medians over rounds: wall-clock images/s, CPU ms per
-#    image (steadier when other work shares the cores), sense/python,
+#    image (steadier when other work shares the cores), sense/python and
+#    sense/python-opt,
 #    sense's preprocessing share, latency, peak RSS, model-only images/s for
 #    sense and ONNX Runtime.
 # --variant runs bench_classify once more per configuration with the
@@ -54,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --images) IMAGES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --variant) VARIANTS+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "run_vision_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -94,6 +97,8 @@ run() {  # impl threads batch
       line=${line/\"impl\":\"sense\"/\"impl\":\"$impl\"} ;;
     python) line=$("$PY" "$ROOT/benchmarks/bench_classify_python.py" --model "$MODEL" --threads "$t" --batch "$b" \
                        --seconds "$SECONDS_PER" --json "$IMAGES" 2>/dev/null) ;;
+    python-opt) line=$("$PY" "$ROOT/benchmarks/bench_classify_python.py" --model "$MODEL" --threads "$t" --batch "$b" \
+                       --seconds "$SECONDS_PER" --optimize --json "$IMAGES" 2>/dev/null) ;;
     ort) line=$(node "$ROOT/benchmarks/bench_onnxruntime.js" --model "$ONNX" --threads "$t" --batch "$b" \
                     --seconds "$SECONDS_PER" --json) ;;
   esac
@@ -101,7 +106,7 @@ run() {  # impl threads batch
   echo "   $impl t$t b$b: $(echo "$line" | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print("%.2f images/s%s" % (r.get("e2e_ips", r["model_ips"]), "" if "e2e_ips" in r else " (model only)"))')" >&2
 }
 
-IMPLS=(sense python ort)
+IMPLS=(sense python python-opt ort)
 for v in "${VARIANTS[@]}"; do IMPLS+=("sense/${v%%:*}"); done
 for ((r = 0; r < ROUNDS; r++)); do
   echo "== round $((r + 1))/$ROUNDS" >&2
@@ -133,32 +138,36 @@ files = next((r["files"] for r in rows if "files" in r), "?")
 print(f"\nsense vision benchmark: resnet18-shaped bundle (random weights, frozen), {files} real photos, "
       f"medians of {rounds} round(s)")
 print("e2e = decode + preprocess + model + top-5; wall-clock images/s, and CPU ms per image (all threads; steadier on a busy machine)\n")
-hdr = ("threads", "batch", "impl", "img/s", "python img/s", "ratio", "CPU ms/img", "CPU ms/img python",
-       "CPU ratio", "preprocess share (decode)", "latency ms", "latency ms python", "peak RSS MiB", "peak RSS MiB python")
+hdr = ("threads", "batch", "impl", "img/s", "python img/s", "ratio", "python-opt img/s", "ratio opt", "CPU ms/img",
+       "CPU ms/img python", "CPU ratio", "CPU ms/img python-opt", "CPU ratio opt", "preprocess share (decode)",
+       "latency ms", "latency ms python", "latency ms python-opt", "peak RSS MiB", "peak RSS MiB python")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for t, b in configs:
     p, pc = med("python", t, b, "e2e_ips"), med("python", t, b, "e2e_cpu_ms_per_image")
+    q, qc = med("python-opt", t, b, "e2e_ips"), med("python-opt", t, b, "e2e_cpu_ms_per_image")
     for impl in senses:
         s, sc = med(impl, t, b, "e2e_ips"), med(impl, t, b, "e2e_cpu_ms_per_image")
-        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {s / p:.2f}x | {sc:.1f} | {pc:.1f} | {pc / sc:.2f}x | "
+        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {s / p:.2f}x | {q:.2f} | {s / q:.2f}x | {sc:.1f} | {pc:.1f} | "
+              f"{pc / sc:.2f}x | {qc:.1f} | {qc / sc:.2f}x | "
               f"{100 * med(impl, t, b, 'preprocess_share'):.1f}% ({100 * med(impl, t, b, 'decode_share'):.1f}%) | "
               f"{med(impl, t, b, 'latency_ms_median'):.0f} | {med('python', t, b, 'latency_ms_median'):.0f} | "
+              f"{med('python-opt', t, b, 'latency_ms_median'):.0f} | "
               f"{med(impl, t, b, 'peak_rss_mib'):.0f} | {med('python', t, b, 'peak_rss_mib'):.0f} |")
 print("\nmodel only (the network on a ready [batch, 3, 224, 224] tensor)\n")
-hdr = ("threads", "batch", "impl", "img/s", "python img/s", "ONNX Runtime img/s", "vs ORT", "CPU ms/img",
-       "CPU ms/img python", "CPU ms/img ORT", "CPU vs ORT", "peak RSS MiB ORT")
+hdr = ("threads", "batch", "impl", "img/s", "python img/s", "python-opt img/s", "ONNX Runtime img/s", "vs ORT",
+       "CPU ms/img", "CPU ms/img python", "CPU ms/img python-opt", "CPU ms/img ORT", "CPU vs ORT", "peak RSS MiB ORT")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for t, b in configs:
-    p, o = med("python", t, b, "model_ips"), med("onnxruntime", t, b, "model_ips")
+    p, q, o = med("python", t, b, "model_ips"), med("python-opt", t, b, "model_ips"), med("onnxruntime", t, b, "model_ips")
     oc = med("onnxruntime", t, b, "model_cpu_ms_per_image")
     for impl in senses:
         s, sc = med(impl, t, b, "model_ips"), med(impl, t, b, "model_cpu_ms_per_image")
-        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {o:.2f} | {s / o:.2f}x | {sc:.1f} | "
-              f"{med('python', t, b, 'model_cpu_ms_per_image'):.1f} | {oc:.1f} | {oc / sc:.2f}x | "
-              f"{med('onnxruntime', t, b, 'peak_rss_mib'):.0f} |")
-print("\ntargets: sense >= 1.3x python at equal threads; sense preprocessing < 15% of its end-to-end time; "
+        print(f"| {t} | {b} | {impl} | {s:.2f} | {p:.2f} | {q:.2f} | {o:.2f} | {s / o:.2f}x | {sc:.1f} | "
+              f"{med('python', t, b, 'model_cpu_ms_per_image'):.1f} | {med('python-opt', t, b, 'model_cpu_ms_per_image'):.1f} | "
+              f"{oc:.1f} | {oc / sc:.2f}x | {med('onnxruntime', t, b, 'peak_rss_mib'):.0f} |")
+print("\ntargets: sense >= 1.3x python-opt (the same graph optimisation as sense) at equal threads; sense preprocessing < 15% of its end-to-end time; "
       "sense model-only >= ONNX Runtime.")
 print("latency: per image at batch 1, per batch of 16 at batch 16 (median).")
 EOF

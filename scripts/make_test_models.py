@@ -98,6 +98,30 @@ class TinyLstmText(torch.nn.Module):
         return self.classify(self.embed(ids), mask)
 
 
+class RaisingColour3(Colour3):
+    """colour3 that raises at run time, for the per-image error tests: its
+    forward asserts when an image is bright (mean normalised value > 1.5, e.g.
+    white, which normalises to 2.0), its Grad-CAM features method when an image
+    is dark (mean < -1.5, e.g. black). Zeros (the load check) pass both."""
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        assert bool((x.mean(dim=(1, 2, 3)) >= -1.5).all()), "features: image too dark"
+        return torch.relu(self.conv(x) + 2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert bool((x.mean(dim=(1, 2, 3)) <= 1.5).all()), "forward: image too bright"
+        return self.head(torch.relu(self.conv(x) + 2.0))
+
+
+def make_raising_colour3(path):
+    """raising_colour3.pt: see RaisingColour3."""
+    module = torch.jit.script(RaisingColour3().eval())
+    pack_model.pack(module, colour3_meta(name="raising-colour3",
+                                         description="Test model: colour3 that raises on bright images "
+                                                     "(forward) and dark ones (Grad-CAM features)."), {}, path)
+
+
 def colour3_meta(**over):
     m = {
         "schema_version": 1,
@@ -133,6 +157,7 @@ def main():
 
     colour = torch.jit.script(Colour3().eval())
     pack_model.pack(colour, colour3_meta(), {}, p("colour3.pt"))
+    make_raising_colour3(p("raising_colour3.pt"))
     # The same module stored in half precision; the loader must run it in float32.
     pack_model.pack(colour, colour3_meta(name="colour3-f16", weights_dtype="float16"), {}, p("colour3_f16.pt"))
     assert torch.jit.load(p("colour3_f16.pt")).conv.weight.dtype == torch.float16

@@ -81,29 +81,9 @@ Tensor Tensor::View(void* data, DType dtype, std::vector<int64_t> shape) {
   return t;
 }
 
-Tensor Tensor::FromMat(const cv::Mat& mat, bool drop_channel_dim) {
-  if (mat.empty()) throw Error(ErrorCode::kInput, "cannot view an empty cv::Mat as a tensor");
-  if (mat.dims != 2) throw Error(ErrorCode::kInput, "expected a 2-D cv::Mat, found " + std::to_string(mat.dims) + " dimensions");
-  if (!mat.isContinuous())
-    throw Error(ErrorCode::kInput, "cv::Mat is not continuous (a ROI or strided view); clone() it first");
-  DType dtype;
-  switch (mat.depth()) {
-    case CV_8U: dtype = DType::kUInt8; break;
-    case CV_32S: dtype = DType::kInt32; break;
-    case CV_32F: dtype = DType::kFloat32; break;
-    case CV_64F: dtype = DType::kFloat64; break;
-    default:
-      throw Error(ErrorCode::kInput, "cv::Mat depth " + std::to_string(mat.depth()) +
-                                         " is not supported; expected CV_8U, CV_32S, CV_32F or CV_64F");
-  }
-  auto keep = std::make_shared<cv::Mat>(mat);  // shares the Mat's refcounted buffer
-  std::vector<int64_t> shape = {mat.rows, mat.cols};
-  if (!(drop_channel_dim && mat.channels() == 1)) shape.push_back(mat.channels());
-  Tensor t;
-  t.data_ = keep->data;
-  t.holder_ = keep;
-  t.dtype_ = dtype;
-  t.shape_ = std::move(shape);
+Tensor Tensor::View(void* data, DType dtype, std::vector<int64_t> shape, std::shared_ptr<void> owner) {
+  Tensor t = View(data, dtype, std::move(shape));
+  t.holder_ = std::move(owner);
   return t;
 }
 

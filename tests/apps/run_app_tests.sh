@@ -113,6 +113,84 @@ eval_text_tsv)
   printf 'sentence\tlabel\ngood film\t1\nbad film\t0\nso bad\tnegative\nnot good\t0\n' > "$T/set.tsv"
   "$APPS/sense-eval" -m "$MODELS/tiny_text.pt" --json "$T/set.tsv" > "$T/out" || fail "exit $?"
   jsonl "$T/out" "rows[0]['examples']==4 and abs(rows[0]['accuracy']-0.75)<1e-9 and rows[0]['confusion']==[[2,1],[0,1]]" ;;
+classify_raising_model_keeps_others)
+  # raising_colour3's forward asserts on bright images: the white one alone fails.
+  "$PY" -c "from PIL import Image; Image.new('RGB',(40,40),(255,255,255)).save('$T/white.png')"
+  R=$MODELS/raising_colour3.pt
+  "$APPS/sense-classify" -m "$R" -k 1 "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/all" 2>&1
+  [ $? -eq 1 ] || fail "expected exit 1: $(cat "$T/all")"
+  [ "$(wc -l < "$T/all")" -eq 3 ] || fail "expected 3 lines: $(cat "$T/all")"
+  sed -n 1p "$T/all" | grep -q "red.png: red" || fail "line 1: $(cat "$T/all")"
+  sed -n 2p "$T/all" | grep -q "^sense-classify: $T/white.png: .*raising_colour3.pt: forward: .*image too bright" || fail "line 2: $(cat "$T/all")"
+  sed -n 3p "$T/all" | grep -q "blue.png: blue" || fail "line 3: $(cat "$T/all")"
+  "$APPS/sense-classify" -m "$R" --json "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (json)"
+  jsonl "$T/out" "len(rows)==3 and rows[0]['categories'][0]['label']=='red' and rows[1]['error']['code']=='backend' and 'image too bright' in rows[1]['error']['message'] and rows[1]['input'].endswith('white.png') and rows[2]['categories'][0]['label']=='blue'" ;;
+classify_explanation_failure_keeps_result)
+  # raising_colour3's Grad-CAM features method asserts on dark images.
+  "$PY" -c "from PIL import Image; Image.new('RGB',(40,40),(0,0,0)).save('$T/black.png')"
+  R=$MODELS/raising_colour3.pt
+  "$APPS/sense-classify" -m "$R" --json --explain "$T/x" "$T/black.png" "$I/red.png" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1"
+  jsonl "$T/out" "len(rows)==2 and len(rows[0]['categories'])==3 and rows[0]['explanation_error']['code']=='backend' and 'image too dark' in rows[0]['explanation_error']['message'] and 'explanation' not in rows[0] and rows[1]['categories'][0]['label']=='red' and 'explanation' in rows[1] and 'explanation_error' not in rows[1]"
+  "$APPS/sense-classify" -m "$R" --explain "$T/x" "$T/black.png" > "$T/h" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (text)"
+  grep -q "black.png: red (0.333)" "$T/h" || fail "result line: $(cat "$T/h")"
+  grep -q "black.png: explanation failed: .*image too dark" "$T/err" || fail "stderr: $(cat "$T/err")" ;;
+classify_bad_flags_are_usage_errors)
+  # One usage error naming the flag, exit 2, before any image is read.
+  while IFS='|' read -r flag value expect; do
+    "$APPS/sense-classify" -m "$MODELS/colour3.pt" "$flag" "$value" "$I/red.png" "$I/blue.png" "$I/green.png" > "$T/out" 2> "$T/err"
+    rc=$?
+    [ $rc -eq 2 ] || fail "$flag $value: exit $rc, expected 2: $(cat "$T/err")"
+    [ ! -s "$T/out" ] || fail "$flag $value: printed results: $(cat "$T/out")"
+    grep -qF -- "$expect" "$T/err" || fail "$flag $value: message: $(cat "$T/err")"
+    [ "$(grep -c -- "$flag" "$T/err")" -eq 1 ] || fail "$flag $value: expected one message: $(cat "$T/err")"
+  done <<'FLAGS'
+--explain-method|foo|--explain-method: explanation method must be auto, gradcam or occlusion, found "foo"
+--max-megapixels|0|--max-megapixels must be in (0, 1000000], found 0
+--max-megapixels|-5|--max-megapixels must be in (0, 1000000], found -5
+--max-megapixels|1e300|--max-megapixels must be in (0, 1000000], found 1e+300
+--top-k|0|--top-k must be -1 (all) or >= 1, found 0
+--batch-size|0|--batch-size must be >= 1, found 0
+--threshold|1.5|--threshold must be in [0, 1], found 1.5
+--threshold|-0.1|--threshold must be in [0, 1], found -0.1
+--allow|red,purple|--allow: "purple" is not one of the model's labels (red, green, blue)
+--deny|mauve|--deny: "mauve" is not one of the model's labels
+FLAGS
+  "$APPS/sense-eval" -m "$MODELS/colour3.pt" --batch-size 0 "$I" 2> "$T/err"; [ $? -eq 2 ] || fail "eval --batch-size 0"
+  grep -qF -- "--batch-size must be >= 1, found 0" "$T/err" || fail "eval message: $(cat "$T/err")"
+  "$APPS/sense-eval" -m "$MODELS/colour3.pt" --max-megapixels 1e300 "$I" 2> "$T/err"; [ $? -eq 2 ] || fail "eval --max-megapixels"
+  "$APPS/sense-eval" -m "$MODELS/colour3.pt" --limit -1 "$I" 2> "$T/err"; [ $? -eq 2 ] || fail "eval --limit -1" ;;
+eval_counts_bad_examples)
+  # A bad example (the model raises on it, an unreadable file, a label the
+  # model does not have) is counted as failed; the evaluation goes on.
+  R=$MODELS/raising_colour3.pt
+  mkdir -p "$T/set/red" "$T/set/green" "$T/set/blue"
+  cp "$I/red.png" "$T/set/red/"; cp "$I/green.png" "$T/set/green/"; cp "$I/blue.png" "$T/set/blue/"
+  "$PY" -c "from PIL import Image; Image.new('RGB',(40,40),(255,255,255)).save('$T/set/red/white.png')"
+  cp "$I/truncated.jpg" "$T/set/blue/"
+  "$APPS/sense-eval" -m "$R" --json -b 2 "$T/set" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 when examples fail"
+  jsonl "$T/out" "rows[0]['examples']==3 and rows[0]['failed']==2 and rows[0]['accuracy']==1.0"
+  grep -q "image too bright" "$T/err" && grep -q "truncated JPEG" "$T/err" || fail "stderr: $(cat "$T/err")"
+  "$APPS/sense-eval" -m "$R" -b 2 "$T/set" > "$T/h" 2> /dev/null
+  grep -qF "(3 examples, 2 failed)" "$T/h" || fail "text report: $(cat "$T/h")"
+  # IDX: 4 gray 28x28 images (dark, white, dark, dark), labels 0, 0, 7, 2:
+  # the white one raises, label 7 is not one of the model's 3.
+  "$PY" - "$T" <<'IDX' || fail "making IDX files"
+import gzip, struct, sys
+t = sys.argv[1]
+px = [20, 255, 20, 20]
+with gzip.open(t + "/x-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 4, 28, 28) + b"".join(bytes([v]) * 784 for v in px))
+with gzip.open(t + "/x-labels-idx1-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 4) + bytes([0, 0, 7, 2]))
+IDX
+  "$APPS/sense-eval" -m "$R" --json "$T/x-images-idx3-ubyte.gz" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (IDX)"
+  jsonl "$T/out" "rows[0]['examples']==2 and rows[0]['failed']==2"
+  grep -q "label 7 at index 2 but the model has 3 labels" "$T/err" && grep -q "image too bright" "$T/err" || fail "IDX stderr: $(cat "$T/err")" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"

@@ -15,20 +15,18 @@ TEST(TensorTest, FromVectorOwnsAndChecksSize) {
   EXPECT_THROW(t.data<int64_t>(), Error);
 }
 
-TEST(TensorTest, MatViewIsZeroCopyAndKeepsMatAlive) {
+TEST(TensorTest, OwnedViewKeepsItsOwnerAlive) {
   Tensor t;
-  unsigned char* raw = nullptr;
+  std::weak_ptr<std::vector<float>> watch;
   {
-    cv::Mat m(4, 5, CV_8UC3, cv::Scalar(1, 2, 3));
-    raw = m.data;
-    t = Tensor::FromMat(m);
-  }  // the Mat handle is gone; the view keeps the buffer alive
-  EXPECT_EQ(t.raw_data(), raw);
-  EXPECT_EQ(t.shape(), (std::vector<int64_t>{4, 5, 3}));
-  EXPECT_EQ(t.data<uint8_t>()[2], 3);
-  cv::Mat big(10, 10, CV_8UC1);
-  EXPECT_THROW(Tensor::FromMat(big(cv::Rect(1, 1, 4, 4))), Error);  // not continuous
-  EXPECT_THROW(Tensor::FromMat(cv::Mat(2, 2, CV_16UC1)), Error);
+    auto buffer = std::make_shared<std::vector<float>>(6, 2.5f);
+    watch = buffer;
+    t = Tensor::View(buffer->data(), DType::kFloat32, {2, 3}, buffer);
+  }  // the caller's handle is gone; the view holds the buffer
+  EXPECT_FALSE(watch.expired());
+  EXPECT_FLOAT_EQ(t.data<float>()[5], 2.5f);
+  t = Tensor();
+  EXPECT_TRUE(watch.expired());
 }
 
 TEST(TensorTest, VectorViewSharesMemory) {

@@ -43,12 +43,61 @@ TEST(ImageClassifierTest, BatchMatchesSingleAndKeepsOrder) {
   ASSERT_EQ(batch.size(), 3u);
   for (size_t i = 0; i < imgs.size(); ++i) {
     auto single = c->Classify(imgs[i]);
-    ASSERT_EQ(single.categories.size(), batch[i].categories.size());
-    EXPECT_EQ(single.categories[0].label, batch[i].categories[0].label);
-    EXPECT_NEAR(single.categories[0].score, batch[i].categories[0].score, 1e-5);
+    ASSERT_TRUE(batch[i].ok()) << batch[i].error().what();
+    ASSERT_EQ(single.categories.size(), batch[i].value().categories.size());
+    EXPECT_EQ(single.categories[0].label, batch[i].value().categories[0].label);
+    EXPECT_NEAR(single.categories[0].score, batch[i].value().categories[0].score, 1e-5);
   }
-  EXPECT_EQ(batch[0].categories[0].label, "blue");
-  EXPECT_EQ(batch[1].categories[0].label, "red");
+  EXPECT_EQ(batch[0].value().categories[0].label, "blue");
+  EXPECT_EQ(batch[1].value().categories[0].label, "red");
+}
+
+// raising_colour3 asserts in forward on a bright image: that image alone
+// fails, with a typed error; the others in its chunk keep their results.
+TEST(ImageClassifierTest, ModelRaisingOnOneImageFailsOnlyThatImage) {
+  auto o = Options(TestModel("raising_colour3.pt"));
+  o.max_batch_size = 3;
+  auto c = ImageClassifier::Create(o);
+  const cv::Mat white(40, 40, CV_8UC3, cv::Scalar(255, 255, 255));
+  auto out = c->ClassifyBatch({DecodeImage(TestData("images/red.png")), white, DecodeImage(TestData("images/blue.png"))});
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(out[0].ok()) << out[0].error().what();
+  EXPECT_EQ(out[0].value().categories[0].label, "red");
+  ASSERT_FALSE(out[1].ok());
+  EXPECT_EQ(out[1].error().code(), ErrorCode::kBackend);
+  EXPECT_NE(std::string(out[1].error().what()).find("image too bright"), std::string::npos) << out[1].error().what();
+  EXPECT_NE(std::string(out[1].error().what()).find("raising_colour3.pt"), std::string::npos) << out[1].error().what();
+  ASSERT_TRUE(out[2].ok()) << out[2].error().what();
+  EXPECT_EQ(out[2].value().categories[0].label, "blue");
+  try {
+    c->Classify(white);
+    FAIL() << "expected the model's error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBackend);
+  }
+}
+
+TEST(ImageClassifierTest, ClassifyFilesReportsEachFile) {
+  auto o = Options();
+  o.max_batch_size = 2;
+  auto c = ImageClassifier::Create(o);
+  const std::vector<std::string> files = {TestData("images/green.png"), TestData("images/nope.png"),
+                                          TestData("images/truncated.jpg"), TestData("images/red.png")};
+  auto out = c->ClassifyFiles(files);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].value().categories[0].label, "green");
+  EXPECT_EQ(out[1].error().code(), ErrorCode::kFile);
+  EXPECT_EQ(std::string(out[1].error().what()).rfind(files[1], 0), 0u) << out[1].error().what();
+  EXPECT_EQ(out[2].error().code(), ErrorCode::kInput);
+  EXPECT_EQ(out[3].value().categories[0].label, "red");
+  // The streaming form: the same outcomes, in order, with the decoded images.
+  std::vector<size_t> order;
+  c->ClassifyFiles(files, {}, [&](size_t i, const cv::Mat& image, Outcome<Classifications> r) {
+    order.push_back(i);
+    EXPECT_EQ(r.ok(), out[i].ok());
+    EXPECT_EQ(image.empty(), !r.ok());
+  });
+  EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3}));
 }
 
 TEST(ImageClassifierTest, TopKThresholdAllowDeny) {
@@ -97,9 +146,9 @@ void CheckRedHalf(const std::string& method) {
   cv::Mat img(60, 80, CV_8UC3, cv::Scalar(220, 30, 20));  // blue (BGR)
   img(cv::Rect(0, 0, 40, 60)).setTo(cv::Scalar(20, 30, 220));  // left half red
   ExplainOptions eo;
-  eo.method = method;
+  eo.method = ParseExplainMethod(method);
   SaliencyMap s = c->Explain(img, 0, eo);
-  EXPECT_EQ(s.method, method);
+  EXPECT_STREQ(ExplainMethodName(s.method), method.c_str());
   EXPECT_EQ(s.category.label, "red");
   ASSERT_EQ(s.map.size(), img.size());
   ASSERT_EQ(s.map.type(), CV_32F);
@@ -121,10 +170,40 @@ TEST(ImageClassifierExplainTest, GradCamNeedsMethods) {
   if (!std::filesystem::exists(TestModel("colour3.onnx"))) GTEST_SKIP() << "no ONNX test model";
   auto c = ImageClassifier::Create(Options(TestModel("colour3.onnx")));
   ExplainOptions eo;
-  eo.method = "gradcam";
+  eo.method = ExplainMethod::kGradCam;
   EXPECT_THROW(c->Explain(DecodeImage(TestData("images/red.png")), -1, eo), Error);
-  eo.method = "auto";  // falls back to occlusion
-  EXPECT_EQ(c->Explain(DecodeImage(TestData("images/red.png")), -1, eo).method, "occlusion");
+  eo.method = ExplainMethod::kAuto;  // falls back to occlusion
+  EXPECT_EQ(c->Explain(DecodeImage(TestData("images/red.png")), -1, eo).method, ExplainMethod::kOcclusion);
+}
+
+TEST(ImageClassifierExplainTest, MethodNamesParseOrSayWhatIsValid) {
+  EXPECT_EQ(ParseExplainMethod("gradcam"), ExplainMethod::kGradCam);
+  EXPECT_EQ(ParseExplainMethod("occlusion"), ExplainMethod::kOcclusion);
+  EXPECT_EQ(ParseExplainMethod("auto"), ExplainMethod::kAuto);
+  try {
+    ParseExplainMethod("foo");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kOption);
+    EXPECT_NE(std::string(e.what()).find("auto, gradcam or occlusion, found \"foo\""), std::string::npos) << e.what();
+  }
+}
+
+// The model raising inside Grad-CAM's features method: a sense::Error naming
+// the model, never the interpreter's own exception; classifying still works.
+TEST(ImageClassifierExplainTest, ModelRaisingInExplanationIsATypedError) {
+  auto c = ImageClassifier::Create(Options(TestModel("raising_colour3.pt")));
+  const cv::Mat black(40, 40, CV_8UC3, cv::Scalar(0, 0, 0));
+  EXPECT_EQ(c->Classify(black).categories.size(), 3u);
+  try {
+    c->Explain(black);
+    FAIL() << "expected the features method's assertion";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBackend);
+    EXPECT_NE(std::string(e.what()).find("image too dark"), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    FAIL() << "foreign exception escaped: " << e.what();
+  }
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ std::unique_ptr<ImageClassifier> ImageClassifier::Create(const ImageClassifierOp
 }
 
 ImageClassifier::ImageClassifier(ImageClassifierOptions options, std::unique_ptr<Model> model)
-    : options_(std::move(options)), model_(std::move(model)) {}
+    : options_(std::move(options)), model_(std::move(model)),
+      runner_(*model_->metadata().image, ImageRunnerOptions{options_.max_batch_size, options_.reduced_jpeg_decode}) {}
 
 Tensor ImageClassifier::Logits(const Tensor& batch) const {
   const ModelMetadata& m = model_->metadata();
@@ -50,16 +51,15 @@ std::vector<float> ImageClassifier::Scores(const Tensor& batch) const {
   return probs;
 }
 
-std::vector<Classifications> ImageClassifier::RunChunk(const std::vector<cv::Mat>& images, size_t begin, size_t end) const {
+std::vector<Classifications> ImageClassifier::ClassifyRows(const ImageBatch& batch) const {
   const ModelMetadata& m = model_->metadata();
-  const ImagePreprocessing& p = *m.image;
-  const int64_t n = static_cast<int64_t>(end - begin);
-  const int64_t c = p.channels();
-  Tensor batch = Tensor::Empty(DType::kFloat32, p.layout == Layout::kNCHW ? std::vector<int64_t>{n, c, p.height, p.width}
-                                                                         : std::vector<int64_t>{n, p.height, p.width, c});
-  for (int64_t i = 0; i < n; ++i) PreprocessInto(images[begin + static_cast<size_t>(i)], p, &batch, i);
-  const Tensor logits = Logits(batch);
-  const int64_t k = logits.size(1);
+  Tensor logits;
+  try {
+    logits = Logits(batch.input);
+  } catch (...) {
+    throw CurrentExceptionAsError(ErrorCode::kBackend, model_->path() + ": forward");
+  }
+  const int64_t n = logits.size(0), k = logits.size(1);
   std::vector<Classifications> results;
   results.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
@@ -68,18 +68,41 @@ std::vector<Classifications> ImageClassifier::RunChunk(const std::vector<cv::Mat
 }
 
 Classifications ImageClassifier::Classify(const cv::Mat& image) const {
-  return RunChunk({image}, 0, 1).front();
+  return ClassifyBatch(std::vector<cv::Mat>{image}).front().value();
 }
 
-std::vector<Classifications> ImageClassifier::ClassifyBatch(const std::vector<cv::Mat>& images) const {
-  std::vector<Classifications> results;
-  results.reserve(images.size());
-  const size_t step = static_cast<size_t>(options_.max_batch_size);
-  for (size_t b = 0; b < images.size(); b += step) {
-    auto chunk = RunChunk(images, b, std::min(images.size(), b + step));
-    for (auto& r : chunk) results.push_back(std::move(r));
+std::vector<Outcome<Classifications>> ImageClassifier::ClassifyBatch(const std::vector<cv::Mat>& images) const {
+  return runner_.Run<Classifications>(images, [this](const ImageBatch& b) { return ClassifyRows(b); });
+}
+
+void ImageClassifier::ClassifyBatch(const std::vector<cv::Mat>& images, const Sink& sink) const {
+  runner_.Run<Classifications>(images, [this](const ImageBatch& b) { return ClassifyRows(b); }, sink);
+}
+
+std::vector<Outcome<Classifications>> ImageClassifier::ClassifyFiles(const std::vector<std::string>& paths,
+                                                                     const DecodeOptions& decode) const {
+  return runner_.RunFiles<Classifications>(paths, decode, [this](const ImageBatch& b) { return ClassifyRows(b); });
+}
+
+void ImageClassifier::ClassifyFiles(const std::vector<std::string>& paths, const DecodeOptions& decode,
+                                    const Sink& sink) const {
+  runner_.RunFiles<Classifications>(paths, decode, [this](const ImageBatch& b) { return ClassifyRows(b); }, sink);
+}
+
+ExplainMethod ParseExplainMethod(const std::string& name) {
+  if (name == "auto") return ExplainMethod::kAuto;
+  if (name == "gradcam") return ExplainMethod::kGradCam;
+  if (name == "occlusion") return ExplainMethod::kOcclusion;
+  throw Error(ErrorCode::kOption, "explanation method must be auto, gradcam or occlusion, found \"" + name + "\"");
+}
+
+const char* ExplainMethodName(ExplainMethod method) {
+  switch (method) {
+    case ExplainMethod::kAuto: return "auto";
+    case ExplainMethod::kGradCam: return "gradcam";
+    case ExplainMethod::kOcclusion: return "occlusion";
   }
-  return results;
+  return "unknown";
 }
 
 namespace {
@@ -95,20 +118,26 @@ void Normalise(cv::Mat& m) {
 }  // namespace
 
 SaliencyMap ImageClassifier::Explain(const cv::Mat& image, int category_index, const ExplainOptions& eo) const {
+  try {
+    return ExplainUnchecked(image, category_index, eo);
+  } catch (...) {
+    throw CurrentExceptionAsError(ErrorCode::kBackend, model_->path() + ": explanation");
+  }
+}
+
+SaliencyMap ImageClassifier::ExplainUnchecked(const cv::Mat& image, int category_index, const ExplainOptions& eo) const {
   const ModelMetadata& m = model_->metadata();
   const ImagePreprocessing& p = *m.image;
   if (category_index < -1 || category_index >= static_cast<int>(m.labels.size()))
     throw Error(ErrorCode::kOption, "category index " + std::to_string(category_index) + " out of range [0, " +
                                         std::to_string(m.labels.size()) + ")");
-  std::string method = eo.method;
+  ExplainMethod method = eo.method;
   const bool has_cam = m.explain && m.explain->method == "gradcam" && model_->SupportsGradients() &&
                        model_->HasMethod(m.explain->features_method) && model_->HasMethod(m.explain->head_method);
-  if (method == "auto") method = has_cam ? "gradcam" : "occlusion";
-  if (method == "gradcam" && !has_cam)
+  if (method == ExplainMethod::kAuto) method = has_cam ? ExplainMethod::kGradCam : ExplainMethod::kOcclusion;
+  if (method == ExplainMethod::kGradCam && !has_cam)
     throw Error(ErrorCode::kUnsupported, model_->path() + ": Grad-CAM needs a TorchScript bundle whose metadata names its "
                                                           "feature and head methods ('explain'); use occlusion");
-  if (method != "gradcam" && method != "occlusion")
-    throw Error(ErrorCode::kOption, "explanation method must be auto, gradcam or occlusion, found \"" + method + "\"");
   if (eo.occlusion_grid < 2) throw Error(ErrorCode::kOption, "occlusion_grid must be >= 2");
 
   InputTransform tr;
@@ -123,7 +152,7 @@ SaliencyMap ImageClassifier::Explain(const cv::Mat& image, int category_index, c
   result.category = {target, m.labels[static_cast<size_t>(target)], base[static_cast<size_t>(target)]};
 
   cv::Mat net_map;  // network-input coordinates, CV_32F
-  if (method == "gradcam") {
+  if (method == ExplainMethod::kGradCam) {
     NamedTensors f = model_->RunMethod(m.explain->features_method, {{m.inputs[0].name, x}});
     const Tensor& feat = f[0].second;
     if (feat.dim() != 4)
@@ -210,7 +239,7 @@ cv::Mat RenderSaliencyOverlay(const cv::Mat& image, const SaliencyMap& s, double
   cv::Mat out;
   cv::addWeighted(bgr, 1.0 - alpha, heat, alpha, 0.0, out);
   char text[256];
-  std::snprintf(text, sizeof(text), "%s %.2f (%s)", s.category.label.c_str(), s.category.score, s.method.c_str());
+  std::snprintf(text, sizeof(text), "%s %.2f (%s)", s.category.label.c_str(), s.category.score, ExplainMethodName(s.method));
   const double font = std::max(0.4, out.cols / 700.0);
   const int thick = std::max(1, static_cast<int>(font * 2));
   int baseline = 0;

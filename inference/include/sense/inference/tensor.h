@@ -2,12 +2,15 @@
 //
 // A Tensor is a dtype, a shape and contiguous row-major storage. It either
 // owns its storage (Empty, Zeros, FromVector, Clone) or is a zero-copy view of
-// memory owned elsewhere (View, FromMat, ViewVector). Copying a Tensor copies
-// the handle, not the data: copies share storage, as cv::Mat does.
+// memory owned elsewhere (View, ViewVector). Copying a Tensor copies the
+// handle, not the data: copies share storage, as cv::Mat does.
+// (A cv::Mat view is sense::vision::TensorFromMat, in vision/mat_tensor.h:
+// this header needs no OpenCV.)
 //
-// Ownership: a view made by FromMat keeps the cv::Mat's buffer alive (it holds
-// a reference). A view made by View/ViewVector does NOT: the caller keeps the
-// memory alive and unchanged in size for as long as the view is used.
+// Ownership: a view made by View with an `owner` keeps the owner alive (a
+// reference, shared by the view's copies). A view made by View without one,
+// or by ViewVector, does NOT: the caller keeps the memory alive and
+// unchanged in size for as long as the view is used.
 //
 // Thread safety: concurrent reads of one Tensor are safe; writes need
 // external synchronisation, as with any shared buffer.
@@ -20,8 +23,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <opencv2/core/mat.hpp>
 
 #include "sense/inference/error.h"
 #include "sense/inference/metadata.h"
@@ -60,11 +61,9 @@ class Tensor {
     return Wrap(data.data(), DTypeOf<T>::value, std::move(shape), nullptr, data.size());
   }
 
-  // Zero-copy view of a continuous cv::Mat as [rows, cols, channels]
-  // (or [rows, cols] with drop_channel_dim for 1-channel mats). Supported
-  // depths: CV_8U, CV_32S, CV_32F, CV_64F. Throws Error(kInput) for a
-  // non-continuous Mat or another depth.
-  static Tensor FromMat(const cv::Mat& mat, bool drop_channel_dim = false);
+  // Zero-copy view that holds `owner` (whatever keeps `data` valid: a
+  // refcounted image, a buffer) for as long as the view or a copy lives.
+  static Tensor View(void* data, DType dtype, std::vector<int64_t> shape, std::shared_ptr<void> owner);
 
   DType dtype() const { return dtype_; }
   const std::vector<int64_t>& shape() const { return shape_; }

@@ -15,7 +15,10 @@
 namespace sense::vision {
 
 // An idx3-ubyte image file as 8-bit gray images (rows x cols each).
-// Throws Error(kFile) / Error(kInput) naming the file and the bad field.
+// Throws Error(kFile) / Error(kInput) naming the file and the bad field. The
+// file is read only as far as its header declares: a file holding more data
+// (a small gzip that inflates past it) is refused without inflating the
+// rest, and headers declaring over 2 GiB are refused before reading.
 std::vector<cv::Mat> ReadIdxImages(const std::string& path);
 // An idx1-ubyte label file.
 std::vector<int> ReadIdxLabels(const std::string& path);
