@@ -211,16 +211,15 @@ int main(int argc, char** argv) {
       for (const auto& r : rows) texts.push_back(r.first);
       const auto t1 = std::chrono::steady_clock::now();
       loading = std::chrono::duration<double>(t1 - t0).count();
-      std::vector<std::string> errors;
-      const auto results = classifier->ClassifyBatch(texts, &errors);
+      const auto results = classifier->ClassifyBatch(texts);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       for (size_t i = 0; i < rows.size(); ++i) {
-        if (!errors[i].empty()) {
+        if (!results[i].ok()) {  // a bad example counts as an error; the others go on
           ++failed;
-          sense::app::PrintError(app, data + ":" + std::to_string(i + 1), errors[i]);
+          sense::app::PrintError(app, data + ":" + std::to_string(i + 1), results[i].error().what());
           continue;
         }
-        add(rows[i].second, results[i].classifications);
+        add(rows[i].second, results[i].value().classifications);
       }
     } else {
       auto classifier = sense::vision::ImageClassifier::Create(configure(sense::vision::ImageClassifierOptions()));

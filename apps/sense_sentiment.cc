@@ -108,16 +108,15 @@ int main(int argc, char** argv) {
       const size_t e = std::min(items.size(), b + chunk);
       std::vector<std::string> batch_texts;
       for (size_t i = b; i < e; ++i) batch_texts.push_back(items[i].text);
-      std::vector<std::string> errors;
-      const auto results = classifier->ClassifyBatch(batch_texts, &errors);
+      const auto results = classifier->ClassifyBatch(batch_texts);
       for (size_t i = b; i < e; ++i) {
         const auto& item = items[i];
-        std::string error = item.error.empty() ? errors[i - b] : item.error;
-        const auto& r = results[i - b];
+        std::string error = !item.error.empty() ? item.error : results[i - b].ok() ? "" : results[i - b].error().what();
+        const auto& r = results[i - b].ok() ? results[i - b].value() : sense::text::TextClassification();
         sense::text::TextExplanation ex;
         if (error.empty() && explain) {
           try {
-            ex = classifier->Explain(item.text, -1, {explain_method});
+            ex = classifier->Explain(item.text, -1, {sense::text::ParseTextExplainMethod(explain_method)});
           } catch (const sense::Error& err) {
             error = std::string("explanation failed: ") + err.what();
           }
