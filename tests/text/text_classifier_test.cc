@@ -279,5 +279,13 @@ TEST(TextClassifierTest, WrongModelAndOptions) {
   EXPECT_THROW(TextClassifier::ValidateExplainOptions({TextExplainMethod::kAuto, 1}), Error);
 }
 
+TEST(TextClassifierTest, DefaultSentimentModelGetsItsLstmKernelFromSampleInputs) {
+  const std::string path = SourcePath("models/sentiment-sst2.pt");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
+  auto c = TextClassifier::Create(Options(path));
+  EXPECT_EQ(c->model().optimization().rfind("sense LSTM kernel", 0), 0u) << c->model().optimization();
+  EXPECT_EQ(c->Classify("A gorgeous, witty, seductive movie.").classifications.categories[0].label, "positive");
+}
+
 }  // namespace
 }  // namespace sense::text
