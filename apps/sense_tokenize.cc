@@ -13,6 +13,7 @@
 #include "sense/text/model_inputs.h"
 #include "sense/text/sentencepiece_tokenizer.h"
 #include "sense/text/sentencepiece_trainer.h"
+#include "sense/text/text_inputs.h"
 #include "sense/text/tokenizer.h"
 #include "sense/text/wordpiece_tokenizer.h"
 
@@ -53,17 +54,13 @@ std::unique_ptr<text::Tokenizer> OpenTokenizer(const Source& s, bool bos, bool e
   text::TokenizerOptions o;
   o.invalid_utf8 = s.replace_invalid ? text::InvalidUtf8::kReplace : text::InvalidUtf8::kError;
   if (!s.bundle.empty()) {
-    // The bundle's own tokenizer asset and settings, through the inference layer.
-    sense::ModelOptions mo;
-    mo.path = s.bundle;
-    mo.verify = false;
-    auto model = sense::Model::Load(mo);
-    const sense::ModelMetadata& m = model->metadata();
+    // The bundle's own tokenizer asset and settings, read without loading the model.
+    const sense::ModelMetadata m = sense::ReadBundleMetadata(s.bundle);
     if (!m.text) throw Error(ErrorCode::kMetadata, s.bundle + ": a " + sense::TaskName(m.task) + " model has no tokenizer");
-    o.spec = m.text->tokenizer;
-    o.data = model->Asset(o.spec.asset);
-    o.source = s.bundle + ":" + o.spec.asset;
+    if ((bos || eos) && m.text->tokenizer.type != sense::TokenizerType::kSentencePiece)
+      throw sense::app::UsageError("--bos/--eos need a SentencePiece model; WordPiece adds [CLS] and [SEP]");
     if (pre) *pre = *m.text;
+    return text::OpenBundleTokenizer(s.bundle, "", m, o.invalid_utf8);
   } else if (!s.model.empty()) {
     o.spec.type = sense::TokenizerType::kSentencePiece;
     o.spec.add_bos = bos;
