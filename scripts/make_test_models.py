@@ -168,9 +168,25 @@ class RaisingText(torch.nn.Module):
         return (self.emb(ids) * mask.unsqueeze(-1).to(torch.float32)).sum(dim=1)
 
 
+class TinyTokenText(torch.nn.Module):
+    """Token-level outputs [B, T, 3]: per-token logits from the token id and
+    its position (so padding and batch position would show)."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 3)
+        with torch.no_grad():
+            self.emb.weight.copy_(torch.arange(vocab * 3, dtype=torch.float32).view(vocab, 3))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(ids.shape[1], dtype=torch.float32).view(1, -1, 1)
+        return (self.emb(ids) + 100.0 * pos) * mask.unsqueeze(-1).to(torch.float32)
+
+
 def make_text_input_models(out):
     """Issue 12's text models: tiny_bert_text.pt (three inputs, bound by
-    order) and raising_text.pt (fails on long rows)."""
+    order), raising_text.pt (fails on long rows) and tiny_token_text.pt
+    (token-level outputs, for the text runner)."""
     vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n"
     n = len(vocab.split())
     prov = {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}
@@ -195,6 +211,17 @@ def make_text_input_models(out):
         "assets": ["vocab.txt"], "provenance": prov}
     pack_model.pack(torch.jit.script(RaisingText(n).eval()), raising, {"vocab.txt": vocab.encode()},
                     os.path.join(out, "raising_text.pt"))
+    token = {
+        "schema_version": 1, "task": "token_classification", "name": "tiny-token-text",
+        "labels": ["O", "B-X", "I-X"],
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, -1, 3]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16},
+        "token_classification": {"scheme": "bio"},
+        "assets": ["vocab.txt"], "provenance": prov}
+    pack_model.pack(torch.jit.script(TinyTokenText(n).eval()), token, {"vocab.txt": vocab.encode()},
+                    os.path.join(out, "tiny_token_text.pt"))
 
 
 def main():
