@@ -279,6 +279,26 @@ TEST(TextClassifierTest, WrongModelAndOptions) {
   EXPECT_THROW(TextClassifier::ValidateExplainOptions({TextExplainMethod::kAuto, 1}), Error);
 }
 
+TEST(TextClassifierTest, ACompressedArchiveLoadsWithoutSampleInputsAndSaysSo) {
+  // deflated_lstm_text.pt: the tokenizer cannot be read before the model
+  // loads, so the tokenizer comes from the loaded model and the LSTM rewrite
+  // is skipped with a reason; classification is the same.
+  auto c = TextClassifier::Create(Options(TestModel("deflated_lstm_text.pt")));
+  EXPECT_EQ(c->model().optimization().rfind("none: no sample inputs", 0), 0u) << c->model().optimization();
+  auto ref = TextClassifier::Create(Options(TestModel("tiny_lstm_text.pt")));
+  for (const std::string text : {"good film", "bad bad film good"})
+    EXPECT_NEAR(c->Classify(text).classifications.categories[0].score,
+                ref->Classify(text).classifications.categories[0].score, 1e-5);
+  ModelOptions mo;
+  mo.path = TestModel("deflated_lstm_text.pt");
+  try {
+    WithTextSampleInputs(mo);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+  }
+}
+
 TEST(TextClassifierTest, DefaultSentimentModelGetsItsLstmKernelFromSampleInputs) {
   const std::string path = SourcePath("models/sentiment-sst2.pt");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
