@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "sense/text/text_inputs.h"
+#include "sentencepiece_util.h"
 #include "test_util.h"
 
 namespace sense::text {
@@ -302,6 +303,7 @@ TEST(TextClassifierTest, ACompressedArchiveLoadsWithoutSampleInputsAndSaysSo) {
 TEST(TextClassifierTest, DefaultSentimentModelGetsItsLstmKernelFromSampleInputs) {
   const std::string path = SourcePath("models/sentiment-sst2.pt");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
+  SENSE_REQUIRE_SENTENCEPIECE();  // the bundle's tokenizer is SentencePiece
   auto c = TextClassifier::Create(Options(path));
   EXPECT_EQ(c->model().optimization().rfind("sense LSTM kernel", 0), 0u) << c->model().optimization();
   EXPECT_EQ(c->Classify("A gorgeous, witty, seductive movie.").classifications.categories[0].label, "positive");
