@@ -254,16 +254,15 @@ int main(int argc, char** argv) {
       }
       const auto t1 = std::chrono::steady_clock::now();
       loading = std::chrono::duration<double>(t1 - t0).count();
-      std::vector<std::string> errors;
-      const auto results = classifier->ClassifyBatch(texts, &errors);
+      const auto results = classifier->ClassifyBatch(texts);
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       for (size_t k = 0; k < texts.size(); ++k) {
-        if (!errors[k].empty()) {
+        if (!results[k].ok()) {  // a bad example counts as an error; the others go on
           ++failed;
-          sense::app::PrintError(app, data + ":" + std::to_string(row_of[k] + 1), errors[k]);
+          sense::app::PrintError(app, data + ":" + std::to_string(row_of[k] + 1), results[k].error().what());
           continue;
         }
-        add(rows[row_of[k]].truth, results[k].classifications);
+        add(rows[row_of[k]].truth, results[k].value().classifications);
       }
     } else {
       auto classifier = sense::vision::ImageClassifier::Create(configure(sense::vision::ImageClassifierOptions()));

@@ -25,28 +25,31 @@ NeutralBand ParseBand(const std::string& s) {
   const auto colon = s.find(':');
   try {
     if (colon == std::string::npos) throw std::invalid_argument(s);
-    b.low = std::stof(s.substr(0, colon));
-    b.high = std::stof(s.substr(colon + 1));
+    size_t used_low = 0, used_high = 0;
+    b.low = std::stof(s.substr(0, colon), &used_low);
+    b.high = std::stof(s.substr(colon + 1), &used_high);
+    if (used_low != colon || used_high != s.size() - colon - 1) throw std::invalid_argument(s);
   } catch (const std::exception&) {
-    throw sense::Error(sense::ErrorCode::kOption, "--neutral expects LOW:HIGH, e.g. 0.4:0.6; found \"" + s + "\"");
+    throw sense::app::UsageError("--neutral expects LOW:HIGH, e.g. 0.4:0.6; found \"" + s + "\"");
   }
   if (!(0 <= b.low && b.low < b.high && b.high <= 1))
-    throw sense::Error(sense::ErrorCode::kOption, "--neutral LOW:HIGH needs 0 <= LOW < HIGH <= 1; found \"" + s + "\"");
+    throw sense::app::UsageError("--neutral LOW:HIGH needs 0 <= LOW < HIGH <= 1; found \"" + s + "\"");
   b.on = true;
   return b;
 }
 
 // Terminal colours for an explanation: green pushes towards the label, red away.
 std::string Colour(const sense::text::WordAttribution& w, bool tty) {
+  const std::string word = sense::app::EscapeControl(w.word);
   if (!tty) {
     std::ostringstream o;
-    o << w.word << "(" << std::showpos << std::fixed << std::setprecision(2) << w.weight << ")";
+    o << word << "(" << std::showpos << std::fixed << std::setprecision(2) << w.weight << ")";
     return o.str();
   }
   const float a = std::fabs(w.weight);
-  if (a < 0.15f) return w.word;
+  if (a < 0.15f) return word;
   const int code = w.weight > 0 ? (a > 0.5f ? 42 : 32) : (a > 0.5f ? 41 : 31);
-  return "\033[" + std::to_string(code) + "m" + w.word + "\033[0m";
+  return "\033[" + std::to_string(code) + "m" + word + "\033[0m";
 }
 
 }  // namespace
@@ -66,22 +69,38 @@ int main(int argc, char** argv) {
       ("neutral", po::value(&neutral), "binary models: call a text neutral when P(positive) is in LOW:HIGH, e.g. 0.4:0.6")
       ("explain", "show the words that drove each label (coloured in a terminal; weights in JSON)")
       ("explain-method", po::value(&explain_method)->default_value("auto"), "auto, integrated_gradients or occlusion")
-      ("batch-size,b", po::value(&batch)->default_value(32), "texts per model call")
+      ("batch-size,b", po::value(&batch)->default_value(32), "texts per model call (>= 1)")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
       ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
       ("replace-invalid-utf8", "read invalid UTF-8 as U+FFFD instead of reporting the line")
       ("json", "print JSON Lines: one object per text, in input order");
+    std::vector<sense::app::po::option> ordered;
     po::variables_map vm;
     int rc = 0;
     if (!sense::app::ParseCommandLine(argc, argv, app,
                                       "sense-sentiment [options] [TEXT...]\n\n"
                                       "Labels each text positive or negative (with the bundled SST-2 model) and a score.\n"
+                                      "Texts and -f files are read in command-line order. Output: one line per input\n"
+                                      "line, in order; a line that fails gets \"error    <code>: <message>\" in its place\n"
+                                      "(and the message on stderr), and the exit status is 1. Control characters of\n"
+                                      "the input are printed escaped (\\x1b).\n"
                                       "Example: echo \"A gorgeous, witty, seductive movie.\" | sense-sentiment --explain",
-                                      opts, "text", &vm, &rc))
+                                      opts, "text", &vm, &rc, &ordered))
       return rc;
     const bool as_json = vm.count("json") > 0, explain = vm.count("explain") > 0;
+    // Options are checked here, once, as usage errors (exit 2) naming the flag.
     const NeutralBand band = ParseBand(neutral);
+    if (batch < 1) throw sense::app::UsageError("--batch-size must be >= 1; found " + std::to_string(batch));
+    if (threads < 0) throw sense::app::UsageError("--threads must be >= 0 (0: all cores); found " + std::to_string(threads));
+    sense::text::TextExplainOptions explain_options;
+    try {
+      explain_options.method = sense::text::ParseTextExplainMethod(explain_method);
+      sense::Device::Parse(device);
+    } catch (const sense::Error& e) {
+      throw sense::app::UsageError((e.code() == sense::ErrorCode::kDevice ? "--device: " : "--explain-method: ") +
+                                   std::string(e.what()));
+    }
 
     sense::text::TextClassifierOptions options;
     options.model.path = model_path;
@@ -94,11 +113,11 @@ int main(int argc, char** argv) {
     auto classifier = sense::text::TextClassifier::Create(options);
     const auto& labels = classifier->metadata().labels;
     if (band.on && labels.size() != 2)
-      throw sense::Error(sense::ErrorCode::kOption, "--neutral needs a binary model; " + model_path + " has " +
-                                                       std::to_string(labels.size()) + " labels");
+      throw sense::app::UsageError("--neutral needs a binary model; " + model_path + " has " +
+                                   std::to_string(labels.size()) + " labels");
     const int positive = labels.size() == 2 ? 1 : -1;
 
-    const auto items = sense::app::GatherTexts(texts, files);
+    const auto items = sense::app::GatherTexts(sense::app::OrderedTextArgs(ordered, "text", "file"));
     const bool tty = isatty(STDOUT_FILENO);
     sense::app::Progress progress(items.size(), "classifying", 200);
     int failed = 0;
@@ -108,32 +127,44 @@ int main(int argc, char** argv) {
       const size_t e = std::min(items.size(), b + chunk);
       std::vector<std::string> batch_texts;
       for (size_t i = b; i < e; ++i) batch_texts.push_back(items[i].text);
-      std::vector<std::string> errors;
-      const auto results = classifier->ClassifyBatch(batch_texts, &errors);
+      const auto results = classifier->ClassifyBatch(batch_texts);
       for (size_t i = b; i < e; ++i) {
         const auto& item = items[i];
-        std::string error = item.error.empty() ? errors[i - b] : item.error;
-        const auto& r = results[i - b];
+        const auto& outcome = results[i - b];
+        std::string error = item.error, code = "input";
+        if (error.empty() && !outcome.ok()) {
+          error = outcome.error().what();
+          code = sense::ErrorCodeName(outcome.error().code());
+        }
+        // An explanation that fails keeps the classification and adds its error.
         sense::text::TextExplanation ex;
+        std::string explain_error, explain_code;
         if (error.empty() && explain) {
           try {
-            ex = classifier->Explain(item.text, -1, {explain_method});
+            ex = classifier->Explain(item.text, -1, explain_options);
           } catch (const sense::Error& err) {
-            error = std::string("explanation failed: ") + err.what();
+            explain_error = err.what();
+            explain_code = sense::ErrorCodeName(err.code());
           }
         }
         progress.Tick();
         if (!error.empty()) {
           ++failed;
+          sense::app::PrintError(app, item.source, error);
           if (as_json) {
-            json j = sense::app::ErrorJson("input", error);
+            json j = sense::app::ErrorJson(code, error);
             j["source"] = item.source;
             sense::app::PrintJsonLine(j);
           } else {
-            sense::app::PrintError(app, item.source, error);
+            std::cout << "error    " << code << ": " << sense::app::EscapeControl(error) << "\n";
           }
           continue;
         }
+        if (!explain_error.empty()) {
+          ++failed;
+          sense::app::PrintError(app, item.source, "explanation failed: " + explain_error);
+        }
+        const auto& r = outcome.value();
         const auto& top = r.classifications.categories.front();
         std::string label = top.label;
         float score = top.score;
@@ -152,10 +183,12 @@ int main(int argc, char** argv) {
                     {"tokens", r.num_tokens}};
           if (r.truncated) j["truncated"] = true;
           if (r.windows > 1) j["windows"] = r.windows;
-          if (explain) {
+          if (explain && explain_error.empty()) {
             json words = json::array();
             for (const auto& w : ex.words) words.push_back({{"word", w.word}, {"begin", w.begin}, {"end", w.end}, {"weight", w.weight}});
             j["explanation"] = {{"label", ex.category.label}, {"method", ex.method}, {"words", words}};
+          } else if (explain) {
+            j["explanation_error"] = {{"code", explain_code}, {"message", explain_error}};
           }
           sense::app::PrintJsonLine(j);
         } else {
@@ -164,15 +197,16 @@ int main(int argc, char** argv) {
           if (r.windows > 1) line << " (" << r.windows << " windows)";
           if (r.truncated) line << " (truncated)";
           line << "  ";
-          if (explain) {
+          if (explain && explain_error.empty()) {
             for (size_t k = 0; k < ex.words.size(); ++k) line << (k ? " " : "") << Colour(ex.words[k], tty);
           } else {
-            line << item.text;
+            line << sense::app::EscapeControl(item.text);
+            if (explain) line << "  (explanation failed: " << sense::app::EscapeControl(explain_error) << ")";
           }
           std::cout << line.str() << "\n";
         }
       }
-      std::cout.flush();
+      sense::app::CheckStdout();
     }
     progress.Finish();
     return failed ? 1 : 0;

@@ -2,6 +2,7 @@
 // .model, a WordPiece vocab.txt or a model bundle's tokenizer; decodes ids
 // back to text; trains a SentencePiece model from a corpus.
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "sense/text/model_inputs.h"
 #include "sense/text/sentencepiece_tokenizer.h"
 #include "sense/text/sentencepiece_trainer.h"
+#include "sense/text/text_inputs.h"
 #include "sense/text/tokenizer.h"
 #include "sense/text/wordpiece_tokenizer.h"
 
@@ -46,23 +48,19 @@ void AddSourceOptions(po::options_description& o, Source* s) {
 std::unique_ptr<text::Tokenizer> OpenTokenizer(const Source& s, bool bos, bool eos, sense::TextPreprocessing* pre) {
   const int chosen = !s.model.empty() + !s.vocab.empty() + !s.bundle.empty();
   if (chosen != 1) {
-    throw Error(ErrorCode::kOption, chosen == 0 ? "choose a tokenizer: --model X.model, --vocab vocab.txt or --bundle model.pt"
-                                                : "--model, --vocab and --bundle are exclusive; give one");
+    throw sense::app::UsageError(chosen == 0 ? "choose a tokenizer: --model X.model, --vocab vocab.txt or --bundle model.pt"
+                                             : "--model, --vocab and --bundle are exclusive; give one");
   }
   text::TokenizerOptions o;
   o.invalid_utf8 = s.replace_invalid ? text::InvalidUtf8::kReplace : text::InvalidUtf8::kError;
   if (!s.bundle.empty()) {
-    // The bundle's own tokenizer asset and settings, through the inference layer.
-    sense::ModelOptions mo;
-    mo.path = s.bundle;
-    mo.verify = false;
-    auto model = sense::Model::Load(mo);
-    const sense::ModelMetadata& m = model->metadata();
+    // The bundle's own tokenizer asset and settings, read without loading the model.
+    const sense::ModelMetadata m = sense::ReadBundleMetadata(s.bundle);
     if (!m.text) throw Error(ErrorCode::kMetadata, s.bundle + ": a " + sense::TaskName(m.task) + " model has no tokenizer");
-    o.spec = m.text->tokenizer;
-    o.data = model->Asset(o.spec.asset);
-    o.source = s.bundle + ":" + o.spec.asset;
+    if ((bos || eos) && m.text->tokenizer.type != sense::TokenizerType::kSentencePiece)
+      throw sense::app::UsageError("--bos/--eos need a SentencePiece model; WordPiece adds [CLS] and [SEP]");
     if (pre) *pre = *m.text;
+    return text::OpenBundleTokenizer(s.bundle, "", m, o.invalid_utf8);
   } else if (!s.model.empty()) {
     o.spec.type = sense::TokenizerType::kSentencePiece;
     o.spec.add_bos = bos;
@@ -74,18 +72,23 @@ std::unique_ptr<text::Tokenizer> OpenTokenizer(const Source& s, bool bos, bool e
     o.path = s.vocab;
   }
   if ((bos || eos) && o.spec.type != sense::TokenizerType::kSentencePiece) {
-    throw Error(ErrorCode::kOption, "--bos/--eos need a SentencePiece model; WordPiece adds [CLS] and [SEP]");
+    throw sense::app::UsageError("--bos/--eos need a SentencePiece model; WordPiece adds [CLS] and [SEP]");
   }
   return text::CreateTokenizer(o);
 }
 
-void ReportError(bool as_json, const sense::app::InputItem& item, const std::string& code, const std::string& message) {
+// The message on stderr; on stdout, what keeps one output line per input:
+// a JSON error object, or an empty line in line-per-input modes (--ids,
+// --pieces, decode). The human table prints nothing more.
+void ReportError(bool as_json, bool empty_line, const sense::app::InputItem& item, const std::string& code,
+                 const std::string& message) {
+  sense::app::PrintError(kApp, item.source, message);
   if (as_json) {
     json j = sense::app::ErrorJson(code, message);
     j["source"] = item.source;
     sense::app::PrintJsonLine(j);
-  } else {
-    sense::app::PrintError(kApp, item.source, message);
+  } else if (empty_line) {
+    std::cout << "\n";
   }
 }
 
@@ -130,9 +133,11 @@ std::size_t Columns(const std::string& s) {
 
 void PrintTable(const Row& r, const std::string& t) {
   std::size_t width = 5;
-  for (const auto& p : r.pieces) width = std::max(width, Columns(p));
+  std::vector<std::string> pieces;
+  for (const auto& p : r.pieces) pieces.push_back(sense::app::EscapeControl(p));
+  for (const auto& p : pieces) width = std::max(width, Columns(p));
   for (std::size_t i = 0; i < r.ids.size(); ++i) {
-    std::cout << "  " << std::setw(4) << i << "  " << r.pieces[i] << std::string(width + 2 - Columns(r.pieces[i]), ' ')
+    std::cout << "  " << std::setw(4) << i << "  " << pieces[i] << std::string(width + 2 - Columns(pieces[i]), ' ')
               << std::setw(7) << r.ids[i];
     if (!r.special[i]) {
       const auto& s = r.offsets[i];
@@ -177,28 +182,39 @@ int Encode(int argc, char** argv) {
     ("alpha", po::value(&alpha)->default_value(0.1f), "--sample: smoothing (unigram) or dropout (BPE)")
     ("sample-size", po::value(&sample_size)->default_value(-1), "--sample, unigram: sample from the N best (-1: all)")
     ("seed", po::value(&seed), "--sample: random seed")
-    ("ids", po::bool_switch(&ids_only), "print only the ids, one line per text (like spm_encode --output_format=id)")
-    ("pieces", po::bool_switch(&pieces_only), "print only the pieces, one line per text")
+    ("ids", po::bool_switch(&ids_only), "print only the ids, one line per input line (like spm_encode --output_format=id); "
+     "a line that fails prints an empty line (its error on stderr)")
+    ("pieces", po::bool_switch(&pieces_only), "print only the pieces, one line per input line; a line that fails prints an empty line")
     ("json", "print JSON Lines: one object per text with ids, tokens, byte and character offsets");
   po::variables_map vm;
   int rc = 0;
+  std::vector<po::option> ordered;
   if (!sense::app::ParseCommandLine(argc, argv, kApp,
                                     "sense-tokenize [encode] (--model X.model | --vocab vocab.txt | --bundle model.pt) [options] [TEXT...]\n"
                                     "       sense-tokenize decode (--model|--vocab|--bundle) [IDS...]\n"
                                     "       sense-tokenize train --output X.model [options] CORPUS...\n\n"
                                     "Shows how a tokenizer splits each text: pieces, ids and byte offsets.\n"
+                                    "Texts and -f files are read in command-line order. --ids, --pieces and --json\n"
+                                    "print one line per input line (--nbest N: one per segmentation); a line that\n"
+                                    "fails prints an empty line (--json: an error object) and its error on stderr.\n"
+                                    "Control characters are printed escaped (\\x1b).\n"
                                     "Example: echo \"Hello, world!\" | sense-tokenize --vocab vocab.txt --json",
-                                    opts, "text", &vm, &rc))
+                                    opts, "text", &vm, &rc, &ordered))
     return rc;
   const bool as_json = vm.count("json") > 0;
-  if (ids_only + pieces_only + as_json > 1) throw Error(ErrorCode::kOption, "--ids, --pieces and --json are exclusive");
-  if (nbest < 0) throw Error(ErrorCode::kOption, "--nbest must be >= 0; found " + std::to_string(nbest));
-  if (nbest > 0 && sample) throw Error(ErrorCode::kOption, "--nbest and --sample are exclusive");
+  using sense::app::UsageError;
+  if (ids_only + pieces_only + as_json > 1) throw UsageError("--ids, --pieces and --json are exclusive");
+  if (nbest < 0) throw UsageError("--nbest must be >= 0; found " + std::to_string(nbest));
+  if (nbest > 0 && sample) throw UsageError("--nbest and --sample are exclusive");
+  if (max_length < 0) throw UsageError("--max-length must be >= 0 (0: no limit); found " + std::to_string(max_length));
+  if (sample_size == 0 || sample_size < -1)
+    throw UsageError("--sample-size must be -1 (all) or >= 1; found " + std::to_string(sample_size));
+  if (!(alpha >= 0.0f) || !std::isfinite(alpha)) throw UsageError("--alpha must be >= 0; found " + std::to_string(alpha));
 
   sense::TextPreprocessing pre;
   auto tokenizer = OpenTokenizer(source, bos, eos, &pre);
   const auto* sp = dynamic_cast<const text::SentencePieceTokenizer*>(tokenizer.get());
-  if ((nbest > 0 || sample) && sp == nullptr) throw Error(ErrorCode::kOption, "--nbest and --sample need a SentencePiece model");
+  if ((nbest > 0 || sample) && sp == nullptr) throw UsageError("--nbest and --sample need a SentencePiece model");
   if (vm.count("seed")) text::SentencePieceTokenizer::SetSamplingSeed(seed);
   text::EncodeOptions eo;
   if (!source.bundle.empty()) eo = text::EncodeOptions::FromMetadata(pre);
@@ -210,7 +226,8 @@ int Encode(int argc, char** argv) {
   eo.add_special_tokens = !no_special;
   eo.pad = false;
 
-  const auto items = sense::app::GatherTexts(texts, files);
+  const auto items = sense::app::GatherTexts(sense::app::OrderedTextArgs(ordered, "text", "file"));
+  const bool line_per_input = ids_only || pieces_only;
   int failed = 0;
   for (const auto& item : items) {
     std::string error = item.error, code = "input";
@@ -240,7 +257,7 @@ int Encode(int argc, char** argv) {
     }
     if (!error.empty()) {
       ++failed;
-      ReportError(as_json, item, code, error);
+      ReportError(as_json, line_per_input, item, code, error);
       continue;
     }
     if (as_json) {
@@ -260,12 +277,12 @@ int Encode(int argc, char** argv) {
       for (const auto& r : rows) {
         for (std::size_t i = 0; i < r.ids.size(); ++i) {
           if (i) std::cout << ' ';
-          if (ids_only) std::cout << r.ids[i]; else std::cout << r.pieces[i];
+          if (ids_only) std::cout << r.ids[i]; else std::cout << sense::app::EscapeControl(r.pieces[i]);
         }
         std::cout << "\n";
       }
     } else {
-      std::cout << item.source << ": " << Quoted(item.text) << "\n";
+      std::cout << sense::app::EscapeControl(item.source) << ": " << Quoted(item.text) << "\n";
       for (std::size_t k = 0; k < rows.size(); ++k) {
         std::cout << "  " << rows[k].ids.size() << " tokens";
         if (nbest > 0) std::cout << ", segmentation " << k + 1 << ", score " << rows[k].score;
@@ -274,7 +291,6 @@ int Encode(int argc, char** argv) {
       }
     }
   }
-  std::cout.flush();
   return failed ? 1 : 0;
 }
 
@@ -314,15 +330,18 @@ int Decode(int argc, char** argv) {
     ("json", "print JSON Lines: one object per id list");
   po::variables_map vm;
   int rc = 0;
+  std::vector<po::option> ordered;
   if (!sense::app::ParseCommandLine(argc, argv, std::string(kApp) + " decode",
                                     "sense-tokenize decode (--model X.model | --vocab vocab.txt | --bundle model.pt) [IDS...]\n\n"
-                                    "Turns token ids back into text (special tokens are dropped).\n"
+                                    "Turns token ids back into text (special tokens are dropped), one line per\n"
+                                    "input line, in command-line order; a line that fails prints an empty line and\n"
+                                    "its error on stderr. Control characters are printed escaped (\\x1b).\n"
                                     "Example: sense-tokenize decode --vocab vocab.txt \"101 7592 1010 2088 999 102\"",
-                                    opts, "ids", &vm, &rc))
+                                    opts, "ids", &vm, &rc, &ordered))
     return rc;
   const bool as_json = vm.count("json") > 0;
   auto tokenizer = OpenTokenizer(source, false, false, nullptr);
-  const auto items = sense::app::GatherTexts(texts, files);
+  const auto items = sense::app::GatherTexts(sense::app::OrderedTextArgs(ordered, "ids", "file"));
   int failed = 0;
   for (const auto& item : items) {
     std::string error = item.error, code = "input";
@@ -339,16 +358,15 @@ int Decode(int argc, char** argv) {
     }
     if (!error.empty()) {
       ++failed;
-      ReportError(as_json, item, code, error);
+      ReportError(as_json, true, item, code, error);
       continue;
     }
     if (as_json) {
       sense::app::PrintJsonLine({{"source", item.source}, {"ids", ids}, {"text", decoded}});
     } else {
-      std::cout << decoded << "\n";
+      std::cout << sense::app::EscapeControl(decoded) << "\n";
     }
   }
-  std::cout.flush();
   return failed ? 1 : 0;
 }
 
@@ -384,11 +402,19 @@ int Train(int argc, char** argv) {
                                     "Example: sense-tokenize train --output m.model --vocab-size 8000 corpus.txt",
                                     opts, "corpus", &vm, &rc))
     return rc;
-  if (corpus.empty()) throw Error(ErrorCode::kOption, "no corpus: give one or more text files");
+  using sense::app::UsageError;
+  if (corpus.empty()) throw UsageError("no corpus: give one or more text files");
+  if (o.vocab_size < 1) throw UsageError("--vocab-size must be >= 1; found " + std::to_string(o.vocab_size));
+  if (!(o.character_coverage > 0 && o.character_coverage <= 1))
+    throw UsageError("--character-coverage must be in (0, 1]; found " + std::to_string(o.character_coverage));
+  if (o.input_sentence_size < 0)
+    throw UsageError("--max-sentences must be >= 0 (0: all); found " + std::to_string(o.input_sentence_size));
+  if (o.num_threads < 0) throw UsageError("--threads must be >= 0 (0: all cores); found " + std::to_string(o.num_threads));
+  if (o.pad_id < -1) throw UsageError("--pad-id must be >= 0, or -1 for none; found " + std::to_string(o.pad_id));
   static const std::map<std::string, text::SentencePieceModelType> kTypes = {
       {"unigram", text::SentencePieceModelType::kUnigram}, {"bpe", text::SentencePieceModelType::kBpe},
       {"char", text::SentencePieceModelType::kChar}, {"word", text::SentencePieceModelType::kWord}};
-  if (!kTypes.count(type)) throw Error(ErrorCode::kOption, "--type must be unigram, bpe, char or word; found \"" + type + "\"");
+  if (!kTypes.count(type)) throw UsageError("--type must be unigram, bpe, char or word; found \"" + type + "\"");
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
     std::stringstream in(s);

@@ -75,36 +75,45 @@ int main(int argc, char** argv) {
     if (s.empty()) continue;
     std::size_t bytes = 0;
     for (const auto& x : s) bytes += x.size();
-    for (int t : thread_counts) {
-      double best = 1e30, best_cpu = 1e30;
-      std::size_t tokens = 0;
-      for (int r = 0; r < repeat; ++r) {
-        std::vector<std::size_t> counts(t);
-        timespec c0, c1;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-        const auto t0 = std::chrono::steady_clock::now();
-        std::vector<std::thread> workers;
-        for (int w = 0; w < t; ++w) {
-          workers.emplace_back([&, w] {
-            const std::size_t begin = s.size() * w / t, end = s.size() * (w + 1) / t;
-            std::vector<int> ids;
-            for (std::size_t i = begin; i < end; ++i) {
-              ids.clear();
-              sp.Encode(s[i], &ids).IgnoreError();
-              counts[w] += ids.size();
-            }
-          });
+    // ids: Encode(text, &ids); full: EncodeAsImmutableProto (pieces, ids and
+    // byte offsets), what sense's full encodings carry.
+    for (const bool full : {false, true}) {
+      for (int t : thread_counts) {
+        double best = 1e30, best_cpu = 1e30;
+        std::size_t tokens = 0;
+        for (int r = 0; r < repeat; ++r) {
+          std::vector<std::size_t> counts(t);
+          timespec c0, c1;
+          clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+          const auto t0 = std::chrono::steady_clock::now();
+          std::vector<std::thread> workers;
+          for (int w = 0; w < t; ++w) {
+            workers.emplace_back([&, w] {
+              const std::size_t begin = s.size() * w / t, end = s.size() * (w + 1) / t;
+              std::vector<int> ids;
+              for (std::size_t i = begin; i < end; ++i) {
+                if (full) {
+                  counts[w] += sp.EncodeAsImmutableProto(s[i]).pieces_size();
+                } else {
+                  ids.clear();
+                  sp.Encode(s[i], &ids).IgnoreError();
+                  counts[w] += ids.size();
+                }
+              }
+            });
+          }
+          for (auto& w : workers) w.join();
+          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+          best_cpu = std::min(best_cpu, (c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9);
+          tokens = 0;
+          for (auto c : counts) tokens += c;
         }
-        for (auto& w : workers) w.join();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-        best_cpu = std::min(best_cpu, (c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9);
-        tokens = 0;
-        for (auto c : counts) tokens += c;
+        std::printf("%-11s %-40s %3d %7zu %6.2f %8.4f %10.0f %7.2f %8.4f %10.0f %7.2f %8zu\n", name,
+                    full ? "[full] spm library EncodeAsImmutable" : "[ids]  spm library Encode", t, s.size(),
+                    bytes / 1e6, best, s.size() / best, bytes / 1e6 / best, best_cpu, s.size() / best_cpu,
+                    bytes / 1e6 / best_cpu, tokens);
       }
-      std::printf("%-11s %-36s %3d %7zu %6.2f %8.4f %10.0f %7.2f %8.4f %10.0f %7.2f %8zu\n", name,
-                  "SentencePiece library (raw)", t, s.size(), bytes / 1e6, best, s.size() / best, bytes / 1e6 / best,
-                  best_cpu, s.size() / best_cpu, bytes / 1e6 / best_cpu, tokens);
     }
   }
   return 0;

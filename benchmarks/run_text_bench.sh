@@ -17,6 +17,12 @@ BOTCHAN=$SHARED/tokenizers/sentencepiece-test/botchan.txt
 SPM=$SHARED/tokenizers/sentencepiece-test/test_model.model
 # Columns: wall_s / texts/s / MB/s by wall clock (best of 3), cpu_s / texts/cpu /
 # MB/cpu by process CPU time (fair on a shared machine; all threads summed).
+# Like for like: compare rows with the same tag. [ids]: ids only (sense Encode,
+# the SentencePiece library's Encode, spm_encode). [full]: ids with offsets
+# and, for sense, mask and type ids (sense EncodeBatch, the SentencePiece
+# library's EncodeAsImmutableProto: pieces, ids, offsets; Hugging Face
+# encodeBatch: ids, offsets, mask, type ids and token strings).
+# spm_encode is a whole process (file I/O, printing), so it is an upper bound.
 "$BUILD/benchmarks/bench_tokenize" --vocab "$VOCAB" --sst2 "$SST2" --botchan "$BOTCHAN" --spm-model "$SPM" \
     --threads "$THREADS"
 "$BUILD/benchmarks/bench_spm_raw" --sst2 "$SST2" --botchan "$BOTCHAN" --spm-model "$SPM" --threads "$THREADS"
@@ -39,7 +45,7 @@ if command -v spm_encode > /dev/null; then
       best_wall=$(awk -v a=$wall -v b=$best_wall 'BEGIN{print (a < b) ? a : b}')
       best_cpu=$(awk -v a=$user -v s=$sys -v b=$best_cpu 'BEGIN{c = a + s; print (c < b) ? c : b}')
     done
-    awk -v n=$n -v mb=$mb -v w=$best_wall -v c=$best_cpu -v name=$name 'BEGIN{printf "%-11s %-36s %3d %7d %6.2f %8.4f %10.0f %7.2f %8.4f %10.0f %7.2f %8s\n", name, "spm_encode (process, file I/O)", 1, n, mb/1e6, w, n/w, mb/1e6/w, c, n/c, mb/1e6/c, "-"}'
+    awk -v n=$n -v mb=$mb -v w=$best_wall -v c=$best_cpu -v name=$name 'BEGIN{printf "%-11s %-40s %3d %7d %6.2f %8.4f %10.0f %7.2f %8.4f %10.0f %7.2f %8s\n", name, "[ids]  spm_encode (process, file I/O)", 1, n, mb/1e6, w, n/w, mb/1e6/w, c, n/c, mb/1e6/c, "-"}'
   done
   rm -f /tmp/bench_text.$$
 fi

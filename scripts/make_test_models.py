@@ -148,6 +148,113 @@ def save_raw(module, path, extra):
     torch.jit.save(module, path, _extra_files=extra)
 
 
+class TinyBertText(torch.nn.Module):
+    """BERT-shaped three-input classifier (input_ids, attention_mask as bool,
+    token_type_ids as int32): word + type embeddings, masked mean pool, linear.
+    "good" votes positive, "bad" negative, by construction."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.words = torch.nn.Embedding(vocab, 4)
+        self.types = torch.nn.Embedding(2, 4)
+        self.out = torch.nn.Linear(4, 2, bias=False)
+        with torch.no_grad():
+            self.words.weight.zero_()
+            self.words.weight[4, 0] = 1.0  # good
+            self.words.weight[5, 1] = 1.0  # bad
+            self.types.weight.zero_()
+            self.types.weight[1, 2] = 1.0
+            self.out.weight.copy_(torch.tensor([[-10.0, 10.0, 0.0, 0.0], [10.0, -10.0, 0.0, 0.0]]))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        x = self.words(input_ids) + self.types(token_type_ids.long())
+        m = attention_mask.to(torch.float32).unsqueeze(-1)
+        return self.out((x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0))
+
+
+class RaisingText(torch.nn.Module):
+    """TinyText's votes, but raises (a scripted exception) on any row of more
+    than 10 tokens: a model that fails on one text of a batch. The load-time
+    checks use rows of at most 9 tokens."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 2)
+        with torch.no_grad():
+            self.emb.weight.zero_()
+            self.emb.weight[4] = torch.tensor([-1.0, 2.0])
+            self.emb.weight[5] = torch.tensor([2.0, -1.0])
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if bool((mask.sum(dim=1) > 10).any()):
+            raise RuntimeError("raising test model: a row has more than 10 tokens")
+        return (self.emb(ids) * mask.unsqueeze(-1).to(torch.float32)).sum(dim=1)
+
+
+class TinyTokenText(torch.nn.Module):
+    """Token-level outputs [B, T, 3]: per-token logits from the token id and
+    its position (so padding and batch position would show)."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 3)
+        with torch.no_grad():
+            self.emb.weight.copy_(torch.arange(vocab * 3, dtype=torch.float32).view(vocab, 3))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(ids.shape[1], dtype=torch.float32).view(1, -1, 1)
+        return (self.emb(ids) + 100.0 * pos) * mask.unsqueeze(-1).to(torch.float32)
+
+
+def make_text_input_models(out):
+    """Issue 12's text models: tiny_bert_text.pt (three inputs, bound by
+    order), raising_text.pt (fails on long rows) and tiny_token_text.pt
+    (token-level outputs, for the text runner)."""
+    vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n"
+    n = len(vocab.split())
+    prov = {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}
+    bert = {
+        "schema_version": 1, "task": "text_classification", "name": "tiny-bert-text",
+        "labels": ["negative", "positive"],
+        "inputs": [{"name": "input_ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "attention_mask", "dtype": "bool", "shape": [-1, -1]},
+                   {"name": "token_type_ids", "dtype": "int32", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16},
+        "assets": ["vocab.txt"], "provenance": prov}
+    pack_model.pack(torch.jit.script(TinyBertText(n).eval()), bert, {"vocab.txt": vocab.encode()},
+                    os.path.join(out, "tiny_bert_text.pt"))
+    raising = {
+        "schema_version": 1, "task": "text_classification", "name": "raising-text",
+        "labels": ["negative", "positive"],
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 2]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 32},
+        "assets": ["vocab.txt"], "provenance": prov}
+    pack_model.pack(torch.jit.script(RaisingText(n).eval()), raising, {"vocab.txt": vocab.encode()},
+                    os.path.join(out, "raising_text.pt"))
+    token = {
+        "schema_version": 1, "task": "token_classification", "name": "tiny-token-text",
+        "labels": ["O", "B-X", "I-X"],
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, -1, 3]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16},
+        "token_classification": {"scheme": "bio"},
+        "assets": ["vocab.txt"], "provenance": prov}
+    pack_model.pack(torch.jit.script(TinyTokenText(n).eval()), token, {"vocab.txt": vocab.encode()},
+                    os.path.join(out, "tiny_token_text.pt"))
+    # tiny_lstm_text.pt re-zipped with deflate (torch.jit.load reads it; sense's
+    # early tokenizer read cannot, and falls back to the loaded model's asset).
+    import zipfile
+    with zipfile.ZipFile(os.path.join(out, "tiny_lstm_text.pt")) as zi, \
+            zipfile.ZipFile(os.path.join(out, "deflated_lstm_text.pt"), "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            zo.writestr(info.filename, zi.read(info.filename))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -212,6 +319,8 @@ def main():
     lstm = torch.jit.script(TinyLstmText(len(vocab.split())).eval())
     pack_model.pack(lstm, text_meta("tiny-lstm-text", "none: random weights"), {"vocab.txt": vocab.encode()},
                     p("tiny_lstm_text.pt"))
+
+    make_text_input_models(out)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -22,12 +24,14 @@ namespace sense::app {
 
 bool ParseCommandLine(int argc, char** argv, const std::string& app_name, const std::string& usage,
                       po::options_description& options, const std::string& positional_name, po::variables_map* vm,
-                      int* exit_code) {
+                      int* exit_code, std::vector<po::option>* ordered) {
   options.add_options()("help,h", "show this help and exit")("version", "show the version and exit");
   po::positional_options_description pos;
   if (!positional_name.empty()) pos.add(positional_name.c_str(), -1);
   try {
-    po::store(po::command_line_parser(argc, argv).options(options).positional(pos).run(), *vm);
+    po::parsed_options parsed = po::command_line_parser(argc, argv).options(options).positional(pos).run();
+    po::store(parsed, *vm);
+    if (ordered) *ordered = parsed.options;
     if (vm->count("help")) {
       std::cout << "Usage: " << usage << "\n\n" << options << "\n";
       *exit_code = 0;
@@ -126,13 +130,19 @@ std::vector<InputItem> GatherPaths(const std::vector<std::string>& args, const s
   return out;
 }
 
-std::vector<InputItem> GatherTexts(const std::vector<std::string>& args, const std::vector<std::string>& files) {
-  std::vector<InputItem> out;
-  bool use_stdin = args.empty() && files.empty();
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "-") { use_stdin = true; continue; }
-    out.push_back({"arg:" + std::to_string(i + 1), args[i], ""});
+std::vector<TextArg> OrderedTextArgs(const std::vector<po::option>& ordered, const std::string& text_key,
+                                     const std::string& file_key) {
+  std::vector<TextArg> out;
+  for (const auto& o : ordered) {
+    if (o.string_key != text_key && o.string_key != file_key) continue;
+    for (const auto& v : o.value) out.push_back({o.string_key == file_key, v});
   }
+  return out;
+}
+
+std::vector<InputItem> GatherTexts(const std::vector<TextArg>& args) {
+  std::vector<InputItem> out;
+  bool stdin_read = false;
   auto read_lines = [&](std::istream& in, const std::string& name) {
     std::string line;
     size_t n = 0;
@@ -142,17 +152,83 @@ std::vector<InputItem> GatherTexts(const std::vector<std::string>& args, const s
       out.push_back({name + ":" + std::to_string(n), line, ""});
     }
   };
-  for (const auto& f : files) {
-    if (f == "-") { use_stdin = true; continue; }
-    std::ifstream in(f, std::ios::binary);
-    if (!in || fs::is_directory(f)) {
-      out.push_back({f, "", fs::exists(f) ? "cannot read this file" : "no such file"});
+  auto read_stdin = [&] {
+    if (stdin_read) return;  // "-" given twice: stdin has one content
+    stdin_read = true;
+    read_lines(std::cin, "stdin");
+  };
+  size_t text_number = 0;
+  for (const auto& a : args) {
+    if (!a.is_file) {
+      ++text_number;
+      if (a.value == "-") read_stdin();
+      else out.push_back({"arg:" + std::to_string(text_number), a.value, ""});
       continue;
     }
-    read_lines(in, f);
+    if (a.value == "-") {
+      read_stdin();
+      continue;
+    }
+    std::ifstream in(a.value, std::ios::binary);
+    if (!in || fs::is_directory(a.value)) {
+      out.push_back({a.value, "", fs::exists(a.value) ? "cannot read this file" : "no such file"});
+      continue;
+    }
+    read_lines(in, a.value);
   }
-  if (use_stdin) read_lines(std::cin, "stdin");
+  if (args.empty()) read_stdin();
   return out;
+}
+
+std::vector<InputItem> GatherTexts(const std::vector<std::string>& args, const std::vector<std::string>& files) {
+  std::vector<TextArg> all;
+  for (const auto& a : args) all.push_back({false, a});
+  for (const auto& f : files) all.push_back({true, f});
+  return GatherTexts(all);
+}
+
+std::string EscapeControl(const std::string& text) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  const auto hex = [&](const char* prefix, unsigned v) {
+    out += prefix;
+    out += kHex[(v >> 4) & 15];
+    out += kHex[v & 15];
+  };
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    if (c == '\t') { out += "\\t"; ++i; continue; }
+    if (c < 0x20 || c == 0x7f) { hex("\\x", c); ++i; continue; }
+    if (c < 0x80) { out += static_cast<char>(c); ++i; continue; }
+    // A well-formed UTF-8 sequence (no overlongs, surrogates or values past U+10FFFF)?
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
+    if (ok && len == 3) ok = !(c == 0xE0 && s[i + 1] < 0xA0) && !(c == 0xED && s[i + 1] >= 0xA0);
+    if (ok && len == 4) ok = !(c == 0xF0 && s[i + 1] < 0x90) && !(c == 0xF4 && s[i + 1] >= 0x90);
+    if (!ok) { hex("\\x", c); ++i; continue; }
+    if (len == 2 && c == 0xC2 && s[i + 1] < 0xA0) { hex("\\u00", s[i + 1]); i += 2; continue; }  // C1 controls
+    out.append(text, i, len);
+    i += len;
+  }
+  return out;
+}
+
+void CheckStdout() {
+  errno = 0;
+  std::cout.flush();
+  int e = errno;
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout;
+  if (failed) {
+    if (e == 0) e = errno;
+    std::clearerr(stdout);
+    std::cout.clear();
+    throw sense::Error(ErrorCode::kFile, std::string("cannot write to standard output") +
+                                             (e ? std::string(": ") + std::strerror(e) : std::string()));
+  }
 }
 
 static double Now() {
@@ -193,11 +269,11 @@ void Progress::Finish() {
 
 void PrintJsonLine(const nlohmann::json& j) {
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  std::cout.flush();
+  CheckStdout();
 }
 
 void PrintError(const std::string& app_name, const std::string& source, const std::string& message) {
-  std::cerr << app_name << ": " << (source.empty() ? "" : source + ": ") << message << "\n";
+  std::cerr << app_name << ": " << EscapeControl(source.empty() ? "" : source + ": ") << EscapeControl(message) << "\n";
 }
 
 nlohmann::json ErrorJson(const std::string& code, const std::string& message) {
@@ -211,17 +287,32 @@ int Guarded(const std::string& app_name, const std::function<int()>& body) {
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   int code = 1;
+  bool stdout_failed = false;
   try {
     code = body();
+    CheckStdout();
+  } catch (const UsageError& e) {
+    std::cerr << app_name << ": " << EscapeControl(e.what()) << "\nTry '" << app_name << " --help'.\n";
+    code = 2;
   } catch (const sense::Error& e) {
+    code = 1;
+    stdout_failed = e.code() == ErrorCode::kFile && std::string(e.what()).rfind("cannot write to standard output", 0) == 0;
     std::cerr << app_name << ": error (" << ErrorCodeName(e.code()) << "): " << e.what() << "\n";
   } catch (const std::exception& e) {
+    code = 1;
     std::cerr << app_name << ": error: " << e.what() << "\n";
   }
   // body's objects (models, open files) are gone by now; what is left are
   // LibTorch's static destructors, which unregister thousands of operators
   // and take about 0.1 s. A command-line run has no use for them.
-  std::cout.flush();
+  if (!stdout_failed) {
+    try {
+      CheckStdout();  // what body's error path printed
+    } catch (const sense::Error& e) {
+      std::cerr << app_name << ": error (" << ErrorCodeName(e.code()) << "): " << e.what() << "\n";
+      code = 1;
+    }
+  }
   std::cerr.flush();
   std::fflush(nullptr);
   if (std::getenv("SENSE_CLEAN_EXIT") == nullptr) std::_Exit(code);

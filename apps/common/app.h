@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,21 @@ namespace po = boost::program_options;
 // the version for --version and returns that exit code (0) in *exit_code;
 // on a parse error prints it with a hint and sets *exit_code = 2.
 // Returns true when the app should go on.
+// `ordered`, when given, receives the parsed options in command-line order
+// (positional arguments under `positional_name`), for apps whose output
+// follows that order (OrderedTextArgs).
 bool ParseCommandLine(int argc, char** argv, const std::string& app_name,
                       const std::string& usage, po::options_description& options,
                       const std::string& positional_name, po::variables_map* vm,
-                      int* exit_code);
+                      int* exit_code, std::vector<po::option>* ordered = nullptr);
+
+// A bad command-line value found after parsing (--batch-size 0, an unknown
+// --explain-method): Guarded prints "<app>: <message>" and the --help hint
+// and exits 2, as for a parse error. Messages name the flag.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Default model path: $SENSE_MODELS_DIR/<file>, else the installed share
 // folder, else <source>/models/<file>, whichever exists first.
@@ -45,11 +57,34 @@ struct InputItem {
 std::vector<InputItem> GatherPaths(const std::vector<std::string>& args,
                                    const std::vector<std::string>& extensions);
 
-// Text inputs: each argument is one text; each --file is read one text per
-// line; with no arguments and no files (or "-"), stdin is read one text per
-// line. Lines keep their order; empty lines are kept (the task reports them).
+// A text argument or a --file argument, in command-line order.
+struct TextArg {
+  bool is_file = false;  // a --file (one text per line); else one text, or "-" for stdin
+  std::string value;
+};
+// The `text_key` positionals and `file_key` options of `ordered`, in order.
+std::vector<TextArg> OrderedTextArgs(const std::vector<po::option>& ordered, const std::string& text_key,
+                                     const std::string& file_key);
+
+// Text inputs, in command-line order: each text argument is one text; each
+// file is read one text per line; "-" (as a text or a file) reads stdin
+// once, in its place; with no arguments at all, stdin is read. Lines keep
+// their order; empty lines are kept (the task reports them).
+std::vector<InputItem> GatherTexts(const std::vector<TextArg>& args);
+// The same with every text before every file (for callers without the order).
 std::vector<InputItem> GatherTexts(const std::vector<std::string>& args,
                                    const std::vector<std::string>& files);
+
+// `text` for a terminal or a plain-text line: control characters (C0, DEL,
+// C1) become \xNN / \u00NN escapes and bytes that are not UTF-8 become
+// \xNN, so input cannot move the cursor, ring the bell or change colours.
+// Tabs become \t. Valid UTF-8 text is left as it is.
+std::string EscapeControl(const std::string& text);
+
+// Throws sense::Error(kFile) when standard output has failed (a full disk,
+// a closed pipe): flushes first. PrintJsonLine and Guarded call it, so an
+// app whose output cannot be written stops and exits 1.
+void CheckStdout();
 
 // A progress bar on stderr, drawn only when stderr is a terminal and there
 // are at least `min_items` items. Thread-compatible (one thread ticks).
@@ -69,10 +104,10 @@ class Progress {
   double last_draw_ = 0;
 };
 
-// Writes one JSON object as a line on stdout and flushes.
+// Writes one JSON object as a line on stdout and flushes (CheckStdout).
 void PrintJsonLine(const nlohmann::json& j);
 
-// Prints "sense-<app>: <source>: <message>" on stderr.
+// Prints "sense-<app>: <source>: <message>" on stderr (EscapeControl'd).
 void PrintError(const std::string& app_name, const std::string& source, const std::string& message);
 
 // JSON form of an error for --json output: {"error": {"code": ..., "message": ...}}.
@@ -83,7 +118,9 @@ nlohmann::json ErrorJson(const std::string& code, const std::string& message);
 // tunes malloc for repeated large model buffers (heap, not mmap). When body
 // is done it flushes the standard streams and ends the process with
 // std::_Exit, skipping static destructors (LibTorch's take about 0.1 s);
-// set SENSE_CLEAN_EXIT=1 to return normally (leak checkers).
+// set SENSE_CLEAN_EXIT=1 to return normally (leak checkers). A UsageError
+// exits 2; a failed write to stdout (checked at the end, after the flush)
+// prints one message and exits 1.
 int Guarded(const std::string& app_name, const std::function<int()>& body);
 
 // Number of threads: 0 means all cores this process may use.

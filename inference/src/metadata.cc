@@ -424,15 +424,4 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   return m;
 }
 
-TextInputRoles TextInputs(const ModelMetadata& m) {
-  TextInputRoles roles;
-  const auto role = [&](const char* name, size_t position) -> std::string {
-    if (m.text && m.text->input_names.count(name)) return m.text->input_names.at(name);
-    return position < m.inputs.size() ? m.inputs[position].name : "";
-  };
-  roles.ids = role("ids", 0);
-  roles.mask = role("mask", 1);
-  return roles;
-}
-
 }  // namespace sense

@@ -107,8 +107,9 @@ std::string FindSidecar(const std::string& path) {
 }
 
 NamedTensors DummyInputs(const ModelMetadata& m) {
+  // Zeros (bools: all true); a task that knows what its inputs mean supplies
+  // better ones through ModelOptions::sample_inputs.
   NamedTensors inputs;
-  const std::string text_mask = m.text ? TextInputs(m).mask : "";
   for (const auto& spec : m.inputs) {
     std::vector<int64_t> shape = spec.shape;
     if (shape.empty()) shape = {1};
@@ -123,16 +124,7 @@ NamedTensors DummyInputs(const ModelMetadata& m) {
       }
     }
     Tensor t = Tensor::Zeros(spec.dtype, shape);
-    if (spec.dtype == DType::kBool) {  // masks: all positions valid
-      std::fill(static_cast<bool*>(t.raw_data()), static_cast<bool*>(t.raw_data()) + t.numel(), true);
-    } else if (m.text && (spec.name == text_mask || spec.name.find("mask") != std::string::npos)) {
-      // the mask TextClassifier feeds, and any other input named as a mask: all positions valid
-      Tensor ones = Tensor::Zeros(spec.dtype, shape);
-      if (spec.dtype == DType::kInt64) std::fill(ones.data<int64_t>(), ones.data<int64_t>() + ones.numel(), 1);
-      if (spec.dtype == DType::kInt32) std::fill(ones.data<int32_t>(), ones.data<int32_t>() + ones.numel(), 1);
-      if (spec.dtype == DType::kFloat32) std::fill(ones.data<float>(), ones.data<float>() + ones.numel(), 1.f);
-      t = ones;
-    }
+    if (spec.dtype == DType::kBool) std::fill(t.data<bool>(), t.data<bool>() + t.numel(), true);
     inputs.Set(spec.name, t);
   }
   return inputs;

@@ -314,7 +314,8 @@ class TorchScriptModel final : public Model {
   void TryOptimize();
   // Text models: module_'s LSTMs run sense's kernel (fast_lstm.h) in Call(),
   // if it answers as LibTorch's LSTM does on dense and packed inputs.
-  void TryFastRecurrence();
+  // `sample` (ModelOptions::sample_inputs) supplies the check's inputs.
+  void TryFastRecurrence(const SampleInputs& sample);
   void set_executor_optimize(bool on) { executor_optimize_ = on; }
 };
 
@@ -373,39 +374,7 @@ void TorchScriptModel::TryOptimize() {
   }
 }
 
-// Text-model inputs for checking a rewritten graph: rows of `lengths` tokens
-// (random ids below id_range, the rest padding) so that both the dense and the
-// packed-sequence paths of a recurrent model run. Ids and mask are the inputs
-// TextClassifier feeds: text.input_names' "ids" and "mask", else the first and
-// second input; any other input gets zeros.
-std::vector<c10::IValue> TextCheckInputs(const ModelMetadata& m, const std::vector<int64_t>& lengths, int64_t id_range,
-                                         at::Generator& gen) {
-  const int64_t rows = static_cast<int64_t>(lengths.size());
-  const int64_t T = *std::max_element(lengths.begin(), lengths.end());
-  const TextInputRoles roles = TextInputs(m);
-  std::vector<c10::IValue> args;
-  for (const auto& spec : m.inputs) {
-    const bool is_mask = spec.name == roles.mask;
-    const bool is_ids = spec.name == roles.ids;
-    at::Tensor t = spec.dtype == DType::kFloat32 ? at::randn({rows, T}, gen)
-                                                 : torch::zeros({rows, T}, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
-    if (spec.dtype != DType::kFloat32) {
-      at::Tensor ids = at::randint(0, id_range, {rows, T}, gen, torch::TensorOptions().dtype(ToTorchType(spec.dtype)));
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t n = lengths[static_cast<size_t>(r)];
-        if (is_mask) t[r].narrow(0, 0, n).fill_(1);
-        if (is_ids) {
-          t[r].fill_(m.text ? m.text->pad_id : 0);
-          t[r].narrow(0, 0, n).copy_(ids[r].narrow(0, 0, n));
-        }
-      }
-    }
-    args.emplace_back(t);
-  }
-  return args;
-}
-
-void TorchScriptModel::TryFastRecurrence() {
+void TorchScriptModel::TryFastRecurrence(const SampleInputs& sample) {
   ThreadScope threads(num_threads_);
   // as Call() runs the model: with the executor's profile-and-recompile off
   // for text models, which would otherwise cost ~60 ms here
@@ -418,24 +387,32 @@ void TorchScriptModel::TryFastRecurrence() {
     for (const torch::jit::Module& m : module_.modules())
       for (const torch::jit::Method& method : m.get_methods()) replaced += ReplaceLstmNodes(*method.graph());
     if (replaced == 0) return;  // nothing recurrent: optimization_ stays "none"
+    // Check inputs: rows of 9, then 9, 4 and 1 tokens, so that both the dense
+    // and the packed-sequence paths of a recurrent model run. They come from
+    // the task that knows what the inputs mean (ModelOptions::sample_inputs);
+    // without it only float inputs can be made up (random values).
+    const bool all_float = std::all_of(metadata_.inputs.begin(), metadata_.inputs.end(), [](const TensorSpec& s) {
+      return s.dtype == DType::kFloat32 || s.dtype == DType::kFloat64;
+    });
+    if (!sample && !all_float) {
+      optimization_ = "none: no sample inputs to check sense's LSTM kernel on (a model with integer inputs is "
+                      "checked when a text task loads it, e.g. TextClassifier)";
+      return;
+    }
     at::Generator gen = at::detail::createCPUGenerator(1234);
     double worst = 0;
-    int64_t id_range = 0;  // token ids below it; the vocabulary size is the model's business
     for (const std::vector<int64_t>& lengths : std::vector<std::vector<int64_t>>{{9}, {9, 4, 1}}) {
       c10::InferenceMode guard;
       std::vector<c10::IValue> args;
-      FlatOutputs ref, got;
-      for (int64_t range : {64, 8, 2}) {
-        if (id_range > 0 && range > id_range) continue;
-        args = TextCheckInputs(metadata_, lengths, range, gen);
-        try {
-          Flatten(module_.forward(args), "", &ref);  // LibTorch's LSTM
-          id_range = range;
-          break;
-        } catch (const std::exception&) {  // ids out of a small vocabulary's range: fewer ids
-          if (range == 2) throw;
-        }
+      if (sample) {
+        const NamedTensors inputs = sample(metadata_, lengths);
+        for (const auto& spec : metadata_.inputs) args.emplace_back(ToTorch(inputs.at(spec.name)).clone());
+      } else {
+        for (const auto& spec : metadata_.inputs)
+          args.emplace_back(RandomLike(spec, static_cast<int64_t>(lengths.size()), gen).to(ToTorchType(spec.dtype)));
       }
+      FlatOutputs ref, got;
+      Flatten(module_.forward(args), "", &ref);  // LibTorch's LSTM
       {
         FastLstmScope fast(true);
         Flatten(module_.forward(args), "", &got);
@@ -444,7 +421,8 @@ void TorchScriptModel::TryFastRecurrence() {
       if (!differs.empty()) { optimization_ = "none: the LSTM rewrite " + differs; return; }
     }
     std::ostringstream what;
-    what << replaced << (replaced == 1 ? " LSTM" : " LSTMs") << ", relative difference " << worst << " on random inputs";
+    what << replaced << (replaced == 1 ? " LSTM" : " LSTMs") << ", relative difference " << worst
+         << (sample ? " on sample inputs" : " on random inputs");
     if (worst > 1e-4) { optimization_ = "none: sense's LSTM kernel answers differently (" + what.str() + ")"; return; }
     fast_lstm_ = true;
     optimization_ = "sense LSTM kernel (" + what.str() + ")";
@@ -508,12 +486,14 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     model->TryOptimize();
   if (!IsVisionTask(model->metadata().task)) {
     model->set_executor_optimize(false);
-    if (plan.options.optimize && plan.device.type == Device::Type::kCPU) model->TryFastRecurrence();
+    if (plan.options.optimize && plan.device.type == Device::Type::kCPU) model->TryFastRecurrence(plan.options.sample_inputs);
   }
   if (plan.options.verify) {
     NamedTensors outputs;
     try {
-      outputs = model->Run(DummyInputs(model->metadata()));
+      // the task's sample inputs (real text rows for a text model), else zeros
+      outputs = model->Run(plan.options.sample_inputs ? plan.options.sample_inputs(model->metadata(), {8})
+                                                      : DummyInputs(model->metadata()));
     } catch (const Error& e) {
       throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
     }

@@ -46,7 +46,7 @@ function sst2(path) {
       bestCpu = Math.min(bestCpu, (c.user + c.system) / 1e6);
     }
     const mb = bytes / 1e6;
-    console.log(`${name.padEnd(11)} ${'HF tokenizers encodeBatch (npm)'.padEnd(36)} ${String(threads).padStart(3)} ` +
+    console.log(`${name.padEnd(11)} ${'[full] HF tokenizers encodeBatch'.padEnd(40)} ${String(threads).padStart(3)} ` +
                 `${String(s.length).padStart(7)} ${mb.toFixed(2).padStart(6)} ${best.toFixed(4).padStart(8)} ` +
                 `${(s.length / best).toFixed(0).padStart(10)} ${(mb / best).toFixed(2).padStart(7)} ` +
                 `${bestCpu.toFixed(4).padStart(8)} ${(s.length / bestCpu).toFixed(0).padStart(10)} ` +

@@ -191,6 +191,56 @@ IDX
   [ $? -eq 1 ] || fail "expected exit 1 (IDX)"
   jsonl "$T/out" "rows[0]['examples']==2 and rows[0]['failed']==2"
   grep -q "label 7 at index 2 but the model has 3 labels" "$T/err" && grep -q "image too bright" "$T/err" || fail "IDX stderr: $(cat "$T/err")" ;;
+sentiment_text_lines_in_order)
+  # Plain text: one line per input, an error line in place of a failed one,
+  # texts and -f files in command-line order, control characters escaped.
+  printf 'good film\n\n\033[31mbad\a film\n' > "$T/f"
+  "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" "film good" -f "$T/f" "bad" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 when a line fails"
+  [ "$(wc -l < "$T/out")" -eq 5 ] || fail "5 inputs, $(wc -l < "$T/out") lines: $(cat -A "$T/out")"
+  sed -n 1p "$T/out" | grep -q "^positive .*film good$" || fail "line 1: $(sed -n 1p "$T/out")"
+  sed -n 2p "$T/out" | grep -q "^positive .*good film$" || fail "line 2: $(sed -n 2p "$T/out")"
+  sed -n 3p "$T/out" | grep -q "^error    input: empty text$" || fail "line 3: $(sed -n 3p "$T/out")"
+  sed -n 4p "$T/out" | grep -qF '  \x1b[31mbad\x07 film' || fail "line 4: $(sed -n 4p "$T/out" | cat -A)"
+  sed -n 5p "$T/out" | grep -q "^negative .*bad$" || fail "line 5: $(sed -n 5p "$T/out")"
+  ! grep -q $'\033' "$T/out" || fail "raw ESC in the output"
+  grep -q "f:2: empty text" "$T/err" || fail "stderr: $(cat "$T/err")"
+  printf 'bad\n' | "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --json "good" - "film" > "$T/j" || fail "exit $?"
+  jsonl "$T/j" "[r['source'] for r in rows]==['arg:1','stdin:1','arg:3']" ;;
+sentiment_raising_model)
+  # The model raises on input 2 only: results for 1 and 3, an error for 2, in order, exit 1.
+  long="good film film film film film film film film film film"
+  "$APPS/sense-sentiment" -m "$MODELS/raising_text.pt" --json "good film" "$long" "bad" > "$T/out" 2> /dev/null
+  [ $? -eq 1 ] || fail "expected exit 1"
+  jsonl "$T/out" "len(rows)==3 and rows[0]['label']=='positive' and rows[1]['error']['code']=='backend' and 'more than 10 tokens' in rows[1]['error']['message'] and rows[1]['source']=='arg:2' and rows[2]['label']=='negative'"
+  "$APPS/sense-sentiment" -m "$MODELS/raising_text.pt" -b 1 "good film" "$long" "bad" > "$T/h" 2> /dev/null
+  [ $? -eq 1 ] || fail "expected exit 1"
+  [ "$(wc -l < "$T/h")" -eq 3 ] && sed -n 2p "$T/h" | grep -q "^error    backend: " || fail "human: $(cat "$T/h")"
+  # An explanation that fails keeps the classification.
+  "$APPS/sense-sentiment" -m "$MODELS/raising_text.pt" --json --explain --explain-method integrated_gradients "bad" > "$T/x" 2> /dev/null
+  [ $? -eq 1 ] || fail "explain failure: expected exit 1"
+  jsonl "$T/x" "rows[0]['label']=='negative' and rows[0]['explanation_error']['code']=='unsupported'" ;;
+sentiment_usage_errors)
+  check() { want=$1; shift; "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" "$@" < /dev/null > /dev/null 2> "$T/err"
+            [ $? -eq 2 ] || fail "$* should exit 2"; [ "$(grep -c . "$T/err")" -eq 2 ] || fail "$*: one message and a hint: $(cat "$T/err")"
+            grep -q -- "$want" "$T/err" || fail "$*: message lacks $want: $(cat "$T/err")"; }
+  check "--batch-size" --batch-size 0 a b c
+  check "--threads" --threads -2 a
+  check "--explain-method" --explain --explain-method gradcam a b
+  check "--neutral" --neutral 0.7:0.2 a
+  check "--neutral" --neutral 0.4 a
+  check "--device" --device tpu a ;;
+write_error_every_app)
+  # stdout on a full disk: exit 1 and one message, for every app.
+  run() { name=$1; shift; "$@" > /dev/full 2> "$T/err"; rc=$?; [ $rc -eq 1 ] || fail "$name: exit $rc on /dev/full"
+          grep -q "cannot write to standard output" "$T/err" || fail "$name: stderr: $(cat "$T/err")"; }
+  run sentiment "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" "good film"
+  run sentiment-json "$APPS/sense-sentiment" -m "$MODELS/tiny_text.pt" --json "good film"
+  run info "$APPS/sense-info" "$MODELS/tiny_text.pt"
+  run classify "$APPS/sense-classify" -m "$MODELS/colour3.pt" "$I/red.png"
+  printf 'sentence\tlabel\ngood film\t1\n' > "$T/set.tsv"
+  run eval "$APPS/sense-eval" -m "$MODELS/tiny_text.pt" "$T/set.tsv"
+  run tokenize "$APPS/sense-tokenize" --bundle "$MODELS/tiny_text.pt" "good" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"

@@ -131,28 +131,6 @@ TEST(MetadataTest, TextTaskNeedsTokenizerAsset) {
   EXPECT_EQ(m.text->tokenizer.type, TokenizerType::kSentencePiece);
 }
 
-TEST(MetadataTest, TextInputRolesByNameElseByPosition) {
-  json j = Valid();
-  j["task"] = "text_classification";
-  j.erase("image");
-  j["assets"] = {"sp.model"};
-  j["text"] = {{"tokenizer", {{"type", "sentencepiece"}, {"asset", "sp.model"}}}};
-  j["inputs"] = json::array({{{"name", "a"}, {"dtype", "int64"}, {"shape", {-1, -1}}},
-                             {{"name", "b"}, {"dtype", "int64"}, {"shape", {-1, -1}}}});
-  TextInputRoles roles = TextInputs(ParseMetadata(j.dump(), "t"));
-  EXPECT_EQ(roles.ids, "a");  // by position
-  EXPECT_EQ(roles.mask, "b");
-  j["text"]["input_names"] = {{"ids", "b"}, {"mask", "a"}};
-  roles = TextInputs(ParseMetadata(j.dump(), "t"));
-  EXPECT_EQ(roles.ids, "b");  // by role
-  EXPECT_EQ(roles.mask, "a");
-  j["text"].erase("input_names");
-  j["inputs"].erase(1);
-  roles = TextInputs(ParseMetadata(j.dump(), "t"));
-  EXPECT_EQ(roles.ids, "a");
-  EXPECT_EQ(roles.mask, "");  // a single input: no mask
-}
-
 TEST(MetadataTest, AllSixTasksParse) {
   // image_embedding, object_detection, text_embedding, token_classification
   json emb = Valid();

@@ -276,10 +276,12 @@ namespace {
 
 // A test bundle loaded with load-time optimisation (first) and without it
 // (second, which must report "none"), on one thread.
-std::pair<std::unique_ptr<Model>, std::unique_ptr<Model>> OptimisedAndPlain(const std::string& name) {
+std::pair<std::unique_ptr<Model>, std::unique_ptr<Model>> OptimisedAndPlain(const std::string& name,
+                                                                           SampleInputs sample_inputs = {}) {
   ModelOptions o;
   o.path = sense::testing::TestModel(name);
   o.num_threads = 1;
+  o.sample_inputs = std::move(sample_inputs);
   auto fast = Model::Load(o);
   o.optimize = false;
   auto plain = Model::Load(o);
@@ -316,7 +318,11 @@ NamedTensors TextBatch(const std::vector<int64_t>& lengths, int64_t T) {
 }
 
 TEST(ModelOptimizationTest, TextModelLstmsRunSensesKernel) {
-  auto [fast, plain] = OptimisedAndPlain("tiny_lstm_text.pt");
+  // The check's inputs come from the task (text: text_inputs.h's
+  // SampleInputsFor); here, TextBatch rows of the requested lengths.
+  auto [fast, plain] = OptimisedAndPlain("tiny_lstm_text.pt", [](const ModelMetadata&, const std::vector<int64_t>& lengths) {
+    return TextBatch(lengths, *std::max_element(lengths.begin(), lengths.end()));
+  });
   // both aten::lstm calls (dense and packed branch) replaced, and checked at load
   EXPECT_EQ(fast->optimization().rfind("sense LSTM kernel (2 LSTMs, relative difference", 0), 0u) << fast->optimization();
   for (const auto& lengths : std::vector<std::vector<int64_t>>{{5}, {5, 2, 1, 5}, {3, 3}})  // dense and packed paths
@@ -329,6 +335,14 @@ TEST(ModelOptimizationTest, TextModelLstmsRunSensesKernel) {
   double norm = 0;
   for (int64_t i = 0; i < g.gradient.numel(); ++i) norm += std::abs(g.gradient.data<float>()[i]);
   EXPECT_GT(norm, 0.0);
+}
+
+TEST(ModelOptimizationTest, WithoutSampleInputsIntegerInputsSkipTheLstmRewrite) {
+  // Zeros are no text (a mask of zeros is all padding): the rewrite is not
+  // checked on made-up ids, and optimization() says why.
+  auto [fast, plain] = OptimisedAndPlain("tiny_lstm_text.pt");
+  EXPECT_EQ(fast->optimization().rfind("none: no sample inputs", 0), 0u) << fast->optimization();
+  ExpectSameLogits(*fast, *plain, TextBatch({5, 2}, 5));
 }
 
 }  // namespace

@@ -3,6 +3,13 @@
 #include "sense/text/model_inputs.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <system_error>
+#include <thread>
 
 #include "sense/inference/error.h"
 #include "sense/text/wordpiece_tokenizer.h"
@@ -143,6 +150,37 @@ TEST(ModelInputsTest, BatchesAcrossThreadsKeepOrderAndNameFailures) {
   texts[900] = "bad \xFE";
   ExpectError([&] { EncodeBatch(*tok, texts, four); }, ErrorCode::kInput, "text 700: invalid UTF-8 at byte 4 (0xff)");
   ExpectError([&] { EncodeBatch(*tok, texts, {"x"}, four); }, ErrorCode::kInput, "pairs has 1 texts");
+}
+
+// In a child process whose address space cannot hold another thread stack,
+// std::thread throws std::system_error: ParallelFor must fall back to the
+// calling thread and finish the work, not std::terminate.
+void ParallelForUnderAThreadLimit() {
+  std::vector<std::atomic<int>> done(4000);
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  const rlim_t limit = static_cast<rlim_t>(pages) * 4096 + (4u << 20);  // 4 MB more; a thread stack needs 8
+  rlimit r{limit, limit};
+  if (setrlimit(RLIMIT_AS, &r) != 0) std::_Exit(3);
+  bool refused = false;
+  try {
+    std::thread t([] {});
+    t.join();
+  } catch (const std::system_error&) {
+    refused = true;
+  }
+  if (!refused) std::_Exit(4);  // the limit did not bite: nothing tested
+  ParallelFor(done.size(), 4, [&](std::size_t i) { done[i]++; });
+  for (const auto& d : done)
+    if (d != 1) std::_Exit(5);
+  std::_Exit(0);
+}
+
+TEST(ModelInputsTest, ParallelForRunsOnTheCallingThreadWhenThreadsCannotStart) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's shadow memory and allocator do not fit under an RLIMIT_AS this tight";
+#endif
+  EXPECT_EXIT(ParallelForUnderAThreadLimit(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ModelInputsTest, OptionsFromMetadataAndValidation) {

@@ -1,6 +1,6 @@
 // Skips a SentencePiece test in sanitizer builds, where the SentencePiece
 // module cannot be isolated from LibTorch's protobuf (see
-// text/src/sentencepiece_module.h). Anywhere else a missing module fails.
+// text/src/tokenizer/sentencepiece_module.h). Anywhere else a missing module fails.
 #ifndef SENSE_TESTS_TEXT_SENTENCEPIECE_UTIL_H_
 #define SENSE_TESTS_TEXT_SENTENCEPIECE_UTIL_H_
 

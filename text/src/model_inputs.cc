@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 #include "sense/inference/error.h"
@@ -273,22 +274,33 @@ void ParallelFor(std::size_t count, int threads, const std::function<void(std::s
   }
   std::vector<std::exception_ptr> errors(n);
   std::vector<std::size_t> error_index(n, count);
-  std::vector<std::thread> workers;
-  workers.reserve(n);
-  for (std::size_t w = 0; w < n; ++w) {
-    workers.emplace_back([&, w] {
-      const std::size_t begin = count * w / n, end = count * (w + 1) / n;
-      for (std::size_t i = begin; i < end; ++i) {
-        try {
-          body(i);
-        } catch (...) {
-          errors[w] = std::current_exception();
-          error_index[w] = i;
-          return;
-        }
+  const auto chunk = [&](std::size_t w) {
+    const std::size_t begin = count * w / n, end = count * (w + 1) / n;
+    for (std::size_t i = begin; i < end; ++i) {
+      try {
+        body(i);
+      } catch (...) {
+        errors[w] = std::current_exception();
+        error_index[w] = i;
+        return;
       }
-    });
+    }
+  };
+  // Chunk 0 runs on the calling thread. A thread that cannot be started
+  // (std::system_error: EAGAIN, out of memory for its stack) is no error:
+  // its chunk, and the ones after it, run on the calling thread too.
+  std::vector<std::thread> workers;
+  workers.reserve(n - 1);
+  std::size_t launched = 1;
+  for (; launched < n; ++launched) {
+    try {
+      workers.emplace_back(chunk, launched);
+    } catch (const std::system_error&) {
+      break;
+    }
   }
+  chunk(0);
+  for (std::size_t w = launched; w < n; ++w) chunk(w);
   for (auto& t : workers) t.join();
   for (std::size_t w = 0; w < n; ++w) {
     if (errors[w]) std::rethrow_exception(errors[w]);  // chunks are in order: the first is the lowest index

@@ -175,16 +175,6 @@ struct ModelMetadata {
 // Throws Error(kMetadata) naming the field, what was expected and what was found.
 ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source);
 
-// Which model inputs carry a text model's token ids and attention mask:
-// text.input_names' "ids" and "mask" roles, else the first and the second
-// input (mask empty when the model has a single input). TextClassifier feeds
-// these, and the loader's checks build their inputs the same way.
-struct TextInputRoles {
-  std::string ids;
-  std::string mask;
-};
-TextInputRoles TextInputs(const ModelMetadata& m);
-
 }  // namespace sense
 
 #endif  // SENSE_INFERENCE_METADATA_H_

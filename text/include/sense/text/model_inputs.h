@@ -79,7 +79,9 @@ std::vector<EncodedInput> EncodeBatch(const Tokenizer& tokenizer, const std::vec
                                       const std::vector<std::string>& pairs, const EncodeOptions& options);
 
 // Runs body(i) for i in [0, count) on `threads` threads (0: all cores),
-// in contiguous chunks; rethrows the exception of the lowest failing i.
+// in contiguous chunks, the first on the calling thread; rethrows the
+// exception of the lowest failing i. A thread that cannot be started
+// (std::system_error) is not an error: its chunks run on the calling thread.
 void ParallelFor(std::size_t count, int threads, const std::function<void(std::size_t)>& body);
 
 }  // namespace sense::text

@@ -28,6 +28,8 @@
 
 #include "sense/inference/classification.h"
 #include "sense/inference/model.h"
+#include "sense/inference/outcome.h"
+#include "sense/text/text_runner.h"
 #include "sense/text/tokenizer.h"
 
 namespace sense::text {
@@ -60,44 +62,63 @@ struct TextExplanation {
   std::vector<WordAttribution> words;  // in text order
 };
 
+enum class TextExplainMethod {
+  kAuto,                 // integrated gradients when the bundle supports them, else occlusion
+  kIntegratedGradients,  // needs a TorchScript bundle whose metadata names its embedding and head methods
+  kOcclusion,            // any bundle: each word left out in turn
+};
+// Parses "auto", "integrated_gradients", "occlusion"; anything else is
+// Error(kOption) listing them.
+TextExplainMethod ParseTextExplainMethod(const std::string& name);
+const char* TextExplainMethodName(TextExplainMethod method);
+
 struct TextExplainOptions {
-  std::string method = "auto";  // "auto", "integrated_gradients", "occlusion"
-  int steps = 32;               // integrated gradients: Riemann steps, >= 2
+  TextExplainMethod method = TextExplainMethod::kAuto;
+  int steps = 32;  // integrated gradients: Riemann steps, >= 2
 };
 
 class TextClassifier {
  public:
-  // Loads the bundle (must be text_classification), builds its tokenizer
-  // from the bundled asset, checks the options. Throws sense::Error.
+  // Loads the bundle (must be text_classification) through the text runner
+  // (text_runner.h: tokenizer from the bundled asset, inputs bound to their
+  // roles, load-time checks on real text inputs), checks the options.
+  // Throws sense::Error.
   static std::unique_ptr<TextClassifier> Create(const TextClassifierOptions& options);
 
+  // Throws the text's Error (kInput for a bad text, kBackend when the model
+  // fails on it).
   TextClassification Classify(std::string_view text) const;
-  // One result per text, in order. Texts are sorted by length into batches
-  // of similar length (less padding), padded to each batch's longest.
-  // A bad text (invalid UTF-8, no tokens, too long without truncation)
-  // throws, unless `errors` is given: then its message goes to (*errors)[i],
-  // its result stays empty, and the other texts are classified as usual.
-  std::vector<TextClassification> ClassifyBatch(const std::vector<std::string>& texts,
-                                                std::vector<std::string>* errors = nullptr) const;
+  // One outcome per text, in order: its classification, or the Error for
+  // that text alone (invalid UTF-8, no tokens, too long without truncation,
+  // a model that raises on it); the other texts are classified as usual.
+  // Rows are sorted by length into batches of similar length (less padding),
+  // padded to each batch's longest; a failing batch is retried row by row.
+  std::vector<Outcome<TextClassification>> ClassifyBatch(const std::vector<std::string>& texts) const;
 
-  // Word attributions for `category_index` (-1: the top prediction).
+  // Word attributions for `category_index` (-1: the top prediction). The
+  // explanation sees exactly the rows Classify feeds (every window of a long
+  // text, attributions averaged over windows as the probabilities are), so
+  // its category is Classify's top label. Throws sense::Error.
   TextExplanation Explain(std::string_view text, int category_index = -1,
                           const TextExplainOptions& options = {}) const;
+  // Error(kOption) naming the field for bad explain options.
+  static void ValidateExplainOptions(const TextExplainOptions& options);
 
-  const ModelMetadata& metadata() const { return model_->metadata(); }
-  const Model& model() const { return *model_; }
-  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const ModelMetadata& metadata() const { return runner_->metadata(); }
+  const Model& model() const { return runner_->model(); }
+  const Tokenizer& tokenizer() const { return runner_->tokenizer(); }
+  const TextRunner& runner() const { return *runner_; }
 
  private:
-  struct Encoded;
-  TextClassifier(TextClassifierOptions options, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer);
-  Encoded Encode(std::string_view text) const;
-  std::vector<std::vector<float>> RunRows(const std::vector<const std::vector<int>*>& rows) const;
+  TextClassifier(TextClassifierOptions options, std::unique_ptr<TextRunner> runner);
+  // The probabilities of one model output row ([1, K]).
+  std::vector<float> RowProbabilities(const NamedTensors& row_outputs) const;
+  // Mean probabilities over each group's rows (a text's windows); the first
+  // failing row's error for a group.
+  std::vector<Outcome<std::vector<float>>> GroupProbabilities(const std::vector<std::vector<EncodedInput>>& groups) const;
 
   TextClassifierOptions options_;
-  std::unique_ptr<Model> model_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  std::string ids_input_, mask_input_;
+  std::unique_ptr<TextRunner> runner_;
 };
 
 }  // namespace sense::text
