@@ -222,16 +222,16 @@ class TfjsGraph(torch.nn.Module):
         self._nbuf = 0
         self._buffers_by_key = {}
         fused = set()
+        for name in order:  # every constant first: a fusion looks ahead at its consumer's inputs
+            if nodes[name]["op"] == "Const":
+                if name not in weights:
+                    raise ValueError(f"Const {name!r} has no entry in the weights manifest")
+                const[name] = [torch.from_numpy(np.array(weights[name]))]
         for name in order:
             node = nodes[name]
             op = node["op"]
             ins = [_ref(i) for i in node.get("input", []) if not i.startswith("^")]
-            if op == "Const":
-                if name not in weights:
-                    raise ValueError(f"Const {name!r} has no entry in the weights manifest")
-                const[name] = [torch.from_numpy(np.array(weights[name]))]
-                continue
-            if op == "Placeholder":
+            if op in ("Const", "Placeholder"):
                 continue
             if name in fused:
                 continue
