@@ -221,6 +221,24 @@ check(abs(st["AP50"] - 1.0) < 1e-9, f"true positive ranked first: AP50 1.0 (got 
 perfect = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}]
 check(abs(coco_eval.evaluate(gt, perfect)["AP"] - 1.0) < 1e-9, "a perfect detection scores AP 1.0")
 
+# ---- the proposed "gfl" detection layout in pack_model.py ----------------------
+import make_coco_detector  # noqa: E402
+import pack_model  # noqa: E402
+
+meta = make_coco_detector.metadata(2704 + 676 + 169, 44)
+check(pack_model.validate(json.loads(json.dumps(meta))) is not None, "the COCO detector's metadata validates")
+for field, value, fragment in [("reg_max", 7, "box_distributions' must end in [3549, 32]"),
+                               ("strides", [8, 16], "must end in [3380, 80]"),
+                               ("centre_offset", 0.25, "centre_offset"),
+                               ("scores_output", "logits", "scores_output")]:
+    bad = json.loads(json.dumps(meta))
+    bad["detection"]["gfl"][field] = value
+    try:
+        pack_model.validate(bad)
+        check(False, f"gfl {field}={value!r} is refused")
+    except pack_model.MetadataError as e:
+        check(fragment in str(e), f"gfl {field}={value!r} is refused: {e}")
+
 if failures:
     sys.exit(f"{len(failures)} check(s) failed")
 print("all checks passed")
