@@ -10,8 +10,11 @@ once at build time; a Conv2D followed by an Add of a constant vector is fused
 into one convolution with a bias. Weights stored as float16 or as affine
 uint8/uint16 (the tfjs converter's quantization) are expanded to float32.
 
-    /usr/bin/python3 scripts/convert_tfjs.py MODEL_DIR/nanodet.json --preset nanodet \
-        --verify inputs.bin:reference.bin --out nanodet.ts.pt
+    /usr/bin/python3 scripts/convert_tfjs.py MODEL_DIR/nanodet.json --preset nanodet --out nanodet.ts.pt
+
+The original graph's answer for the same inputs comes from
+scripts/tfjs-reference/run.cjs (pure-JS TensorFlow.js);
+scripts/nanodet_reference.py compare prints the difference.
 
 Importable: read_graph_model(json_path) -> (graph, weights);
 TfjsGraph(graph, weights, outputs) is the nn.Module; trace(...) returns the
@@ -20,10 +23,8 @@ traced module.
 import argparse
 import base64
 import json
-import math
 import os
 import re
-import sys
 
 import numpy as np
 import torch
@@ -219,8 +220,6 @@ class TfjsGraph(torch.nn.Module):
 
         const = {}          # folded constant values: name -> list of torch tensors
         self.program = []   # (op, node, input refs, const args)
-        self._nbuf = 0
-        self._buffers_by_key = {}
         fused = set()
         for name in order:  # every constant first: a fusion looks ahead at its consumer's inputs
             if nodes[name]["op"] == "Const":
@@ -267,10 +266,9 @@ class TfjsGraph(torch.nn.Module):
                         self._const[r] = ("buf", key)
                     else:
                         self._const[r] = ("val", t.tolist())
-        self._const_vals = const
 
     # run one op on torch tensors (or folded constants)
-    def _run(self, op, node, v, folding=False, step=None):
+    def _run(self, op, node, v, folding=False):
         if op in ("Identity", "StopGradient", "Snapshot"):
             return [v[0]]
         if op in ("Add", "AddV2", "BiasAdd"):
@@ -391,7 +389,7 @@ class TfjsGraph(torch.nn.Module):
             if "bias" in step:
                 b = self._const[step["bias"]]
                 vals.append(getattr(self, b[1]))
-            outs = self._run(op, node, [_lift(v) for v in vals], step=step)
+            outs = self._run(op, node, vals)
             for k, o in enumerate(outs):
                 env[(node["name"], k)] = o
             if "alias" in step:
@@ -399,10 +397,6 @@ class TfjsGraph(torch.nn.Module):
         if self.concat:
             return tuple(torch.cat([self._value(env, r) for r in refs], dim=axis) for _, refs, axis in self.concat)
         return tuple(self._value(env, r) for r in self.outputs)
-
-
-def _lift(v):
-    return v if isinstance(v, torch.Tensor) else v  # python lists pass through
 
 
 def _ints(v):
@@ -475,8 +469,6 @@ def main():
     ap.add_argument("--preset", choices=["nanodet", "none"], default="none",
                     help="nanodet: concatenate the per-level outputs into scores [B,A,C] and box_distributions [B,A,4*(reg_max+1)]")
     ap.add_argument("--out", required=True, help="TorchScript file to write (plain traced module, no metadata)")
-    ap.add_argument("--verify", metavar="INPUT.bin:REFERENCE.bin",
-                    help="float32 inputs [N,...] and the tfjs outputs for them (scripts/tfjs-reference/run.mjs); prints the max abs difference")
     ap.add_argument("--num-classes", type=int, default=80, help="nanodet: width of the score outputs")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
