@@ -36,7 +36,7 @@ ENUMS = {
     "output.type": ["logits", "probabilities", "embeddings", "detections", "token_logits"],
     "output.activation": ["softmax", "sigmoid", "none"],
     "detection.box_format": ["xyxy", "cxcywh", "xywh"],
-    "detection.layout": ["boxes_scores_labels", "yolo"],
+    "detection.layout": ["boxes_scores_labels", "yolo", "gfl"],
     "embedding.pooling": ["none", "mean", "cls"],
     "token_classification.scheme": ["bio", "iob1", "bioes"],
     "explain.method": ["gradcam", "integrated_gradients", "occlusion"],
@@ -136,6 +136,8 @@ def validate(m):
         fail("output.name", f"{out_name!r} is not one of the declared outputs")
     if task == "object_detection" and not isinstance(m.get("detection"), dict):
         raise MetadataError("task object_detection needs a 'detection' object")
+    if _get(m, "detection.layout") == "gfl":
+        _validate_gfl(m, fail)
     if task in ("image_embedding", "text_embedding"):
         if not isinstance(_get(m, "embedding.dim"), int) or m["embedding"]["dim"] < 1:
             fail("embedding.dim", "expected an integer >= 1")
@@ -144,6 +146,50 @@ def validate(m):
             and spec.get("shape") and spec["shape"][-1] > 0 and spec["shape"][-1] != len(labels):
         raise MetadataError(f"'labels' has {len(labels)} entries but output '{out_name}' declares {spec['shape'][-1]} classes")
     return m
+
+
+# --- detection layout "gfl" (issue 13) ---------------------------------------
+# Proposed: inference/src/metadata.cc does not know this layout yet, so a
+# bundle that uses it is accepted here but refused by the C++ loader until the
+# detection task adds the same rules there.
+GFL_CENTRE_OFFSETS = (0.0, 0.5)
+
+
+def _validate_gfl(m, fail):
+    """Anchor-free grid with a distribution (GFL) box head, as NanoDet: one
+    scores output [B, A, classes] and one distributions output
+    [B, A, 4 * (reg_max + 1)], A = sum over strides of ceil(H/s) * ceil(W/s)."""
+    g = _get(m, "detection.gfl")
+    if not isinstance(g, dict):
+        fail("detection.gfl", "layout 'gfl' needs a 'detection.gfl' object")
+    names = {s["name"]: s for s in m["outputs"]}
+    for k in ("scores_output", "distributions_output"):
+        if g.get(k) not in names:
+            fail("detection.gfl." + k, f"expected one of the declared outputs {list(names)}, found {g.get(k)!r}")
+    strides = g.get("strides")
+    if not isinstance(strides, list) or not strides or any(not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in strides):
+        fail("detection.gfl.strides", f"expected a non-empty array of positive integers, found {strides!r}")
+    reg_max = g.get("reg_max")
+    if not isinstance(reg_max, int) or isinstance(reg_max, bool) or reg_max < 1:
+        fail("detection.gfl.reg_max", f"expected an integer >= 1, found {reg_max!r}")
+    if g.get("centre_offset", 0.0) not in GFL_CENTRE_OFFSETS:
+        fail("detection.gfl.centre_offset", f"expected one of {list(GFL_CENTRE_OFFSETS)}, found {g.get('centre_offset')!r}")
+    if g.get("scores_activation", "none") not in ("none", "sigmoid"):
+        fail("detection.gfl.scores_activation", f"expected 'none' or 'sigmoid', found {g.get('scores_activation')!r}")
+    image = m.get("image") or {}
+    anchors = sum(-(-image["height"] // s) * -(-image["width"] // s) for s in strides)
+    sshape = names[g["scores_output"]].get("shape") or []
+    dshape = names[g["distributions_output"]].get("shape") or []
+    if sshape[-2:] != [anchors, len(m["labels"])]:
+        fail("outputs", f"'{g['scores_output']}' must end in [{anchors}, {len(m['labels'])}] (anchors for strides "
+                        f"{strides} on {image['width']}x{image['height']}, labels); found {sshape}")
+    if dshape[-2:] != [anchors, 4 * (reg_max + 1)]:
+        fail("outputs", f"'{g['distributions_output']}' must end in [{anchors}, {4 * (reg_max + 1)}] "
+                        f"(anchors, 4 * (reg_max + 1)); found {dshape}")
+    for k in ("multi_label", "class_agnostic_nms"):
+        if not isinstance(_get(m, "detection." + k) if _get(m, "detection." + k) is not None else False, bool):
+            fail("detection." + k, "expected true or false")
+# --- end of the "gfl" layout --------------------------------------------------
 
 
 def _dummy_inputs(m, torch):
