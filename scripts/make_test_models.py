@@ -98,6 +98,37 @@ class TinyLstmText(torch.nn.Module):
         return self.classify(self.embed(ids), mask)
 
 
+class RaisesOnBright(torch.nn.Module):
+    """colour3 that raises at run time on a bright input: any batch row whose
+    mean (normalised units) exceeds 1.5, e.g. a white image (mean 2.0 after
+    colour3's normalisation; red, green, blue and black images are below)."""
+
+    def __init__(self):
+        super().__init__()
+        self.colour = Colour3()
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.colour.features(x)
+
+    @torch.jit.export
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.colour.head(f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        brightest = float(x.flatten(1).mean(1).max())
+        if brightest > 1.5:
+            raise ValueError("sense test model: input mean {} exceeds 1.5".format(brightest))
+        return self.colour(x)
+
+
+def make_raising_models(p):
+    """colour3_raises.pt: a model that fails at run time on some inputs (a
+    white image), for the typed-error and per-item batch tests."""
+    module = torch.jit.script(RaisesOnBright().eval())
+    pack_model.pack(module, colour3_meta(name="colour3-raises"), {}, p("colour3_raises.pt"))
+
+
 def colour3_meta(**over):
     m = {
         "schema_version": 1,
@@ -187,6 +218,8 @@ def main():
     lstm = torch.jit.script(TinyLstmText(len(vocab.split())).eval())
     pack_model.pack(lstm, text_meta("tiny-lstm-text", "none: random weights"), {"vocab.txt": vocab.encode()},
                     p("tiny_lstm_text.pt"))
+
+    make_raising_models(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

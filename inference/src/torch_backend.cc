@@ -16,6 +16,7 @@
 
 #include "backends.h"
 #include "fast_lstm.h"
+#include "sense/inference/outcome.h"
 #include "torch_util.h"
 
 namespace fs = std::filesystem;
@@ -135,8 +136,8 @@ std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& 
       std::tie(data, size) = reader.getRecord(name);
       extra[name.substr(6)] = std::string(static_cast<const char*>(data.get()), size);
     }
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive: " + FirstLine(e.what_without_backtrace()));
+  } catch (...) {  // c10::Error, or bad_alloc for a record larger than memory (kResource)
+    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive");
   }
   return extra;
 }
@@ -167,26 +168,28 @@ class TorchScriptModel final : public Model {
   std::string backend() const override { return "torchscript"; }
 
   NamedTensors Run(const NamedTensors& inputs) const override {
-    std::vector<c10::IValue> args;
-    if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
-      CheckInput(metadata_.inputs[0], inputs[0].second);
-      args.push_back(ToDevice(inputs[0].second));
-    } else {
-      for (const auto& spec : metadata_.inputs) {
-        const Tensor& t = inputs.at(spec.name);
-        CheckInput(spec, t);
-        args.push_back(ToDevice(t));
+    return Translated("running 'forward'", [&] {
+      std::vector<c10::IValue> args;
+      if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
+        CheckInput(metadata_.inputs[0], inputs[0].second);
+        args.push_back(ToDevice(inputs[0].second));
+      } else {
+        for (const auto& spec : metadata_.inputs) {
+          const Tensor& t = inputs.at(spec.name);
+          CheckInput(spec, t);
+          args.push_back(ToDevice(t));
+        }
       }
-    }
-    return Call("forward", std::move(args), /*use_metadata_names=*/true);
+      return Call("forward", std::move(args), /*use_metadata_names=*/true);
+    });
   }
 
   bool HasMethod(const std::string& method) const override {
-    return module_.find_method(method).has_value();
+    return Translated("looking up method '" + method + "'", [&] { return module_.find_method(method).has_value(); });
   }
 
   NamedTensors RunMethod(const std::string& method, const NamedTensors& inputs) const override {
-    return Call(method, MethodArgs(method, inputs, "", nullptr), false);
+    return Translated("running '" + method + "'", [&] { return Call(method, MethodArgs(method, inputs, "", nullptr), false); });
   }
 
   bool SupportsGradients() const override { return true; }
@@ -222,12 +225,26 @@ class TorchScriptModel final : public Model {
         result.outputs.Set(flat[i].first.empty() ? "output" : flat[i].first, FromTorch(flat[i].second, path_));
       result.gradient = FromTorch(grad_in, path_);
       return result;
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kBackend, path_ + ": method '" + method + "' with gradients failed: " + FirstLine(e.what_without_backtrace()));
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": running '" + method + "' with gradients");
     }
   }
 
  private:
+  // Runs f() and lets only sense::Error out: a sense::Error passes
+  // unchanged; anything else a backend call throws (c10::Error, the
+  // TorchScript interpreter's std::runtime_error for a scripted raise,
+  // std::bad_alloc ...) becomes Error(kBackend, or kResource for memory and
+  // threads) "<file>: <what>: <what failed>".
+  template <typename F>
+  auto Translated(const std::string& what, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": " + what);
+    }
+  }
+
   at::Tensor ToDevice(const Tensor& t) const {
     at::Tensor x = ToTorch(t);
     return torch_device_.is_cpu() ? x : x.to(torch_device_);
@@ -290,8 +307,8 @@ class TorchScriptModel final : public Model {
         result.Set(name, FromTorch(flat[i].second, path_));
       }
       return result;
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kBackend, path_ + ": running '" + method + "' failed: " + FirstLine(e.what_without_backtrace()));
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": running '" + method + "'");
     }
   }
 
@@ -368,8 +385,8 @@ void TorchScriptModel::TryOptimize() {
     if (worst > 1e-4) { optimization_ = "none: the optimised graph answers differently (" + what.str() + ")"; return; }
     fast_ = std::move(opt);
     optimization_ = "freeze + optimize_for_inference (" + what.str() + ")";
-  } catch (const std::exception& e) {
-    optimization_ = std::string("none: optimisation failed: ") + FirstLine(e.what());
+  } catch (...) {
+    optimization_ = std::string("none: optimisation failed: ") + CurrentExceptionAsError(ErrorCode::kBackend, "").what();
   }
 }
 
@@ -498,10 +515,8 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     module.eval();
     // weights stored in half precision to keep the file small: compute in float32
     if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what_without_backtrace()));
-  } catch (const std::exception& e) {  // the TorchScript importer also throws plain runtime_errors
-    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what()));
+  } catch (...) {  // c10::Error, the importer's plain runtime_errors; bad_alloc is kResource
+    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module");
   }
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
   if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
@@ -514,7 +529,9 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     NamedTensors outputs;
     try {
       outputs = model->Run(DummyInputs(model->metadata()));
-    } catch (const Error& e) {
+    } catch (...) {
+      const Error e = CurrentExceptionAsError(ErrorCode::kBackend, path);
+      if (e.code() == ErrorCode::kResource) throw e;
       throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
     }
     CheckOutputsAgainstMetadata(model->metadata(), outputs, path);
