@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
                                       opts, "data", &vm, &rc))
       return rc;
+    if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     if (data.empty()) {
       std::cerr << app << ": no data given\nTry '" << app << " --help'.\n";
       return 2;

@@ -210,13 +210,24 @@ std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
       throw Error(ErrorCode::kDevice, "device \"" + options.device + "\" requested, but only " +
                                           std::to_string(CudaDeviceCount()) + " CUDA device(s) exist");
   }
-  plan.num_threads = options.num_threads == 0 ? AvailableCores() : options.num_threads;
+  const int cores = AvailableCores();
+  std::string thread_note;
+  plan.num_threads = options.num_threads == 0 ? cores : std::min(options.num_threads, cores);
+  if (options.num_threads > cores)
+    thread_note = "num_threads " + std::to_string(options.num_threads) + " is more than the " + std::to_string(cores) +
+                  " usable core" + (cores == 1 ? "" : "s") + "; using " + std::to_string(cores);
   plan.file_size = CheckModelFile(options.path);
-  if (EndsWith(options.path, ".onnx")) return internal::LoadOnnx(plan);
-  if (!LooksLikeZip(options.path))
-    throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
-                                         "first bytes: " + HexPrefix(options.path));
-  return internal::LoadTorchScript(plan);
+  std::unique_ptr<Model> model;
+  if (EndsWith(options.path, ".onnx")) {
+    model = internal::LoadOnnx(plan);
+  } else {
+    if (!LooksLikeZip(options.path))
+      throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
+                                           "first bytes: " + HexPrefix(options.path));
+    model = internal::LoadTorchScript(plan);
+  }
+  model->thread_note_ = std::move(thread_note);
+  return model;
 }
 
 const std::string& Model::Asset(const std::string& name) const {

@@ -42,7 +42,7 @@ class OnnxModel final : public Model {
   NamedTensors Run(const NamedTensors& inputs) const override {
     std::lock_guard<std::mutex> lock(mutex_);  // cv::dnn::Net is not re-entrant
     try {
-      cv::setNumThreads(num_threads_);
+      OpenCvThreadScope threads(num_threads_);
       std::vector<cv::Mat> keep;
       for (size_t i = 0; i < metadata_.inputs.size(); ++i) {
         const TensorSpec& spec = metadata_.inputs[i];
@@ -93,6 +93,20 @@ class OnnxModel final : public Model {
 };
 
 }  // namespace
+
+OpenCvThreadScope::OpenCvThreadScope(int threads) : threads_(threads) {
+  static std::mutex opencv_threads;
+  lock_ = std::unique_lock<std::mutex>(opencv_threads);
+  previous_ = cv::getNumThreads();
+  if (threads_ > 0 && threads_ != previous_) cv::setNumThreads(threads_);
+}
+
+OpenCvThreadScope::~OpenCvThreadScope() {
+  try {
+    if (threads_ > 0 && threads_ != previous_) cv::setNumThreads(previous_);
+  } catch (...) {  // a destructor must not throw; OpenCV keeps the model's count
+  }
+}
 
 std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan) {
   const std::string& path = plan.options.path;

@@ -8,6 +8,8 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
@@ -142,10 +144,19 @@ std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& 
   return extra;
 }
 
-ThreadScope::ThreadScope(int threads) : previous_(at::get_num_threads()), threads_(threads) {
-  if (threads_ > 0 && threads_ != previous_) at::set_num_threads(threads_);
+// The caller's count is read before LibTorch's lazy per-thread init: on a
+// thread's first LibTorch use that init sets the thread's count to LibTorch's
+// process default, which would otherwise overwrite the count set here (at the
+// first parallel op) and be what the caller gets back.
+ThreadScope::ThreadScope(int threads) : previous_(omp_get_max_threads()), threads_(threads) {
+  at::internal::lazy_init_num_threads();
+  omp_set_num_threads(threads_ > 0 ? threads_ : previous_);
 }
-ThreadScope::~ThreadScope() = default;  // the thread keeps the model's count: see model.h
+ThreadScope::ThreadScope(ThreadBudget& budget) : ThreadScope(budget.Acquire()) { budget_ = &budget; }
+ThreadScope::~ThreadScope() {
+  omp_set_num_threads(previous_);
+  if (budget_) budget_->Release(threads_);
+}
 
 namespace {
 
@@ -153,7 +164,7 @@ class TorchScriptModel final : public Model {
  public:
   TorchScriptModel(const LoadPlan& plan, ModelMetadata metadata, std::string metadata_source,
                    std::map<std::string, std::string> assets, torch::jit::Module module)
-      : module_(std::move(module)) {
+      : module_(std::move(module)), budget_(plan.num_threads) {
     metadata_ = std::move(metadata);
     path_ = plan.options.path;
     metadata_source_ = std::move(metadata_source);
@@ -196,7 +207,7 @@ class TorchScriptModel final : public Model {
 
   GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs, const std::string& wrt,
                                        int output_index, const std::vector<int64_t>& targets) const override {
-    ThreadScope threads(num_threads_);
+    ThreadScope threads(budget_);
     torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     try {
       c10::InferenceMode off(false);
@@ -290,7 +301,7 @@ class TorchScriptModel final : public Model {
   }
 
   NamedTensors Call(const std::string& method, std::vector<c10::IValue> args, bool use_metadata_names) const {
-    ThreadScope threads(num_threads_);
+    ThreadScope threads(budget_);
     torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     std::vector<std::pair<std::string, at::Tensor>> flat;
     try {
@@ -325,6 +336,7 @@ class TorchScriptModel final : public Model {
   // `sense-sentiment "text"`, and bought no steady-state speed.
   bool executor_optimize_ = true;
   torch::Device torch_device_{torch::kCPU};
+  mutable ThreadBudget budget_;  // num_threads_, shared by the calls in flight (model.h)
 
  public:
   // Tries the optimised graph; records the outcome in optimization_.
