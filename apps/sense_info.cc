@@ -86,7 +86,10 @@ void PrintHuman(const sense::Model& model) {
   }
   const char* act[] = {"softmax", "sigmoid", "none"};
   std::ostringstream out;
-  out << m.output.name << " -> " << act[static_cast<int>(m.output.activation)];
+  const char* type[] = {"logits", "probabilities", "embeddings", "detections", "token logits"};
+  out << m.output.name << " (" << type[static_cast<int>(m.output.type)] << ")";
+  if (m.output.type == sense::OutputType::kProbabilities) out << ", used as given";
+  else out << " -> " << act[static_cast<int>(m.output.activation)];
   if (m.output.temperature != 1.0f) out << " (temperature " << m.output.temperature << ")";
   Row("output", out.str());
   if (m.explain) Row("explain", m.explain->method + (m.explain->features_method.empty() ? "" : " (" + m.explain->features_method + " -> " + m.explain->head_method + ")"));

@@ -129,6 +129,27 @@ def make_raising_models(p):
     pack_model.pack(module, colour3_meta(name="colour3-raises"), {}, p("colour3_raises.pt"))
 
 
+class Colour3Probabilities(torch.nn.Module):
+    """colour3 that emits probabilities (softmax inside the model)."""
+
+    def __init__(self):
+        super().__init__()
+        self.colour = Colour3()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.colour(x), dim=1)
+
+
+def make_probability_model(p):
+    """colour3_probabilities.pt: output type "probabilities", which sense must
+    report exactly as the model gives them (no second softmax)."""
+    m = colour3_meta(name="colour3-probabilities")
+    m["outputs"] = [{"name": "probabilities", "dtype": "float32", "shape": [-1, 3]}]
+    m["output"] = {"name": "probabilities", "type": "probabilities"}
+    m.pop("explain")
+    pack_model.pack(torch.jit.script(Colour3Probabilities().eval()), m, {}, p("colour3_probabilities.pt"))
+
+
 def colour3_meta(**over):
     m = {
         "schema_version": 1,
@@ -220,6 +241,7 @@ def main():
                     p("tiny_lstm_text.pt"))
 
     make_raising_models(p)
+    make_probability_model(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

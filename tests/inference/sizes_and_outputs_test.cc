@@ -12,7 +12,9 @@
 #include "sense/inference/classification.h"
 #include "sense/inference/error.h"
 #include "sense/inference/metadata.h"
+#include "sense/inference/model.h"
 #include "sense/inference/tensor.h"
+#include "test_util.h"
 
 namespace sense {
 namespace {
@@ -128,6 +130,25 @@ TEST(OutputTypeTest, ProbabilitiesAreTakenAsTheModelGivesThem) {
   hand.activation = Activation::kSoftmax;
   hand.temperature = 2.0f;
   EXPECT_EQ(Probabilities(soft, 3, hand), (std::vector<float>{0.2f, 0.5f, 0.3f}));
+}
+
+TEST(OutputTypeTest, ABundleEmittingProbabilitiesIsReportedExactly) {
+  ModelOptions o;
+  o.path = sense::testing::TestModel("colour3_probabilities.pt");
+  o.num_threads = 1;
+  auto model = Model::Load(o);
+  ASSERT_EQ(model->metadata().output.type, OutputType::kProbabilities);
+  Tensor red = Tensor::Zeros(DType::kFloat32, {1, 3, 32, 32});
+  for (int i = 0; i < 32 * 32; ++i) red.data<float>()[i] = 0.5f;  // channel 0 a little above the others
+  const Tensor p = model->Run({{"x", red}}).at("probabilities");
+  const Classifications c = Classify(p.data<float>(), 3, model->metadata().output, model->metadata().labels,
+                                     ClassifierOptions{});
+  ASSERT_EQ(c.categories.size(), 3u);
+  EXPECT_EQ(c.categories[0].label, "red");
+  for (const Category& k : c.categories) EXPECT_EQ(k.score, p.data<float>()[k.index]) << k.label;
+  float sum = 0;
+  for (const Category& k : c.categories) sum += k.score;
+  EXPECT_NEAR(sum, 1.0f, 1e-6);
 }
 
 TEST(OutputTypeTest, ProbabilitiesRefuseAnActivationOrTemperature) {
