@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -243,7 +244,7 @@ bool IsVisionTask(Task t) {
 }
 bool IsTextTask(Task t) { return !IsVisionTask(t); }
 
-ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) {
+ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
   json root;
   try {
     root = json::parse(json_text);
@@ -464,6 +465,10 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   }
   m.json = root.dump(2);
   return m;
+} catch (const nlohmann::json::exception& e) {  // a JSON access the checks above did not foresee
+  throw Error(ErrorCode::kMetadata, source + ": " + e.what());
+} catch (const std::bad_alloc&) {
+  throw Error(ErrorCode::kResource, source + ": out of memory");
 }
 
 TextInputRoles TextInputs(const ModelMetadata& m) {

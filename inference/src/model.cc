@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backends.h"
+#include "sense/inference/outcome.h"
 
 namespace fs = std::filesystem;
 
@@ -98,11 +99,12 @@ std::string ReadFileText(const std::string& path) {
 }
 
 std::string FindSidecar(const std::string& path) {
+  std::error_code ec;  // an unreadable folder is "no sidecar", not a filesystem_error
   const std::string a = path + ".json";
-  if (fs::is_regular_file(a)) return a;
+  if (fs::is_regular_file(a, ec)) return a;
   fs::path p(path);
   const std::string b = (p.parent_path() / (p.stem().string() + ".json")).string();
-  if (fs::is_regular_file(b)) return b;
+  if (fs::is_regular_file(b, ec)) return b;
   return "";
 }
 
@@ -178,7 +180,7 @@ void CheckOutputsAgainstMetadata(const ModelMetadata& m, const NamedTensors& out
   }
 }
 
-ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) {
+ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) try {
   CheckModelFile(path);
   if (!metadata_path.empty()) return ParseMetadata(internal::ReadFileText(metadata_path), metadata_path);
   if (LooksLikeZip(path)) {
@@ -191,9 +193,11 @@ ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& met
     throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
                                              "sidecar " + fs::path(path).filename().string() + ".json next to it");
   return ParseMetadata(internal::ReadFileText(sidecar), sidecar);
+} catch (...) {  // sense::Error passes unchanged; anything else (bad_alloc: kResource) is translated
+  throw CurrentExceptionAsError(ErrorCode::kInternal, path);
 }
 
-std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
+std::unique_ptr<Model> Model::Load(const ModelOptions& options) try {
   internal::LoadPlan plan;
   plan.options = options;
   if (options.num_threads < 0)
@@ -228,6 +232,8 @@ std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
   }
   model->thread_note_ = std::move(thread_note);
   return model;
+} catch (...) {  // the backends translate what they call; this is the last line for anything else
+  throw CurrentExceptionAsError(ErrorCode::kInternal, options.path);
 }
 
 const std::string& Model::Asset(const std::string& name) const {
