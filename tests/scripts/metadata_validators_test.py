@@ -150,6 +150,16 @@ def main():
         failures += 1
     except pack_model.ValidatorNotFound as e:
         print(f"ok   missing sense-info: {e}")
+    # --check reads a bundle's embedded metadata too, and a broken one fails with its message.
+    if len(sys.argv) > 2:
+        models = os.path.dirname(sys.argv[2])
+        for bundle, valid, fragment in [(sys.argv[2], True, "valid sense metadata (image_classification"),
+                                        (os.path.join(models, "wrong_type.pt"), False, "field 'image.width'")]:
+            r = subprocess.run([tool, "--check", bundle], capture_output=True, text=True)
+            ok = (r.returncode == 0) == valid and fragment in (r.stdout + r.stderr)
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} sense-info --check {os.path.basename(bundle)}: exit {r.returncode}, "
+                  f"{(r.stdout + r.stderr).strip()}")
     # End to end: the script's command line refuses a bundle the loader would refuse, and writes nothing.
     if len(sys.argv) > 2:
         os.environ["SENSE_INFO"] = tool
