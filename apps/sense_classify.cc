@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
                                       "Example: sense-classify --top-k 3 photos/ --explain heatmaps/",
                                       opts, "input", &vm, &rc))
       return rc;
+    if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     const bool as_json = vm.count("json") > 0;
 
     sense::vision::ImageClassifierOptions options;

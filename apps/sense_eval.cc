@@ -190,12 +190,12 @@ int main(int argc, char** argv) {
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
                                       opts, "data", &vm, &rc))
       return rc;
+    if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     // Flag values that can never work: one usage error (exit 2) naming the flag, before any work.
     std::string usage;
     if (data.empty()) usage = "no data given";
     else if (batch < 1) usage = "--batch-size must be >= 1, found " + std::to_string(batch);
     else if (limit < 0) usage = "--limit must be >= 0 (0: all), found " + std::to_string(limit);
-    else if (threads < 0) usage = "--threads must be >= 0 (0: all cores), found " + std::to_string(threads);
     else if (!(max_mp > 0 && max_mp <= 1e6)) {
       std::ostringstream v;
       v << max_mp;

@@ -1,8 +1,11 @@
 // sense-info: what a model bundle is (task, labels, inputs, outputs,
-// preprocessing, provenance, size, backend), and with --system what math
-// stack sense runs on.
+// preprocessing, provenance, size, backend), with --system what math stack
+// sense runs on, and with --check whether metadata is valid (the C++ loader's
+// rules: scripts/pack_model.py validates through it).
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 
 #include "common/app.h"
@@ -83,7 +86,10 @@ void PrintHuman(const sense::Model& model) {
   }
   const char* act[] = {"softmax", "sigmoid", "none"};
   std::ostringstream out;
-  out << m.output.name << " -> " << act[static_cast<int>(m.output.activation)];
+  const char* type[] = {"logits", "probabilities", "embeddings", "detections", "token logits"};
+  out << m.output.name << " (" << type[static_cast<int>(m.output.type)] << ")";
+  if (m.output.type == sense::OutputType::kProbabilities) out << ", used as given";
+  else out << " -> " << act[static_cast<int>(m.output.activation)];
   if (m.output.temperature != 1.0f) out << " (temperature " << m.output.temperature << ")";
   Row("output", out.str());
   if (m.explain) Row("explain", m.explain->method + (m.explain->features_method.empty() ? "" : " (" + m.explain->features_method + " -> " + m.explain->head_method + ")"));
@@ -154,6 +160,47 @@ int PrintSystem(bool as_json, int gemm_n) {
   return 0;
 }
 
+bool EndsWithJson(const std::string& path) {
+  return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+}
+
+// --check: parses metadata exactly as Model::Load does (ParseMetadata), from
+// a sense.json file, "-" (stdin), or a bundle (embedded or sidecar
+// metadata), without loading the model. Throws the sense::Error.
+sense::ModelMetadata CheckMetadata(const std::string& path, const std::string& metadata_path) {
+  if (path == "-") {
+    const std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    return sense::ParseMetadata(text, "stdin");
+  }
+  if (!EndsWithJson(path)) return sense::ReadBundleMetadata(path, metadata_path);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw sense::Error(sense::ErrorCode::kFile, path + ": cannot be opened for reading");
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return sense::ParseMetadata(text, path);
+}
+
+int RunCheck(const std::string& app, const std::vector<std::string>& files, const std::string& metadata_path,
+             bool as_json) {
+  int failed = 0;
+  for (const auto& path : files) {
+    try {
+      const sense::ModelMetadata m = CheckMetadata(path, metadata_path);
+      if (as_json) sense::app::PrintJsonLine({{"path", path}, {"valid", true}, {"task", sense::TaskName(m.task)}, {"name", m.name}});
+      else std::cout << path << ": valid sense metadata (" << sense::TaskName(m.task) << " \"" << m.name << "\")\n";
+    } catch (const sense::Error& e) {
+      ++failed;
+      sense::app::PrintError(app, "", e.what());
+      if (as_json) {
+        json j = sense::app::ErrorJson(sense::ErrorCodeName(e.code()), e.what());
+        j["path"] = path;
+        j["valid"] = false;
+        sense::app::PrintJsonLine(j);
+      }
+    }
+  }
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,32 +209,37 @@ int main(int argc, char** argv) {
     namespace po = sense::app::po;
     std::vector<std::string> models;
     std::string device, metadata_path;
-    int gemm_n = 0;
+    int gemm_n = 0, threads = 0;
     po::options_description opts("Options");
     opts.add_options()
       ("model", po::value(&models), "model bundle(s) (.pt, or .onnx with a sidecar .json)")
       ("json", "print one JSON object per model (JSON Lines)")
       ("system", "show the BLAS, threads, CPU kernels and CUDA that sense runs on")
       ("gemm", po::value(&gemm_n)->default_value(0), "with --system: time an N^3 float32 matrix product (e.g. 1024)")
+      ("check", "only validate the metadata of each FILE (a sense.json, \"-\" for stdin, or a bundle) with the\n"
+                "loader's rules, without loading the model; exit 1 if any is invalid")
       ("device", po::value(&device)->default_value("cpu"), "device to load on: cpu, cuda, cuda:N")
+      ("threads", po::value(&threads)->default_value(0), "threads to load the model with (0: all cores)")
       ("metadata", po::value(&metadata_path), "sidecar sense.json to use instead of the embedded one");
     po::variables_map vm;
     int rc = 0;
     if (!sense::app::ParseCommandLine(argc, argv, app,
-                                      "sense-info [options] MODEL...\n       sense-info --system [--gemm 1024]\n\n"
+                                      "sense-info [options] MODEL...\n       sense-info --system [--gemm 1024]\n       sense-info --check FILE...\n\n"
                                       "Shows what a sense model bundle is: task, labels, inputs and outputs, preprocessing,\n"
                                       "provenance and metrics, size and backend.",
                                       opts, "model", &vm, &rc))
       return rc;
+    if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     const bool as_json = vm.count("json") > 0;
     if (vm.count("system")) {
       PrintSystem(as_json, gemm_n);
       if (models.empty()) return 0;
     }
     if (models.empty()) {
-      std::cerr << app << ": no model given\nTry '" << app << " --help'.\n";
+      std::cerr << app << ": no " << (vm.count("check") ? "file" : "model") << " given\nTry '" << app << " --help'.\n";
       return 2;
     }
+    if (vm.count("check")) return RunCheck(app, models, metadata_path, as_json);
     int failed = 0;
     for (const auto& path : models) {
       try {
@@ -195,6 +247,7 @@ int main(int argc, char** argv) {
         mo.path = path;
         mo.device = device;
         mo.metadata_path = metadata_path;
+        mo.num_threads = threads;
         auto model = sense::Model::Load(mo);
         if (as_json) sense::app::PrintJsonLine(ModelJson(*model));
         else PrintHuman(*model);

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
                                       "Example: echo \"A gorgeous, witty, seductive movie.\" | sense-sentiment --explain",
                                       opts, "text", &vm, &rc, &ordered))
       return rc;
+    if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     const bool as_json = vm.count("json") > 0, explain = vm.count("explain") > 0;
     // Options are checked here, once, as usage errors (exit 2) naming the flag.
     const NeutralBand band = ParseBand(neutral);

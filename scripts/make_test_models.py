@@ -120,6 +120,56 @@ def make_raising_colour3(path):
     pack_model.pack(module, colour3_meta(name="raising-colour3",
                                          description="Test model: colour3 that raises on bright images "
                                                      "(forward) and dark ones (Grad-CAM features)."), {}, path)
+class RaisesOnBright(torch.nn.Module):
+    """colour3 that raises at run time on a bright input: any batch row whose
+    mean (normalised units) exceeds 1.5, e.g. a white image (mean 2.0 after
+    colour3's normalisation; red, green, blue and black images are below)."""
+
+    def __init__(self):
+        super().__init__()
+        self.colour = Colour3()
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.colour.features(x)
+
+    @torch.jit.export
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return self.colour.head(f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        brightest = float(x.flatten(1).mean(1).max())
+        if brightest > 1.5:
+            raise ValueError("sense test model: input mean {} exceeds 1.5".format(brightest))
+        return self.colour(x)
+
+
+def make_raising_models(p):
+    """colour3_raises.pt: a model that fails at run time on some inputs (a
+    white image), for the typed-error and per-item batch tests."""
+    module = torch.jit.script(RaisesOnBright().eval())
+    pack_model.pack(module, colour3_meta(name="colour3-raises"), {}, p("colour3_raises.pt"))
+
+
+class Colour3Probabilities(torch.nn.Module):
+    """colour3 that emits probabilities (softmax inside the model)."""
+
+    def __init__(self):
+        super().__init__()
+        self.colour = Colour3()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.colour(x), dim=1)
+
+
+def make_probability_model(p):
+    """colour3_probabilities.pt: output type "probabilities", which sense must
+    report exactly as the model gives them (no second softmax)."""
+    m = colour3_meta(name="colour3-probabilities")
+    m["outputs"] = [{"name": "probabilities", "dtype": "float32", "shape": [-1, 3]}]
+    m["output"] = {"name": "probabilities", "type": "probabilities"}
+    m.pop("explain")
+    pack_model.pack(torch.jit.script(Colour3Probabilities().eval()), m, {}, p("colour3_probabilities.pt"))
 
 
 def colour3_meta(**over):
@@ -321,6 +371,8 @@ def main():
                     p("tiny_lstm_text.pt"))
 
     make_text_input_models(out)
+    make_raising_models(p)
+    make_probability_model(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

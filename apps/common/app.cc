@@ -321,4 +321,20 @@ int Guarded(const std::string& app_name, const std::function<int()>& body) {
 
 int ResolveThreads(int requested) { return requested > 0 ? requested : AvailableCores(); }
 
+bool CheckThreadsOption(const std::string& app_name, int* threads, int* exit_code) {
+  if (*threads < 0) {
+    std::cerr << app_name << ": --threads must be 0 (all usable cores) or a positive count, found " << *threads
+              << "\nTry '" << app_name << " --help'.\n";
+    *exit_code = 2;
+    return false;
+  }
+  const int cores = AvailableCores();
+  if (*threads > cores) {
+    std::cerr << app_name << ": --threads " << *threads << " is more than the " << cores << " usable core"
+              << (cores == 1 ? "" : "s") << "; using " << cores << "\n";
+    *threads = cores;
+  }
+  return true;
+}
+
 }  // namespace sense::app

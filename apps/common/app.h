@@ -126,6 +126,14 @@ int Guarded(const std::string& app_name, const std::function<int()>& body);
 // Number of threads: 0 means all cores this process may use.
 int ResolveThreads(int requested);
 
+// --threads, checked once at start-up. Negative: prints a usage error naming
+// --threads, sets *exit_code = 2 and returns false. Above the cores this
+// process may use (AvailableCores()): prints "<app>: --threads 1000 is more
+// than the 2 usable cores; using 2" once on stderr and lowers *threads to
+// that count. 0 (all cores) and counts in range are left as they are.
+//   if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
+bool CheckThreadsOption(const std::string& app_name, int* threads, int* exit_code);
+
 }  // namespace sense::app
 
 #endif  // SENSE_APPS_COMMON_APP_H_

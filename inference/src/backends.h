@@ -2,8 +2,11 @@
 #ifndef SENSE_INFERENCE_SRC_BACKENDS_H_
 #define SENSE_INFERENCE_SRC_BACKENDS_H_
 
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "sense/inference/model.h"
@@ -14,7 +17,7 @@ namespace sense::internal {
 struct LoadPlan {
   ModelOptions options;
   Device device;
-  int num_threads = 1;
+  int num_threads = 1;  // options.num_threads, 0 resolved and clamped to AvailableCores()
   std::uintmax_t file_size = 0;
 };
 
@@ -35,13 +38,61 @@ std::string ReadFileText(const std::string& path);
 // or 8 (other dims), image inputs get the metadata's size, ints are zeros.
 NamedTensors DummyInputs(const ModelMetadata& metadata);
 
-// Applies the thread count to the calling thread for the duration of a call.
+// A model's intra-op threads, shared by its calls in flight (the policy in
+// model.h): a call takes every thread of the budget that no other call holds,
+// and at least one (its calling thread). Calls that start while the budget is
+// spent run single-threaded and drive it below zero; so the pool threads that
+// all calls use beyond their calling threads never exceed threads - 1 in
+// total. Lock-free; safe from any thread.
+class ThreadBudget {
+ public:
+  explicit ThreadBudget(int threads) : free_(threads) {}
+  int Acquire() {
+    int free = free_.load();
+    int take = 1;
+    do take = std::max(1, free);
+    while (!free_.compare_exchange_weak(free, free - take));
+    return take;
+  }
+  void Release(int taken) { free_ += taken; }
+
+ private:
+  std::atomic<int> free_;
+};
+
+// Sets the calling thread's intra-op thread count (its OpenMP ICV, which
+// LibTorch, oneDNN and OpenBLAS read) for the duration of a call and restores
+// the previous count at the end. It never calls at::set_num_threads, which
+// also changes the count that LibTorch gives every thread started later.
+// The budget form takes its count from (and gives it back to) a ThreadBudget.
 class ThreadScope {
  public:
   explicit ThreadScope(int threads);
+  explicit ThreadScope(ThreadBudget& budget);
   ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+  int threads() const { return threads_ > 0 ? threads_ : previous_; }  // the count this call runs with
 
  private:
+  int previous_;
+  int threads_;
+  ThreadBudget* budget_ = nullptr;
+};
+
+// OpenCV's thread count is one process-wide setting (its TBB arena):
+// OpenCvThreadScope holds a process-wide lock, sets it for the duration of a
+// call and restores it, so that one OpenCV DNN model never runs with, or
+// leaves behind, another's count.
+class OpenCvThreadScope {
+ public:
+  explicit OpenCvThreadScope(int threads);
+  ~OpenCvThreadScope();
+  OpenCvThreadScope(const OpenCvThreadScope&) = delete;
+  OpenCvThreadScope& operator=(const OpenCvThreadScope&) = delete;
+
+ private:
+  std::unique_lock<std::mutex> lock_;
   int previous_;
   int threads_;
 };

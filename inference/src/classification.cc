@@ -26,6 +26,9 @@ void ValidateClassifierOptions(const ClassifierOptions& o, const std::vector<std
 
 std::vector<float> Probabilities(const float* row, int n, const OutputSpec& output) {
   std::vector<float> p(row, row + n);
+  // A model that emits probabilities is taken at its word: no temperature,
+  // no second activation (ParseMetadata refuses both for this type).
+  if (output.type == OutputType::kProbabilities) return p;
   const float t = output.temperature > 0 ? output.temperature : 1.0f;
   switch (output.activation) {
     case Activation::kSoftmax: {

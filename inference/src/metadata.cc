@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -26,6 +29,24 @@ const char* JsonTypeName(const json& j) {
     case json::value_t::number_float: return "a number";
     default: return "an unknown value";
   }
+}
+
+// Integers read into an int field: anything above is refused, never narrowed.
+constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+// Image width and height: width * height * channels * 4 bytes stays far below
+// 2^31 elements, so no size computed from them overflows.
+constexpr int64_t kMaxImageSide = 16384;
+// Elements a declared tensor shape may hold (its fixed dimensions): 2^60
+// keeps the byte count of any dtype within int64.
+constexpr int64_t kMaxShapeElements = int64_t{1} << 60;
+
+// A JSON integer as int64: false for a non-negative one above INT64_MAX,
+// which nlohmann's get<int64_t>() would wrap to a negative number.
+bool AsInt64(const json& v, int64_t* out) {
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return false;
+  *out = v.get<int64_t>();
+  return true;
 }
 
 std::string Show(const json& j) {
@@ -68,20 +89,27 @@ class Reader {
     if (!v.is_boolean()) Fail(Path(key), "true or false", v);
     return v.get<bool>();
   }
-  int64_t Int(const std::string& key, bool required, int64_t def, int64_t min_value) const {
+  // An integer in [min_value, max_value]; the default maximum is what an int holds.
+  int64_t Int(const std::string& key, bool required, int64_t def, int64_t min_value, int64_t max_value = kIntMax) const {
     if (!Has(key)) { if (required) Get(key); return def; }
     const json& v = obj_.at(key);
     if (!v.is_number_integer()) Fail(Path(key), "an integer", v);
-    int64_t x = v.get<int64_t>();
+    int64_t x = 0;
+    if (!AsInt64(v, &x) || x > max_value)
+      FailMsg(Path(key), "expected an integer <= " + std::to_string(max_value) + ", found " + Show(v));
     if (x < min_value) FailMsg(Path(key), "expected an integer >= " + std::to_string(min_value) + ", found " + std::to_string(x));
     return x;
   }
+  // A finite number that a float holds (the fields read with it are floats).
   double Number(const std::string& key, bool required, double def) const {
     if (!Has(key)) { if (required) Get(key); return def; }
     const json& v = obj_.at(key);
     if (!v.is_number()) Fail(Path(key), "a number", v);
-    return v.get<double>();
+    const double x = v.get<double>();
+    if (!FitsFloat(x)) FailMsg(Path(key), "expected a number within float range, found " + Show(v));
+    return x;
   }
+  static bool FitsFloat(double x) { return std::isfinite(x) && std::fabs(x) <= std::numeric_limits<float>::max(); }
   std::vector<float> Floats(const std::string& key) const {
     if (!Has(key)) return {};
     const json& v = obj_.at(key);
@@ -89,7 +117,9 @@ class Reader {
     std::vector<float> out;
     for (size_t i = 0; i < v.size(); ++i) {
       if (!v[i].is_number()) Fail(Path(key) + "[" + std::to_string(i) + "]", "a number", v[i]);
-      out.push_back(v[i].get<float>());
+      if (!FitsFloat(v[i].get<double>()))
+        FailMsg(Path(key) + "[" + std::to_string(i) + "]", "expected a number within float range, found " + Show(v[i]));
+      out.push_back(static_cast<float>(v[i].get<double>()));
     }
     return out;
   }
@@ -190,10 +220,14 @@ std::vector<TensorSpec> ParseTensorSpecs(const Reader& r, const std::string& key
     if (o.contains("shape")) {
       const json& s = o["shape"];
       if (!s.is_array()) r.Fail(path + ".shape", "an array of integers (-1 = dynamic)", s);
+      int64_t elements = 1;  // of the fixed dimensions
       for (const auto& d : s) {
-        if (!d.is_number_integer() || d.get<int64_t>() < -1 || d.get<int64_t>() == 0)
+        int64_t x = 0;
+        if (!d.is_number_integer() || !AsInt64(d, &x) || x < -1 || x == 0)
           r.Fail(path + ".shape", "positive integers or -1 (dynamic)", d);
-        spec.shape.push_back(d.get<int64_t>());
+        if (x > 0 && (__builtin_mul_overflow(elements, x, &elements) || elements > kMaxShapeElements))
+          r.FailMsg(path + ".shape", "the fixed dimensions of " + Show(s) + " hold more than 2^60 elements");
+        spec.shape.push_back(x);
       }
     }
     specs.push_back(std::move(spec));
@@ -210,7 +244,7 @@ bool IsVisionTask(Task t) {
 }
 bool IsTextTask(Task t) { return !IsVisionTask(t); }
 
-ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) {
+ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
   json root;
   try {
     root = json::parse(json_text);
@@ -247,8 +281,8 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   if (r.Has("image")) {
     Reader im = r.Object("image");
     ImagePreprocessing p;
-    p.width = static_cast<int>(im.Int("width", true, 0, 1));
-    p.height = static_cast<int>(im.Int("height", true, 0, 1));
+    p.width = static_cast<int>(im.Int("width", true, 0, 1, kMaxImageSide));
+    p.height = static_cast<int>(im.Int("height", true, 0, 1, kMaxImageSide));
     p.color = im.Enum("color", kColors, true, ColorOrder::kRGB);
     p.layout = im.Enum("layout", kLayouts, false, Layout::kNCHW);
     p.resize = im.Enum("resize", kResize, false, ResizeMode::kStretch);
@@ -302,7 +336,7 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     t.window_stride = static_cast<int>(tx.Int("window_stride", false, 0, 0));
     if (t.truncation == Truncation::kWindow && t.window_stride == 0) t.window_stride = std::max(1, t.max_length / 2);
     t.padding = tx.Enum("padding", kPadding, false, Padding::kLongest);
-    t.pad_id = tx.Int("pad_id", false, 0, 0);
+    t.pad_id = tx.Int("pad_id", false, 0, 0, std::numeric_limits<int64_t>::max());
     if (tx.Has("input_names")) {
       const json& names = tx.Get("input_names");
       if (!names.is_object()) tx.Fail(tx.Path("input_names"), "an object {role: input name}", names);
@@ -331,9 +365,18 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     Reader o = r.Object("output");
     out.name = o.String("name", false, out.name);
     out.type = o.Enum("type", kOutputTypes, false, out.type);
+    // Probabilities are used as the model gives them: no activation, no temperature.
+    const bool probabilities = out.type == OutputType::kProbabilities;
+    if (probabilities) out.activation = Activation::kNone;
     out.activation = o.Enum("activation", kActivations, false, out.activation);
+    if (probabilities && out.activation != Activation::kNone)
+      o.FailMsg(o.Path("activation"), std::string("output type \"probabilities\" is used as the model gives it; expected "
+                                      "\"none\" (or no activation), found \"") + NameOf(kActivations, out.activation) + "\"");
     out.temperature = static_cast<float>(o.Number("temperature", false, 1.0));
     if (!(out.temperature > 0)) o.FailMsg(o.Path("temperature"), "must be > 0");
+    if (probabilities && out.temperature != 1.0f)
+      o.FailMsg(o.Path("temperature"), "output type \"probabilities\" takes no temperature (it divides logits); found " +
+                                           Show(o.raw().at("temperature")));
   }
   bool found = false;
   for (const auto& s : m.outputs) found = found || s.name == out.name;
@@ -422,6 +465,10 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   }
   m.json = root.dump(2);
   return m;
+} catch (const nlohmann::json::exception& e) {  // a JSON access the checks above did not foresee
+  throw Error(ErrorCode::kMetadata, source + ": " + e.what());
+} catch (const std::bad_alloc&) {
+  throw Error(ErrorCode::kResource, source + ": out of memory");
 }
 
 }  // namespace sense

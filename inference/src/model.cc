@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backends.h"
+#include "sense/inference/outcome.h"
 
 namespace fs = std::filesystem;
 
@@ -98,11 +99,12 @@ std::string ReadFileText(const std::string& path) {
 }
 
 std::string FindSidecar(const std::string& path) {
+  std::error_code ec;  // an unreadable folder is "no sidecar", not a filesystem_error
   const std::string a = path + ".json";
-  if (fs::is_regular_file(a)) return a;
+  if (fs::is_regular_file(a, ec)) return a;
   fs::path p(path);
   const std::string b = (p.parent_path() / (p.stem().string() + ".json")).string();
-  if (fs::is_regular_file(b)) return b;
+  if (fs::is_regular_file(b, ec)) return b;
   return "";
 }
 
@@ -170,7 +172,7 @@ void CheckOutputsAgainstMetadata(const ModelMetadata& m, const NamedTensors& out
   }
 }
 
-ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) {
+ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) try {
   CheckModelFile(path);
   if (!metadata_path.empty()) return ParseMetadata(internal::ReadFileText(metadata_path), metadata_path);
   if (LooksLikeZip(path)) {
@@ -183,9 +185,11 @@ ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& met
     throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
                                              "sidecar " + fs::path(path).filename().string() + ".json next to it");
   return ParseMetadata(internal::ReadFileText(sidecar), sidecar);
+} catch (...) {  // sense::Error passes unchanged; anything else (bad_alloc: kResource) is translated
+  throw CurrentExceptionAsError(ErrorCode::kInternal, path);
 }
 
-std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
+std::unique_ptr<Model> Model::Load(const ModelOptions& options) try {
   internal::LoadPlan plan;
   plan.options = options;
   if (options.num_threads < 0)
@@ -202,13 +206,26 @@ std::unique_ptr<Model> Model::Load(const ModelOptions& options) {
       throw Error(ErrorCode::kDevice, "device \"" + options.device + "\" requested, but only " +
                                           std::to_string(CudaDeviceCount()) + " CUDA device(s) exist");
   }
-  plan.num_threads = options.num_threads == 0 ? AvailableCores() : options.num_threads;
+  const int cores = AvailableCores();
+  std::string thread_note;
+  plan.num_threads = options.num_threads == 0 ? cores : std::min(options.num_threads, cores);
+  if (options.num_threads > cores)
+    thread_note = "num_threads " + std::to_string(options.num_threads) + " is more than the " + std::to_string(cores) +
+                  " usable core" + (cores == 1 ? "" : "s") + "; using " + std::to_string(cores);
   plan.file_size = CheckModelFile(options.path);
-  if (EndsWith(options.path, ".onnx")) return internal::LoadOnnx(plan);
-  if (!LooksLikeZip(options.path))
-    throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
-                                         "first bytes: " + HexPrefix(options.path));
-  return internal::LoadTorchScript(plan);
+  std::unique_ptr<Model> model;
+  if (EndsWith(options.path, ".onnx")) {
+    model = internal::LoadOnnx(plan);
+  } else {
+    if (!LooksLikeZip(options.path))
+      throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
+                                           "first bytes: " + HexPrefix(options.path));
+    model = internal::LoadTorchScript(plan);
+  }
+  model->thread_note_ = std::move(thread_note);
+  return model;
+} catch (...) {  // the backends translate what they call; this is the last line for anything else
+  throw CurrentExceptionAsError(ErrorCode::kInternal, options.path);
 }
 
 const std::string& Model::Asset(const std::string& name) const {

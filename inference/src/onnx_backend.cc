@@ -3,9 +3,11 @@
 #include <opencv2/dnn.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <mutex>
 
 #include "backends.h"
+#include "sense/inference/outcome.h"
 
 namespace fs = std::filesystem;
 
@@ -40,14 +42,20 @@ class OnnxModel final : public Model {
   NamedTensors Run(const NamedTensors& inputs) const override {
     std::lock_guard<std::mutex> lock(mutex_);  // cv::dnn::Net is not re-entrant
     try {
-      cv::setNumThreads(num_threads_);
+      OpenCvThreadScope threads(num_threads_);
       std::vector<cv::Mat> keep;
       for (size_t i = 0; i < metadata_.inputs.size(); ++i) {
         const TensorSpec& spec = metadata_.inputs[i];
         const Tensor& t = (metadata_.inputs.size() == 1 && inputs.size() == 1) ? inputs[0].second : inputs.at(spec.name);
         Tensor in = t;
         if (CvDepth(t.dtype()) < 0) in = t.ToFloat();
-        std::vector<int> dims(in.shape().begin(), in.shape().end());
+        std::vector<int> dims;
+        for (int64_t d : in.shape()) {
+          if (d > std::numeric_limits<int>::max())
+            throw Error(ErrorCode::kInput, path_ + ": input '" + spec.name + "' " + in.Describe() +
+                                               " has a dimension larger than OpenCV DNN accepts (2^31 - 1)");
+          dims.push_back(static_cast<int>(d));
+        }
         cv::Mat blob(static_cast<int>(dims.size()), dims.data(), CvDepth(in.dtype()), const_cast<void*>(in.raw_data()));
         keep.push_back(blob.clone());
         net_.setInput(keep.back(), spec.name);
@@ -74,8 +82,8 @@ class OnnxModel final : public Model {
         result.Set(names[i], out);
       }
       return result;
-    } catch (const cv::Exception& e) {
-      throw Error(ErrorCode::kBackend, path_ + ": OpenCV DNN failed: " + e.err);
+    } catch (...) {  // cv::Exception, bad_alloc (kResource); sense::Errors pass unchanged
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": running 'forward' in OpenCV DNN");
     }
   }
 
@@ -85,6 +93,20 @@ class OnnxModel final : public Model {
 };
 
 }  // namespace
+
+OpenCvThreadScope::OpenCvThreadScope(int threads) : threads_(threads) {
+  static std::mutex opencv_threads;
+  lock_ = std::unique_lock<std::mutex>(opencv_threads);
+  previous_ = cv::getNumThreads();
+  if (threads_ > 0 && threads_ != previous_) cv::setNumThreads(threads_);
+}
+
+OpenCvThreadScope::~OpenCvThreadScope() {
+  try {
+    if (threads_ > 0 && threads_ != previous_) cv::setNumThreads(previous_);
+  } catch (...) {  // a destructor must not throw; OpenCV keeps the model's count
+  }
+}
 
 std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan) {
   const std::string& path = plan.options.path;
@@ -111,18 +133,20 @@ std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan) {
   try {
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
     net = cv::dnn::readNetFromONNX(path);
-  } catch (const cv::Exception& e) {
-    throw Error(ErrorCode::kModelFormat, path + ": not a loadable ONNX model: " + e.err);
+    if (net.empty()) throw Error(ErrorCode::kModelFormat, path + ": OpenCV DNN read an empty network");
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  } catch (...) {
+    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": not a loadable ONNX model");
   }
-  if (net.empty()) throw Error(ErrorCode::kModelFormat, path + ": OpenCV DNN read an empty network");
-  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   auto model = std::make_unique<OnnxModel>(plan, std::move(metadata), source, std::move(assets), std::move(net));
   if (plan.options.verify) {
     NamedTensors outputs;
     try {
       outputs = model->Run(DummyInputs(model->metadata()));
-    } catch (const Error& e) {
+    } catch (...) {
+      const Error e = CurrentExceptionAsError(ErrorCode::kBackend, path);
+      if (e.code() == ErrorCode::kResource) throw e;
       throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
     }
     CheckOutputsAgainstMetadata(model->metadata(), outputs, path);

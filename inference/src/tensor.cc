@@ -1,6 +1,7 @@
 #include "sense/inference/tensor.h"
 
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 namespace sense {
@@ -18,6 +19,17 @@ std::size_t DTypeSize(DType dtype) {
 }
 
 namespace {
+std::string Join(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "[";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << "]";
+  return s.str();
+}
+// Elements of `shape`. Throws Error(kInput) for a negative dimension, or when
+// the element count or its size in bytes (8 per element at most) would not
+// fit in int64: shapes come from metadata and callers, so a huge one is an
+// error, never an overflowed product.
 int64_t Product(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -26,16 +38,10 @@ int64_t Product(const std::vector<int64_t>& shape) {
       s << "tensor shape has a negative dimension " << d;
       throw Error(ErrorCode::kInput, s.str());
     }
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n) || n > std::numeric_limits<int64_t>::max() / 8)
+      throw Error(ErrorCode::kInput, "tensor shape " + Join(shape) + " has too many elements (more than 2^60)");
   }
   return n;
-}
-std::string Join(const std::vector<int64_t>& shape) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << "]";
-  return s.str();
 }
 }  // namespace
 
@@ -110,15 +116,17 @@ Tensor Tensor::Clone() const {
 }
 
 Tensor Tensor::Reshape(std::vector<int64_t> shape) const {
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       if (infer >= 0) throw Error(ErrorCode::kInput, "Reshape: more than one -1 in " + Join(shape));
       infer = static_cast<int64_t>(i);
-    } else {
-      known *= shape[i];
     }
   }
+  std::vector<int64_t> fixed;
+  for (int64_t d : shape)
+    if (d != -1) fixed.push_back(d);
+  const int64_t known = Product(fixed);  // negative or huge dimensions: Error(kInput)
   if (infer >= 0 && known > 0) shape[static_cast<size_t>(infer)] = numel() / known;
   if (Product(shape) != numel())
     throw Error(ErrorCode::kInput, "cannot reshape " + Describe() + " to " + Join(shape));

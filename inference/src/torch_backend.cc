@@ -8,6 +8,8 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
@@ -16,6 +18,7 @@
 
 #include "backends.h"
 #include "fast_lstm.h"
+#include "sense/inference/outcome.h"
 #include "torch_util.h"
 
 namespace fs = std::filesystem;
@@ -135,16 +138,25 @@ std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& 
       std::tie(data, size) = reader.getRecord(name);
       extra[name.substr(6)] = std::string(static_cast<const char*>(data.get()), size);
     }
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive: " + FirstLine(e.what_without_backtrace()));
+  } catch (...) {  // c10::Error, or bad_alloc for a record larger than memory (kResource)
+    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive");
   }
   return extra;
 }
 
-ThreadScope::ThreadScope(int threads) : previous_(at::get_num_threads()), threads_(threads) {
-  if (threads_ > 0 && threads_ != previous_) at::set_num_threads(threads_);
+// The caller's count is read before LibTorch's lazy per-thread init: on a
+// thread's first LibTorch use that init sets the thread's count to LibTorch's
+// process default, which would otherwise overwrite the count set here (at the
+// first parallel op) and be what the caller gets back.
+ThreadScope::ThreadScope(int threads) : previous_(omp_get_max_threads()), threads_(threads) {
+  at::internal::lazy_init_num_threads();
+  omp_set_num_threads(threads_ > 0 ? threads_ : previous_);
 }
-ThreadScope::~ThreadScope() = default;  // the thread keeps the model's count: see model.h
+ThreadScope::ThreadScope(ThreadBudget& budget) : ThreadScope(budget.Acquire()) { budget_ = &budget; }
+ThreadScope::~ThreadScope() {
+  omp_set_num_threads(previous_);
+  if (budget_) budget_->Release(threads_);
+}
 
 namespace {
 
@@ -152,7 +164,7 @@ class TorchScriptModel final : public Model {
  public:
   TorchScriptModel(const LoadPlan& plan, ModelMetadata metadata, std::string metadata_source,
                    std::map<std::string, std::string> assets, torch::jit::Module module)
-      : module_(std::move(module)) {
+      : module_(std::move(module)), budget_(plan.num_threads) {
     metadata_ = std::move(metadata);
     path_ = plan.options.path;
     metadata_source_ = std::move(metadata_source);
@@ -167,33 +179,35 @@ class TorchScriptModel final : public Model {
   std::string backend() const override { return "torchscript"; }
 
   NamedTensors Run(const NamedTensors& inputs) const override {
-    std::vector<c10::IValue> args;
-    if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
-      CheckInput(metadata_.inputs[0], inputs[0].second);
-      args.push_back(ToDevice(inputs[0].second));
-    } else {
-      for (const auto& spec : metadata_.inputs) {
-        const Tensor& t = inputs.at(spec.name);
-        CheckInput(spec, t);
-        args.push_back(ToDevice(t));
+    return Translated("running 'forward'", [&] {
+      std::vector<c10::IValue> args;
+      if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
+        CheckInput(metadata_.inputs[0], inputs[0].second);
+        args.push_back(ToDevice(inputs[0].second));
+      } else {
+        for (const auto& spec : metadata_.inputs) {
+          const Tensor& t = inputs.at(spec.name);
+          CheckInput(spec, t);
+          args.push_back(ToDevice(t));
+        }
       }
-    }
-    return Call("forward", std::move(args), /*use_metadata_names=*/true);
+      return Call("forward", std::move(args), /*use_metadata_names=*/true);
+    });
   }
 
   bool HasMethod(const std::string& method) const override {
-    return module_.find_method(method).has_value();
+    return Translated("looking up method '" + method + "'", [&] { return module_.find_method(method).has_value(); });
   }
 
   NamedTensors RunMethod(const std::string& method, const NamedTensors& inputs) const override {
-    return Call(method, MethodArgs(method, inputs, "", nullptr), false);
+    return Translated("running '" + method + "'", [&] { return Call(method, MethodArgs(method, inputs, "", nullptr), false); });
   }
 
   bool SupportsGradients() const override { return true; }
 
   GradientResult RunMethodWithGradient(const std::string& method, const NamedTensors& inputs, const std::string& wrt,
                                        int output_index, const std::vector<int64_t>& targets) const override {
-    ThreadScope threads(num_threads_);
+    ThreadScope threads(budget_);
     torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     try {
       c10::InferenceMode off(false);
@@ -222,12 +236,26 @@ class TorchScriptModel final : public Model {
         result.outputs.Set(flat[i].first.empty() ? "output" : flat[i].first, FromTorch(flat[i].second, path_));
       result.gradient = FromTorch(grad_in, path_);
       return result;
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kBackend, path_ + ": method '" + method + "' with gradients failed: " + FirstLine(e.what_without_backtrace()));
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": running '" + method + "' with gradients");
     }
   }
 
  private:
+  // Runs f() and lets only sense::Error out: a sense::Error passes
+  // unchanged; anything else a backend call throws (c10::Error, the
+  // TorchScript interpreter's std::runtime_error for a scripted raise,
+  // std::bad_alloc ...) becomes Error(kBackend, or kResource for memory and
+  // threads) "<file>: <what>: <what failed>".
+  template <typename F>
+  auto Translated(const std::string& what, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": " + what);
+    }
+  }
+
   at::Tensor ToDevice(const Tensor& t) const {
     at::Tensor x = ToTorch(t);
     return torch_device_.is_cpu() ? x : x.to(torch_device_);
@@ -273,7 +301,7 @@ class TorchScriptModel final : public Model {
   }
 
   NamedTensors Call(const std::string& method, std::vector<c10::IValue> args, bool use_metadata_names) const {
-    ThreadScope threads(num_threads_);
+    ThreadScope threads(budget_);
     torch::jit::GraphOptimizerEnabledGuard executor(executor_optimize_);
     std::vector<std::pair<std::string, at::Tensor>> flat;
     try {
@@ -290,8 +318,8 @@ class TorchScriptModel final : public Model {
         result.Set(name, FromTorch(flat[i].second, path_));
       }
       return result;
-    } catch (const c10::Error& e) {
-      throw Error(ErrorCode::kBackend, path_ + ": running '" + method + "' failed: " + FirstLine(e.what_without_backtrace()));
+    } catch (...) {
+      throw CurrentExceptionAsError(ErrorCode::kBackend, path_ + ": running '" + method + "'");
     }
   }
 
@@ -308,6 +336,7 @@ class TorchScriptModel final : public Model {
   // `sense-sentiment "text"`, and bought no steady-state speed.
   bool executor_optimize_ = true;
   torch::Device torch_device_{torch::kCPU};
+  mutable ThreadBudget budget_;  // num_threads_, shared by the calls in flight (model.h)
 
  public:
   // Tries the optimised graph; records the outcome in optimization_.
@@ -369,8 +398,8 @@ void TorchScriptModel::TryOptimize() {
     if (worst > 1e-4) { optimization_ = "none: the optimised graph answers differently (" + what.str() + ")"; return; }
     fast_ = std::move(opt);
     optimization_ = "freeze + optimize_for_inference (" + what.str() + ")";
-  } catch (const std::exception& e) {
-    optimization_ = std::string("none: optimisation failed: ") + FirstLine(e.what());
+  } catch (...) {
+    optimization_ = std::string("none: optimisation failed: ") + CurrentExceptionAsError(ErrorCode::kBackend, "").what();
   }
 }
 
@@ -426,8 +455,8 @@ void TorchScriptModel::TryFastRecurrence(const SampleInputs& sample) {
     if (worst > 1e-4) { optimization_ = "none: sense's LSTM kernel answers differently (" + what.str() + ")"; return; }
     fast_lstm_ = true;
     optimization_ = "sense LSTM kernel (" + what.str() + ")";
-  } catch (const std::exception& e) {
-    optimization_ = std::string("none: the LSTM check failed: ") + FirstLine(e.what());
+  } catch (...) {
+    optimization_ = std::string("none: the LSTM check failed: ") + CurrentExceptionAsError(ErrorCode::kBackend, "").what();
   }
 }
 
@@ -476,10 +505,8 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     module.eval();
     // weights stored in half precision to keep the file small: compute in float32
     if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what_without_backtrace()));
-  } catch (const std::exception& e) {  // the TorchScript importer also throws plain runtime_errors
-    throw Error(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module: " + FirstLine(e.what()));
+  } catch (...) {  // c10::Error, the importer's plain runtime_errors; bad_alloc is kResource
+    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module");
   }
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
   if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
@@ -494,7 +521,9 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
       // the task's sample inputs (real text rows for a text model), else zeros
       outputs = model->Run(plan.options.sample_inputs ? plan.options.sample_inputs(model->metadata(), {8})
                                                       : DummyInputs(model->metadata()));
-    } catch (const Error& e) {
+    } catch (...) {
+      const Error e = CurrentExceptionAsError(ErrorCode::kBackend, path);
+      if (e.code() == ErrorCode::kResource) throw e;
       throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
     }
     CheckOutputsAgainstMetadata(model->metadata(), outputs, path);

@@ -1,11 +1,9 @@
 #include "sentencepiece_loader.h"
 
 #include <dlfcn.h>
-#include <link.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -55,19 +53,29 @@ std::vector<std::string> Candidates() {
 }
 
 #ifdef SENSE_NO_DEEPBIND
-// Without RTLD_DEEPBIND (sanitizer runtimes refuse it) the module is only safe
-// when no libprotobuf is in the process.
-bool ProtobufLoaded() {
-  bool found = false;
-  dl_iterate_phdr(
-      [](struct dl_phdr_info* info, size_t, void* data) {
-        if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "libprotobuf") != nullptr) {
-          *static_cast<bool*>(data) = true;
-        }
-        return 0;
-      },
-      &found);
-  return found;
+// Sanitizer runtimes refuse RTLD_DEEPBIND in their dlopen interceptor
+// (google/sanitizers#611): an uninstrumented library opened that way would
+// bind malloc and free to libc's behind the sanitizer's back. This module is
+// built with the sanitizer too, and its runtime comes first among the
+// module's dependencies, so in its deep-bound scope malloc and free are the
+// sanitizer's. So glibc's own dlopen, looked up in libc.so.6 itself (a plain
+// dlopen call, or RTLD_NEXT from the static sense_text, reaches the
+// interceptor), opens it with RTLD_DEEPBIND, and SameAllocator() checks that
+// the module's malloc and free are the process's before the module is used.
+void* DlopenDeepBind(const char* path, int flags) {
+  using DlopenFn = void* (*)(const char*, int);
+  static const DlopenFn real = [] {
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    return libc ? reinterpret_cast<DlopenFn>(dlsym(libc, "dlopen")) : nullptr;
+  }();
+  if (real == nullptr) return nullptr;
+  return real(path, flags | RTLD_DEEPBIND);
+}
+
+bool SameAllocator(void* handle) {
+  for (const char* name : {"malloc", "free", "_Znwm", "_ZdlPv"})
+    if (dlsym(handle, name) != dlsym(RTLD_DEFAULT, name)) return false;
+  return true;
 }
 #endif
 
@@ -78,17 +86,7 @@ struct Loaded {
 
 Loaded Load() {
   Loaded result;
-#ifdef SENSE_NO_DEEPBIND
-  if (ProtobufLoaded()) {
-    result.error =
-        "SentencePiece is unavailable in this sanitizer build: libprotobuf is loaded (by LibTorch or OpenCV) and "
-        "sanitizers forbid the RTLD_DEEPBIND isolation that keeps it apart from SentencePiece's bundled protobuf";
-    return result;
-  }
-  const int flags = RTLD_NOW | RTLD_LOCAL;
-#else
   const int flags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
-#endif
   std::string tried;
   for (const std::string& path : Candidates()) {
     if (!tried.empty()) tried += "; ";
@@ -97,12 +95,23 @@ Loaded Load() {
       tried += path + " (not found)";
       continue;
     }
+#ifdef SENSE_NO_DEEPBIND
+    void* handle = DlopenDeepBind(path.c_str(), flags);
+#else
     void* handle = dlopen(path.c_str(), flags);
+#endif
     if (handle == nullptr) {
       const char* why = dlerror();
       tried += path + " (" + (why ? why : "dlopen failed") + ")";
       continue;
     }
+#ifdef SENSE_NO_DEEPBIND
+    if (!SameAllocator(handle)) {
+      result.error = "SentencePiece is unavailable in this sanitizer build: " + path +
+                     " was not built with the sanitizer (its malloc is not the process's)";
+      return result;  // the handle stays open: unloading SentencePiece is not safe
+    }
+#endif
     auto entry = reinterpret_cast<const SpmModuleApi* (*)()>(dlsym(handle, "sense_sentencepiece_module_api"));
     const SpmModuleApi* api = entry != nullptr ? entry() : nullptr;
     if (api == nullptr || api->abi != kSpmModuleAbi) {

@@ -38,10 +38,11 @@ struct ClassifierOptions {
 // Error(kOption) naming the value.
 void ValidateClassifierOptions(const ClassifierOptions& options, const std::vector<std::string>& labels);
 
-// Turns one row of raw model output into Classifications: divides logits by
-// the temperature and applies the activation of `output` (softmax over the
-// row, sigmoid per class, or none when the model emits probabilities), then
-// filters and sorts per `options`.
+// Turns one row of raw model output into Classifications, then filters and
+// sorts per `options`. Output type `logits` (and `token_logits`): divided by
+// the temperature, then the activation of `output` (softmax over the row,
+// sigmoid per class, or none). Output type `probabilities`: the model's
+// values exactly as they are (no temperature, no activation).
 Classifications Classify(const float* row, int num_classes, const OutputSpec& output,
                          const std::vector<std::string>& labels, const ClassifierOptions& options);
 

@@ -12,8 +12,28 @@
 // Thread safety: Run, RunMethod and RunMethodWithGradient are const and safe
 // to call from several threads at once on one Model (TorchScript modules are
 // re-entrant in inference; the ONNX backend serialises calls on an internal
-// mutex because cv::dnn::Net is not). Each call runs with the Model's thread
-// count on the calling thread's OpenMP/BLAS pool.
+// mutex because cv::dnn::Net is not).
+//
+// Threads, the one policy of sense:
+//  * A Model has num_threads() intra-op threads: ModelOptions::num_threads,
+//    0 meaning AvailableCores() (the cores this process may run on), and a
+//    larger request clamped to AvailableCores() with thread_note() saying so.
+//  * A call runs with them on the calling thread's OpenMP pool (LibTorch,
+//    oneDNN and OpenBLAS follow it) and restores the calling thread's count
+//    when it returns. Nothing process-wide changes: at::set_num_threads is
+//    never called, so other models, threads started later and the host's own
+//    LibTorch code keep their settings.
+//  * Calls of one Model share its threads as a budget: a call takes every
+//    thread that no other call in flight holds, and at least its own calling
+//    thread. So N threads calling one Model at once do not run N x
+//    num_threads() threads: the first runs with num_threads(), calls that
+//    start while it runs get what is left (one thread, their own, when
+//    nothing is), and the pool threads of all its calls together never exceed
+//    num_threads() - 1. Two Models each have their own budget.
+//  * ONNX (OpenCV DNN): OpenCV's thread count is process-wide, so a call sets
+//    it under a process-wide lock and restores it after; ONNX models run one
+//    at a time in a process, and other OpenCV work running on another thread
+//    at that moment (image decoding, resizing) shares the model's count.
 #ifndef SENSE_INFERENCE_MODEL_H_
 #define SENSE_INFERENCE_MODEL_H_
 
@@ -58,7 +78,8 @@ struct ModelOptions {
   std::string path;            // model file (.pt TorchScript bundle, or .onnx); required
   std::string metadata_path;   // sidecar sense.json; empty: embedded, else <path>.json, else <stem>.json
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; unavailable CUDA is Error(kDevice)
-  int num_threads = 0;         // intra-op threads for this model; 0 = AvailableCores(); < 0 invalid
+  int num_threads = 0;         // intra-op threads for this model; 0 = AvailableCores(); < 0 is Error(kOption);
+                               // more than AvailableCores() is clamped to it (see Model::thread_note())
   bool verify = true;          // run one dummy forward pass at load to check outputs vs metadata
   // Graph optimisation on CPU for forward(), kept only when it answers as
   // the original does on random inputs (relative difference <= 1e-4), else
@@ -95,7 +116,10 @@ class Model {
   const std::string& path() const { return path_; }
   const std::string& metadata_source() const { return metadata_source_; }  // "embedded" or a sidecar path
   Device device() const { return device_; }
-  int num_threads() const { return num_threads_; }
+  int num_threads() const { return num_threads_; }  // the thread budget of this model's calls (see above)
+  // Empty, or one line when options.num_threads was clamped: "num_threads 1000
+  // is more than the 2 usable cores; using 2". Apps print it once on stderr.
+  const std::string& thread_note() const { return thread_note_; }
   std::uintmax_t file_size() const { return file_size_; }
   // What graph optimisation was applied at load, and why not if not.
   const std::string& optimization() const { return optimization_; }
@@ -132,6 +156,7 @@ class Model {
   std::map<std::string, std::string> assets_;
   Device device_;
   int num_threads_ = 1;
+  std::string thread_note_;
   std::uintmax_t file_size_ = 0;
   std::string optimization_ = "none";
 };
