@@ -244,6 +244,68 @@ bool IsVisionTask(Task t) {
 }
 bool IsTextTask(Task t) { return !IsVisionTask(t); }
 
+namespace {
+
+// detection.gfl: see DetectionSpec::Gfl. Checks the two outputs' declared
+// shapes against the anchors the strides give on the image size.
+DetectionSpec::Gfl ParseGfl(const Reader& d, const ModelMetadata& m, const std::string& source) {
+  if (!d.Has("gfl")) d.FailMsg(d.Path("gfl"), "layout 'gfl' needs a 'detection.gfl' object");
+  Reader g = d.Object("gfl");
+  DetectionSpec::Gfl s;
+  auto output = [&](const char* key) -> const TensorSpec& {
+    const std::string name = g.String(key, true);
+    for (const auto& o : m.outputs)
+      if (o.name == name) return o;
+    std::string names;
+    for (const auto& o : m.outputs) names += (names.empty() ? "" : ", ") + o.name;
+    g.FailMsg(g.Path(key), "expected one of the declared outputs (" + names + "), found \"" + name + "\"");
+  };
+  const TensorSpec& scores = output("scores_output");
+  const TensorSpec& dists = output("distributions_output");
+  s.scores_output = scores.name;
+  s.distributions_output = dists.name;
+  if (!g.Has("strides") || !g.Get("strides").is_array() || g.Get("strides").empty())
+    g.FailMsg(g.Path("strides"), "expected a non-empty array of positive integers");
+  const json& strides = g.Get("strides");
+  for (size_t i = 0; i < strides.size(); ++i) {
+    if (!strides[i].is_number_integer() || strides[i].get<int64_t>() < 1 || strides[i].get<int64_t>() > 4096)
+      g.FailMsg(g.Path("strides") + "[" + std::to_string(i) + "]", "expected an integer in [1, 4096], found " + strides[i].dump());
+    s.strides.push_back(static_cast<int>(strides[i].get<int64_t>()));
+  }
+  s.reg_max = static_cast<int>(g.Int("reg_max", true, 0, 1, 1024));
+  const double offset = g.Number("centre_offset", false, 0.5);
+  if (offset != 0.0 && offset != 0.5)
+    g.FailMsg(g.Path("centre_offset"), "expected 0 or 0.5, found " + g.Get("centre_offset").dump());
+  s.centre_offset = static_cast<float>(offset);
+  const std::string act = g.String("scores_activation", false, "none");
+  if (act != "none" && act != "sigmoid")
+    g.FailMsg(g.Path("scores_activation"), "expected \"none\" or \"sigmoid\", found \"" + act + "\"");
+  s.scores_activation = act == "sigmoid" ? Activation::kSigmoid : Activation::kNone;
+  if (!m.image) throw Error(ErrorCode::kMetadata, source + ": layout 'gfl' needs an 'image' object (the grid comes from its size)");
+  int64_t anchors = 0;
+  for (int st : s.strides) anchors += ((m.image->height + st - 1) / st) * ((m.image->width + st - 1) / st);
+  auto check_tail = [&](const TensorSpec& t, int64_t last, const std::string& what) {
+    const auto& sh = t.shape;
+    const bool ok = sh.size() >= 2 && sh[sh.size() - 2] == anchors && sh.back() == last;
+    if (!ok) {
+      std::string found = "[";
+      for (size_t i = 0; i < sh.size(); ++i) found += (i ? ", " : "") + std::to_string(sh[i]);
+      found += "]";
+      throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + t.name + "' must end in [" + std::to_string(anchors) +
+                                            ", " + std::to_string(last) + "] (" + what + "); found " + found);
+    }
+  };
+  std::string strides_text;
+  for (int st : s.strides) strides_text += (strides_text.empty() ? "" : ", ") + std::to_string(st);
+  check_tail(scores, static_cast<int64_t>(m.labels.size()),
+             "anchors for strides [" + strides_text + "] on " + std::to_string(m.image->width) + "x" +
+                 std::to_string(m.image->height) + ", labels");
+  check_tail(dists, 4 * (static_cast<int64_t>(s.reg_max) + 1), "anchors, 4 * (reg_max + 1)");
+  return s;
+}
+
+}  // namespace
+
 ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
   json root;
   try {
@@ -401,8 +463,12 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     s.iou_threshold = static_cast<float>(d.Number("iou_threshold", false, 0.45));
     s.score_threshold = static_cast<float>(d.Number("score_threshold", false, 0.25));
     s.layout = d.String("layout", false, s.layout);
-    if (s.layout != "boxes_scores_labels" && s.layout != "yolo")
-      d.FailMsg(d.Path("layout"), "expected \"boxes_scores_labels\" or \"yolo\", found \"" + s.layout + "\"");
+    if (s.layout != "boxes_scores_labels" && s.layout != "yolo" && s.layout != "gfl")
+      d.FailMsg(d.Path("layout"), "expected \"boxes_scores_labels\", \"yolo\" or \"gfl\", found \"" + s.layout + "\"");
+    s.max_detections = static_cast<int>(d.Int("max_detections", false, 100, 1, 1000000));
+    s.multi_label = d.Bool("multi_label", false);
+    s.class_agnostic_nms = d.Bool("class_agnostic_nms", false);
+    if (s.layout == "gfl") s.gfl = ParseGfl(d, m, source);
     m.detection = s;
   } else if (m.task == Task::kObjectDetection) {
     throw Error(ErrorCode::kMetadata, source + ": task object_detection needs a 'detection' object (box format, layout)");

@@ -121,7 +121,7 @@ classify_raising_model_keeps_others)
   [ $? -eq 1 ] || fail "expected exit 1: $(cat "$T/all")"
   [ "$(wc -l < "$T/all")" -eq 3 ] || fail "expected 3 lines: $(cat "$T/all")"
   sed -n 1p "$T/all" | grep -q "red.png: red" || fail "line 1: $(cat "$T/all")"
-  sed -n 2p "$T/all" | grep -q "^sense-classify: $T/white.png: .*raising_colour3.pt: forward: .*image too bright" || fail "line 2: $(cat "$T/all")"
+  sed -n 2p "$T/all" | grep -q "^sense-classify: $T/white.png: .*raising_colour3.pt: running 'forward': .*image too bright" || fail "line 2: $(cat "$T/all")"
   sed -n 3p "$T/all" | grep -q "blue.png: blue" || fail "line 3: $(cat "$T/all")"
   "$APPS/sense-classify" -m "$R" --json "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/out" 2> "$T/err"
   [ $? -eq 1 ] || fail "expected exit 1 (json)"

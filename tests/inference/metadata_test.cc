@@ -172,5 +172,44 @@ TEST(MetadataTest, AllSixTasksParse) {
   EXPECT_EQ(ParseMetadata(temb.dump(), "t").embedding->pooling, "mean");
 }
 
+// detection layout "gfl" (NanoDet's head): 16x16 input, strides 8 and 16
+// give 4 + 1 = 5 anchors; reg_max 3 gives 16 distribution values.
+json Gfl() {
+  json j = Valid();
+  j["task"] = "object_detection";
+  j["image"]["width"] = 16;
+  j["image"]["height"] = 16;
+  j["inputs"][0]["shape"] = {-1, 3, 16, 16};
+  j["outputs"] = json::parse(R"([{"name": "scores", "shape": [-1, 5, 2]}, {"name": "dists", "shape": [-1, 5, 16]}])");
+  j["output"] = json::parse(R"({"name": "scores", "type": "detections", "activation": "none"})");
+  j["detection"] = json::parse(R"({"layout": "gfl", "max_detections": 50, "multi_label": true,
+      "gfl": {"scores_output": "scores", "distributions_output": "dists", "strides": [8, 16], "reg_max": 3}})");
+  return j;
+}
+
+TEST(MetadataTest, GflDetectionLayout) {
+  ModelMetadata m = ParseMetadata(Gfl().dump(), "test.json");
+  ASSERT_TRUE(m.detection && m.detection->gfl);
+  EXPECT_EQ(m.detection->gfl->strides, (std::vector<int>{8, 16}));
+  EXPECT_EQ(m.detection->gfl->reg_max, 3);
+  EXPECT_FLOAT_EQ(m.detection->gfl->centre_offset, 0.5f);
+  EXPECT_EQ(m.detection->max_detections, 50);
+  EXPECT_TRUE(m.detection->multi_label);
+  auto with = [](const char* key, json value) {
+    json j = Gfl();
+    j["detection"]["gfl"][key] = value;
+    return j;
+  };
+  ExpectMetadataError(with("reg_max", 4), "'dists' must end in [5, 20]");
+  ExpectMetadataError(with("strides", {8}), "'scores' must end in [4, 2]");
+  ExpectMetadataError(with("strides", {8, 0}), "detection.gfl.strides[1]");
+  ExpectMetadataError(with("centre_offset", 0.25), "detection.gfl.centre_offset");
+  ExpectMetadataError(with("scores_output", "logits"), "detection.gfl.scores_output");
+  ExpectMetadataError(with("scores_activation", "softmax"), "detection.gfl.scores_activation");
+  json no_gfl = Gfl();
+  no_gfl["detection"].erase("gfl");
+  ExpectMetadataError(no_gfl, "detection.gfl");
+}
+
 }  // namespace
 }  // namespace sense

@@ -111,7 +111,22 @@ struct DetectionSpec {
   bool nms_applied = false;      // the model already ran non-maximum suppression
   float iou_threshold = 0.45f;   // default NMS IoU
   float score_threshold = 0.25f; // default minimum score
-  std::string layout = "boxes_scores_labels";  // see docs/model-format.md
+  std::string layout = "boxes_scores_labels";  // "boxes_scores_labels", "yolo", "gfl": see docs/model-format.md
+  int max_detections = 100;      // default cap per image, >= 1
+  bool multi_label = false;      // keep every class above the threshold per box (COCO evaluation), not only the best
+  bool class_agnostic_nms = false;
+  // layout "gfl": an anchor-free grid with a distribution box head (GFL,
+  // NanoDet): scores [B, A, classes] and distributions [B, A, 4 * (reg_max + 1)],
+  // A = sum over strides of ceil(H / s) * ceil(W / s), levels in stride order,
+  // anchors row-major within a level, centre ((x + centre_offset) * s, ...).
+  struct Gfl {
+    std::string scores_output, distributions_output;  // declared output names
+    std::vector<int> strides;                          // > 0 each, non-empty
+    int reg_max = 0;                                   // >= 1
+    float centre_offset = 0.5f;                        // 0 or 0.5
+    Activation scores_activation = Activation::kNone;  // none (already probabilities) or sigmoid
+  };
+  std::optional<Gfl> gfl;
 };
 
 struct EmbeddingSpec {
