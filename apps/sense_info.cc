@@ -11,6 +11,7 @@
 #include "common/app.h"
 #include "sense/inference/model.h"
 #include "sense/inference/system_info.h"
+#include "sense/text/text_inputs.h"
 
 namespace {
 
@@ -248,6 +249,15 @@ int main(int argc, char** argv) {
         mo.device = device;
         mo.metadata_path = metadata_path;
         mo.num_threads = threads;
+        // A text bundle is checked at load on rows of its own tokenizer's ids
+        // (as TextClassifier loads it), so the "graph" row shows what a task
+        // would run. When that cannot be set up (not a bundle, a tokenizer
+        // that cannot be read first), Model::Load runs with zero inputs and
+        // reports what is wrong with the file itself.
+        try {
+          mo = sense::text::WithTextSampleInputs(mo);
+        } catch (const sense::Error&) {
+        }
         auto model = sense::Model::Load(mo);
         if (as_json) sense::app::PrintJsonLine(ModelJson(*model));
         else PrintHuman(*model);

@@ -26,7 +26,7 @@ echo "test: sanitizer stage (ASan + UBSan) in build-asan/"
 # apps return normally with SENSE_CLEAN_EXIT=1 so that LeakSanitizer checks
 # them too), UBSan halts on its first report, and SentencePiece runs (its
 # module is deep-bound through glibc's own dlopen, see
-# text/src/sentencepiece_loader.cc). Off: UBSan's vptr check only, which
+# text/src/tokenizer/sentencepiece_loader.cc). Off: UBSan's vptr check only, which
 # cannot link against LibTorch (see CMakeLists.txt).
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
