@@ -77,7 +77,7 @@ std::string ExplainPath(const std::string& dir, const std::string& input, const 
 
 std::string ResultLine(const std::string& src, const sense::Classifications& result, const std::string& explain_file) {
   std::ostringstream line;
-  line << src << ":";
+  line << sense::app::EscapeControl(src) << ":";
   if (result.categories.empty()) line << " (no label above the threshold)";
   for (size_t k = 0; k < result.categories.size(); ++k)
     line << (k ? "," : "") << " " << result.categories[k].label << " (" << std::fixed << std::setprecision(3)
@@ -118,6 +118,9 @@ int main(int argc, char** argv) {
     if (!sense::app::ParseCommandLine(argc, argv, app,
                                       "sense-classify [options] IMAGE|FOLDER|GLOB...\n\n"
                                       "Classifies images with a sense bundle (default: the bundled Fashion-MNIST model).\n"
+                                      "Prints one line per input, in input order: 'IMAGE: label (score), ...', or\n"
+                                      "'IMAGE: error CODE: message' for an input that failed (the message also goes to\n"
+                                      "stderr); the exit status is then 1.\n"
                                       "Example: sense-classify --top-k 3 photos/ --explain heatmaps/",
                                       opts, "input", &vm, &rc))
       return rc;
@@ -174,6 +177,10 @@ int main(int argc, char** argv) {
         j["input"] = src;
         sense::app::PrintJsonLine(j);
       } else {
+        // One stdout line per input: the error takes the result's place (as
+        // sense-sentiment does), and the message also goes to stderr.
+        const std::string brief = message.rfind(src + ": ", 0) == 0 ? message.substr(src.size() + 2) : message;
+        std::cout << sense::app::EscapeControl(src) << ": error " << code << ": " << sense::app::EscapeControl(brief) << "\n";
         std::cout.flush();  // keeps stdout and stderr lines in input order on a terminal
         sense::app::PrintError(app, message.rfind(src, 0) == 0 ? "" : src, message);
       }

@@ -117,12 +117,14 @@ classify_raising_model_keeps_others)
   # raising_colour3's forward asserts on bright images: the white one alone fails.
   "$PY" -c "from PIL import Image; Image.new('RGB',(40,40),(255,255,255)).save('$T/white.png')"
   R=$MODELS/raising_colour3.pt
-  "$APPS/sense-classify" -m "$R" -k 1 "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/all" 2>&1
+  "$APPS/sense-classify" -m "$R" -k 1 "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/all" 2> "$T/err"
   [ $? -eq 1 ] || fail "expected exit 1: $(cat "$T/all")"
+  # stdout: one line per input, the error in its place; stderr: the message
   [ "$(wc -l < "$T/all")" -eq 3 ] || fail "expected 3 lines: $(cat "$T/all")"
   sed -n 1p "$T/all" | grep -q "red.png: red" || fail "line 1: $(cat "$T/all")"
-  sed -n 2p "$T/all" | grep -q "^sense-classify: $T/white.png: .*raising_colour3.pt: running 'forward': .*image too bright" || fail "line 2: $(cat "$T/all")"
+  sed -n 2p "$T/all" | grep -q "^$T/white.png: error backend: .*raising_colour3.pt: running 'forward': .*image too bright" || fail "line 2: $(cat "$T/all")"
   sed -n 3p "$T/all" | grep -q "blue.png: blue" || fail "line 3: $(cat "$T/all")"
+  grep -q "^sense-classify: $T/white.png: .*image too bright" "$T/err" || fail "stderr: $(cat "$T/err")"
   "$APPS/sense-classify" -m "$R" --json "$I/red.png" "$T/white.png" "$I/blue.png" > "$T/out" 2> "$T/err"
   [ $? -eq 1 ] || fail "expected exit 1 (json)"
   jsonl "$T/out" "len(rows)==3 and rows[0]['categories'][0]['label']=='red' and rows[1]['error']['code']=='backend' and 'image too bright' in rows[1]['error']['message'] and rows[1]['input'].endswith('white.png') and rows[2]['categories'][0]['label']=='blue'" ;;
