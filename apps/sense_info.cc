@@ -180,6 +180,18 @@ sense::ModelMetadata CheckMetadata(const std::string& path, const std::string& m
   return sense::ParseMetadata(text, path);
 }
 
+// A file that failed: its message on stderr, and with --json its error
+// object (plus `extra` fields) as the file's line.
+void ReportError(const std::string& app, const std::string& path, const sense::Error& e, bool as_json,
+                 const json& extra = json::object()) {
+  sense::app::PrintError(app, "", e.what());
+  if (!as_json) return;
+  json j = sense::app::ErrorJson(sense::ErrorCodeName(e.code()), e.what());
+  j["path"] = path;
+  j.update(extra);
+  sense::app::PrintJsonLine(j);
+}
+
 int RunCheck(const std::string& app, const std::vector<std::string>& files, const std::string& metadata_path,
              bool as_json) {
   int failed = 0;
@@ -190,13 +202,7 @@ int RunCheck(const std::string& app, const std::vector<std::string>& files, cons
       else std::cout << path << ": valid sense metadata (" << sense::TaskName(m.task) << " \"" << m.name << "\")\n";
     } catch (const sense::Error& e) {
       ++failed;
-      sense::app::PrintError(app, "", e.what());
-      if (as_json) {
-        json j = sense::app::ErrorJson(sense::ErrorCodeName(e.code()), e.what());
-        j["path"] = path;
-        j["valid"] = false;
-        sense::app::PrintJsonLine(j);
-      }
+      ReportError(app, path, e, as_json, {{"valid", false}});
     }
   }
   return failed ? 1 : 0;
@@ -263,12 +269,7 @@ int main(int argc, char** argv) {
         else PrintHuman(*model);
       } catch (const sense::Error& e) {
         ++failed;
-        sense::app::PrintError(app, "", e.what());
-        if (as_json) {
-          json j = sense::app::ErrorJson(sense::ErrorCodeName(e.code()), e.what());
-          j["path"] = path;
-          sense::app::PrintJsonLine(j);
-        }
+        ReportError(app, path, e, as_json);
       }
     }
     return failed ? 1 : 0;
