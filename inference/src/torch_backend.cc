@@ -327,11 +327,11 @@ class TorchScriptModel final : public Model {
   // forward() on CPU: module_ frozen + optimize_for_inference, kept only when
   // it answers as module_ does. module_ stays for exported methods and gradients.
   mutable std::optional<torch::jit::Module> fast_;
-  // Text models: module_'s LSTMs were rewritten to sense's ops and checked;
+  // Recurrent models: module_'s LSTMs were rewritten to sense's ops and checked;
   // Call() turns the kernel on (fast_lstm.h).
   bool fast_lstm_ = false;
   // LibTorch's graph-executor optimisation (profiling, then a recompiled graph
-  // on the second call). Off for text models: on the default sentiment model
+  // on the second call). Off for recurrent models: on the default sentiment model
   // it costs about 60 ms over the first two calls, which dominates a one-shot
   // `sense-sentiment "text"`, and bought no steady-state speed.
   bool executor_optimize_ = true;
@@ -339,8 +339,14 @@ class TorchScriptModel final : public Model {
   mutable ThreadBudget budget_;  // num_threads_, shared by the calls in flight (model.h)
 
  public:
-  // Tries the optimised graph; records the outcome in optimization_.
-  void TryOptimize();
+  // True when a method's graph calls aten::lstm (before TryFastRecurrence
+  // rewrites those calls).
+  bool HasRecurrence() const;
+  // Tries the frozen + optimize_for_inference graph for forward(); records
+  // the outcome in optimization_. `sample` (ModelOptions::sample_inputs)
+  // supplies the comparison's inputs; without it, random floats and zero
+  // integers.
+  void TryOptimize(const SampleInputs& sample);
   // Text models: module_'s LSTMs run sense's kernel (fast_lstm.h) in Call(),
   // if it answers as LibTorch's LSTM does on dense and packed inputs.
   // `sample` (ModelOptions::sample_inputs) supplies the check's inputs.
@@ -373,7 +379,25 @@ std::string CompareOutputs(const FlatOutputs& ref, const FlatOutputs& got, doubl
   return "";
 }
 
-void TorchScriptModel::TryOptimize() {
+namespace {
+bool CallsLstm(const torch::jit::Block& block) {
+  for (const torch::jit::Node* node : block.nodes()) {
+    if (node->kind() == c10::Symbol::fromQualString("aten::lstm")) return true;
+    for (const torch::jit::Block* sub : node->blocks())
+      if (CallsLstm(*sub)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool TorchScriptModel::HasRecurrence() const {
+  for (const torch::jit::Module& m : module_.modules())
+    for (const torch::jit::Method& method : m.get_methods())
+      if (CallsLstm(*method.graph()->block())) return true;
+  return false;
+}
+
+void TorchScriptModel::TryOptimize(const SampleInputs& sample) {
   ThreadScope threads(num_threads_);
   try {
     torch::jit::Module frozen = torch::jit::freeze(module_);
@@ -385,7 +409,12 @@ void TorchScriptModel::TryOptimize() {
     double worst = 0;
     for (int64_t b : {1, 2, 1}) {
       std::vector<c10::IValue> args;
-      for (const auto& spec : metadata_.inputs) args.emplace_back(RandomLike(spec, b, gen));
+      if (sample) {  // the task's inputs: rows of 8 and 5 positions
+        const NamedTensors inputs = sample(metadata_, b == 1 ? std::vector<int64_t>{8} : std::vector<int64_t>{8, 5});
+        for (const auto& spec : metadata_.inputs) args.emplace_back(ToTorch(inputs.at(spec.name)).clone());
+      } else {
+        for (const auto& spec : metadata_.inputs) args.emplace_back(RandomLike(spec, b, gen));
+      }
       c10::InferenceMode guard;
       FlatOutputs ref, got;
       Flatten(module_.forward(args), "", &ref);
@@ -509,11 +538,19 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module");
   }
   auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
-  if (plan.options.optimize && plan.device.type == Device::Type::kCPU && IsVisionTask(model->metadata().task))
-    model->TryOptimize();
-  if (!IsVisionTask(model->metadata().task)) {
+  // The optimisation follows the graph, not the task (this layer knows no
+  // task's meaning). A graph that calls aten::lstm runs sense's LSTM kernel,
+  // with LibTorch's profile-and-recompile off (it cost ~60 ms over the first
+  // two calls of the recurrent sentiment model and bought no steady-state
+  // speed); any other graph is frozen + optimize_for_inference. Either is
+  // kept only if it answers as the stored graph does on the task's sample
+  // inputs (else random ones).
+  const bool optimize = plan.options.optimize && plan.device.type == Device::Type::kCPU;
+  if (model->HasRecurrence()) {
     model->set_executor_optimize(false);
-    if (plan.options.optimize && plan.device.type == Device::Type::kCPU) model->TryFastRecurrence(plan.options.sample_inputs);
+    if (optimize) model->TryFastRecurrence(plan.options.sample_inputs);
+  } else if (optimize) {
+    model->TryOptimize(plan.options.sample_inputs);
   }
   if (plan.options.verify) {
     NamedTensors outputs;

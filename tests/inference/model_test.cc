@@ -302,7 +302,17 @@ TEST(ModelOptimizationTest, ImageModelsUseAVerifiedOptimisedGraph) {
   for (int c = 0; c < 3; ++c) ExpectSameLogits(*fast, *plain, {{"x", ColourInput(c)}});  // same answers either way
   // Gradients still come from the original graph's exported methods.
   EXPECT_TRUE(fast->HasMethod("features"));
-  EXPECT_EQ(OptimisedAndPlain("tiny_text.pt").first->optimization(), "none");  // nothing recurrent: nothing to rewrite
+}
+
+// The optimisation follows the graph, not the task: a text model without
+// LSTMs gets the verified frozen graph as an image model does, a recurrent
+// one the LSTM kernel (below).
+TEST(ModelOptimizationTest, PolicyFollowsTheGraphNotTheTask) {
+  auto [fast, plain] = OptimisedAndPlain("tiny_text.pt");
+  EXPECT_EQ(fast->optimization().rfind("freeze + optimize_for_inference", 0), 0u) << fast->optimization();
+  std::vector<int64_t> ids = {4, 5, 6, 0}, mask = {1, 1, 1, 0};
+  const NamedTensors inputs = {{"ids", Tensor::FromVector(ids, {1, 4})}, {"mask", Tensor::FromVector(mask, {1, 4})}};
+  ExpectSameLogits(*fast, *plain, inputs);
 }
 
 // ids [rows, T] with rows of the given lengths (ids 4..6, then padding 0) and their mask.

@@ -82,18 +82,19 @@ struct ModelOptions {
                                // more than AvailableCores() is clamped to it (see Model::thread_note())
   bool verify = true;          // run one dummy forward pass at load to check outputs vs metadata
   // Graph optimisation on CPU for forward(), kept only when it answers as
-  // the original does on random inputs (relative difference <= 1e-4), else
-  // the original runs; Model::optimization() says which and why.
-  //  * Image models: freeze + optimize_for_inference (conv+BN folding,
+  // the original does (relative difference <= 1e-4) on sample_inputs, else
+  // on random inputs; otherwise the original runs. Model::optimization()
+  // says which and why. What is tried follows the graph, not the task:
+  //  * a graph that calls aten::lstm: every aten::lstm runs sense's own LSTM
+  //    kernel (same weights, no copy). Costs a forward pass of the dense and
+  //    the packed-sequence path at load. Gradients (integrated gradients)
+  //    keep LibTorch's LSTM. Such models also run with LibTorch's
+  //    graph-executor optimisation off: its profile-then-recompile costs
+  //    tens of ms over the first two calls and did not speed up the
+  //    recurrent models we measured;
+  //  * any other graph: freeze + optimize_for_inference (conv+BN folding,
   //    prepacked MKL-DNN weights). Costs load time and a second copy of the
   //    weights.
-  //  * Text models: every aten::lstm runs sense's own LSTM kernel (same
-  //    weights, no copy; see Model::optimization() for the figures of the
-  //    check). Costs a forward pass of the dense and the packed-sequence
-  //    path at load. Gradients (integrated gradients) keep LibTorch's LSTM.
-  // (Text models also run with LibTorch's graph-executor optimisation off: its
-  // profile-then-recompile costs tens of ms over the first two calls and did
-  // not speed up the recurrent models we measured.)
   bool optimize = true;
   SampleInputs sample_inputs;  // see above; empty: zero inputs
 };
