@@ -55,12 +55,13 @@ std::unique_ptr<text::Tokenizer> OpenTokenizer(const Source& s, bool bos, bool e
   o.invalid_utf8 = s.replace_invalid ? text::InvalidUtf8::kReplace : text::InvalidUtf8::kError;
   if (!s.bundle.empty()) {
     // The bundle's own tokenizer asset and settings, read without loading the model.
-    const sense::ModelMetadata m = sense::ReadBundleMetadata(s.bundle);
+    const sense::BundleFiles bundle = sense::ReadBundleFiles(s.bundle);
+    const sense::ModelMetadata& m = bundle.metadata;
     if (!m.text) throw Error(ErrorCode::kMetadata, s.bundle + ": a " + sense::TaskName(m.task) + " model has no tokenizer");
     if ((bos || eos) && m.text->tokenizer.type != sense::TokenizerType::kSentencePiece)
       throw sense::app::UsageError("--bos/--eos need a SentencePiece model; WordPiece adds [CLS] and [SEP]");
     if (pre) *pre = *m.text;
-    return text::OpenBundleTokenizer(s.bundle, "", m, o.invalid_utf8);
+    return text::BundleTokenizer(bundle, s.bundle, o.invalid_utf8);
   } else if (!s.model.empty()) {
     o.spec.type = sense::TokenizerType::kSentencePiece;
     o.spec.add_bos = bos;

@@ -296,8 +296,8 @@ def make_text_input_models(out):
         "assets": ["vocab.txt"], "provenance": prov}
     pack_model.pack(torch.jit.script(TinyTokenText(n).eval()), token, {"vocab.txt": vocab.encode()},
                     os.path.join(out, "tiny_token_text.pt"))
-    # tiny_lstm_text.pt re-zipped with deflate (torch.jit.load reads it; sense's
-    # early tokenizer read cannot, and falls back to the loaded model's asset).
+    # tiny_lstm_text.pt re-zipped with deflate: LibTorch's archive reader, which
+    # both Model::Load and the early tokenizer read use, inflates it.
     import zipfile
     with zipfile.ZipFile(os.path.join(out, "tiny_lstm_text.pt")) as zi, \
             zipfile.ZipFile(os.path.join(out, "deflated_lstm_text.pt"), "w", zipfile.ZIP_DEFLATED) as zo:

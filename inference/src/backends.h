@@ -34,6 +34,22 @@ std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan);
 std::string FindSidecar(const std::string& path);
 std::string ReadFileText(const std::string& path);
 
+// Where Load finds a bundle's metadata: `metadata_path` when given, else the
+// archive's extra file sense.json (source "embedded"), else a sidecar; the
+// archive's extra files come along (empty for a file that is not a zip).
+// source is "" when there is no metadata anywhere.
+struct LocatedMetadata {
+  std::string source, text;
+  std::map<std::string, std::string> extra;
+};
+LocatedMetadata LocateMetadata(const std::string& path, const std::string& metadata_path);
+// The metadata's assets: the archive's extra files when it is embedded, else
+// files beside the sidecar. Error(kMetadata) naming a missing one.
+std::map<std::string, std::string> ReadAssets(const std::string& path, const ModelMetadata& metadata,
+                                              const LocatedMetadata& located);
+// Error(kMetadata) for a bundle without metadata: what to do about it.
+Error NoMetadataError(const std::string& path);
+
 // A small dummy input for the verification pass: every -1 becomes 1 (batch)
 // or 8 (other dims), image inputs get the metadata's size, ints are zeros.
 NamedTensors DummyInputs(const ModelMetadata& metadata);

@@ -108,6 +108,51 @@ std::string FindSidecar(const std::string& path) {
   return "";
 }
 
+LocatedMetadata LocateMetadata(const std::string& path, const std::string& metadata_path) {
+  LocatedMetadata l;
+  if (!metadata_path.empty()) {
+    l.source = metadata_path;
+    l.text = ReadFileText(metadata_path);
+    return l;
+  }
+  if (LooksLikeZip(path)) {
+    l.extra = ReadTorchScriptExtraFiles(path);
+    auto it = l.extra.find("sense.json");
+    if (it != l.extra.end()) {
+      l.source = "embedded";
+      l.text = it->second;
+      return l;
+    }
+  }
+  l.source = FindSidecar(path);
+  if (!l.source.empty()) l.text = ReadFileText(l.source);
+  return l;
+}
+
+std::map<std::string, std::string> ReadAssets(const std::string& path, const ModelMetadata& metadata,
+                                              const LocatedMetadata& located) {
+  std::map<std::string, std::string> assets;
+  for (const std::string& name : metadata.assets) {
+    if (located.source == "embedded") {
+      auto it = located.extra.find(name);
+      if (it == located.extra.end())
+        throw Error(ErrorCode::kMetadata, path + ": sense.json lists asset '" + name + "' but the archive has no extra file of that name");
+      assets[name] = it->second;
+    } else {
+      const std::string file = (fs::path(located.source).parent_path() / name).string();
+      if (!fs::is_regular_file(file))
+        throw Error(ErrorCode::kMetadata, located.source + ": lists asset '" + name + "' but " + file + " does not exist");
+      assets[name] = ReadFileText(file);
+    }
+  }
+  return assets;
+}
+
+Error NoMetadataError(const std::string& path) {
+  return Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
+                                            "sidecar " + fs::path(path).filename().string() + ".json next to it");
+}
+
 NamedTensors DummyInputs(const ModelMetadata& m) {
   // Zeros (bools: all true); a task that knows what its inputs mean supplies
   // better ones through ModelOptions::sample_inputs.
@@ -172,20 +217,30 @@ void CheckOutputsAgainstMetadata(const ModelMetadata& m, const NamedTensors& out
   }
 }
 
-ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) try {
+namespace {
+
+BundleFiles ReadBundle(const std::string& path, const std::string& metadata_path, bool with_assets) {
   CheckModelFile(path);
-  if (!metadata_path.empty()) return ParseMetadata(internal::ReadFileText(metadata_path), metadata_path);
-  if (LooksLikeZip(path)) {
-    auto extra = internal::ReadTorchScriptExtraFiles(path);
-    auto it = extra.find("sense.json");
-    if (it != extra.end()) return ParseMetadata(it->second, path + ":sense.json");
-  }
-  const std::string sidecar = internal::FindSidecar(path);
-  if (sidecar.empty())
-    throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
-                                             "sidecar " + fs::path(path).filename().string() + ".json next to it");
-  return ParseMetadata(internal::ReadFileText(sidecar), sidecar);
+  const internal::LocatedMetadata located = internal::LocateMetadata(path, metadata_path);
+  if (located.source.empty()) throw internal::NoMetadataError(path);
+  BundleFiles b;
+  b.metadata_source = located.source;
+  b.metadata = ParseMetadata(located.text, located.source == "embedded" ? path + ":sense.json" : located.source);
+  if (with_assets) b.assets = internal::ReadAssets(path, b.metadata, located);
+  return b;
+}
+
+}  // namespace
+
+ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path) try {
+  return ReadBundle(path, metadata_path, false).metadata;
 } catch (...) {  // sense::Error passes unchanged; anything else (bad_alloc: kResource) is translated
+  throw CurrentExceptionAsError(ErrorCode::kInternal, path);
+}
+
+BundleFiles ReadBundleFiles(const std::string& path, const std::string& metadata_path) try {
+  return ReadBundle(path, metadata_path, true);
+} catch (...) {
   throw CurrentExceptionAsError(ErrorCode::kInternal, path);
 }
 

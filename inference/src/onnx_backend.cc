@@ -117,14 +117,11 @@ std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan) {
   if (source.empty())
     throw Error(ErrorCode::kMetadata, path + ": ONNX models need a sidecar sense.json: expected " + path + ".json or " +
                                           (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".json")).string());
-  ModelMetadata metadata = ParseMetadata(ReadFileText(source), source);
-  std::map<std::string, std::string> assets;
-  for (const std::string& name : metadata.assets) {
-    const std::string file = (fs::path(source).parent_path() / name).string();
-    if (!fs::is_regular_file(file))
-      throw Error(ErrorCode::kMetadata, source + ": lists asset '" + name + "' but " + file + " does not exist");
-    assets[name] = ReadFileText(file);
-  }
+  LocatedMetadata located;
+  located.source = source;
+  located.text = ReadFileText(source);
+  ModelMetadata metadata = ParseMetadata(located.text, source);
+  std::map<std::string, std::string> assets = ReadAssets(path, metadata, located);
   for (const auto& spec : metadata.inputs)
     if (CvDepth(spec.dtype) < 0 && spec.dtype != DType::kInt64)
       throw Error(ErrorCode::kUnsupported, source + ": input '" + spec.name + "' of type " + DTypeName(spec.dtype) +

@@ -44,19 +44,6 @@ int CudaDeviceCount() {
 
 namespace internal {
 
-std::string FirstLine(const std::string& s) {
-  // c10 messages carry a C++ backtrace or TorchScript traceback; keep the gist.
-  std::istringstream in(s);
-  std::string line, out;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (line.rfind("Exception raised from", 0) == 0 || line.rfind("frame #", 0) == 0) break;
-    out += (out.empty() ? "" : " ") + line;
-    if (out.size() > 300) break;
-  }
-  return out.empty() ? s : out;
-}
-
 at::ScalarType ToTorchType(DType d) {
   switch (d) {
     case DType::kFloat32: return at::kFloat;
@@ -493,37 +480,11 @@ void TorchScriptModel::TryFastRecurrence(const SampleInputs& sample) {
 
 std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
   const std::string& path = plan.options.path;
-  std::map<std::string, std::string> extra = ReadTorchScriptExtraFiles(path);
-
-  std::string source, text, asset_dir;
-  if (!plan.options.metadata_path.empty()) {
-    source = plan.options.metadata_path;
-    text = ReadFileText(source);
-  } else if (extra.count("sense.json")) {
-    source = "embedded";
-    text = extra["sense.json"];
-  } else if (!(source = FindSidecar(path)).empty()) {
-    text = ReadFileText(source);
-  } else {
-    throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
-                                             "sidecar " + fs::path(path).filename().string() + ".json next to it");
-  }
-  ModelMetadata metadata = ParseMetadata(text, source == "embedded" ? path + ":sense.json" : source);
-
-  std::map<std::string, std::string> assets;
-  for (const std::string& name : metadata.assets) {
-    if (source == "embedded") {
-      auto it = extra.find(name);
-      if (it == extra.end())
-        throw Error(ErrorCode::kMetadata, path + ": sense.json lists asset '" + name + "' but the archive has no extra file of that name");
-      assets[name] = it->second;
-    } else {
-      const std::string file = (fs::path(source).parent_path() / name).string();
-      if (!fs::is_regular_file(file))
-        throw Error(ErrorCode::kMetadata, source + ": lists asset '" + name + "' but " + file + " does not exist");
-      assets[name] = ReadFileText(file);
-    }
-  }
+  const LocatedMetadata located = LocateMetadata(path, plan.options.metadata_path);
+  if (located.source.empty()) throw NoMetadataError(path);
+  const std::string& source = located.source;
+  ModelMetadata metadata = ParseMetadata(located.text, source == "embedded" ? path + ":sense.json" : source);
+  std::map<std::string, std::string> assets = ReadAssets(path, metadata, located);
 
   torch::jit::Module module;
   try {

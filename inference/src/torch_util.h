@@ -10,8 +10,6 @@
 
 namespace sense::internal {
 
-// The readable part of a c10::Error message (no backtrace).
-std::string FirstLine(const std::string& message);
 // Zero-copy CPU view of a sense tensor (valid while `t` lives).
 at::Tensor ToTorch(const Tensor& t);
 // Copies to a CPU sense tensor (half/bfloat16 become float32).

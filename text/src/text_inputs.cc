@@ -2,16 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 
-#include "file_util.h"
 #include "sense/inference/error.h"
-
-namespace fs = std::filesystem;
 
 namespace sense::text {
 
@@ -49,75 +43,6 @@ void Fill(Tensor* t, const std::vector<int64_t>& v) {
     case DType::kUInt8:
       throw Error(ErrorCode::kInternal, "text input of dtype uint8 passed BindTextInputs");
   }
-}
-
-// ---- reading a bundle's tokenizer asset without loading the model ----------
-
-uint32_t U32(const unsigned char* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
-uint16_t U16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-
-bool IsZip(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char m[4] = {0, 0, 0, 0};
-  f.read(m, 4);
-  return f.gcount() == 4 && m[0] == 'P' && m[1] == 'K' && m[2] == 3 && m[3] == 4;
-}
-
-// The bytes of the TorchScript archive's extra file `name` ("<archive>/extra/<name>"),
-// nullopt when the archive has none. TorchScript writes every record stored
-// (uncompressed); a compressed or ZIP64 entry is Error(kUnsupported).
-std::optional<std::string> ReadExtraFile(const std::string& path, const std::string& name) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorCode::kFile, path + ": cannot be opened for reading");
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  const std::streamoff tail = std::min<std::streamoff>(size, 22 + 65535);
-  std::string end(static_cast<std::size_t>(tail), '\0');
-  f.seekg(size - tail);
-  f.read(&end[0], tail);
-  const auto* e = reinterpret_cast<const unsigned char*>(end.data());
-  std::streamoff eocd = -1;
-  for (std::streamoff i = tail - 22; i >= 0; --i)
-    if (U32(e + i) == 0x06054b50) { eocd = i; break; }
-  const auto corrupt = [&](const char* what) {
-    return Error(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive: " + what);
-  };
-  if (eocd < 0) throw corrupt("no end of central directory");
-  const uint32_t cd_size = U32(e + eocd + 12), cd_offset = U32(e + eocd + 16);
-  if (cd_offset == 0xFFFFFFFFu || cd_size == 0xFFFFFFFFu)
-    throw Error(ErrorCode::kUnsupported, path + ": a ZIP64 archive; its assets are read when the model loads");
-  if (static_cast<std::streamoff>(cd_offset) + cd_size > size) throw corrupt("central directory out of bounds");
-  std::string cd(cd_size, '\0');
-  f.seekg(cd_offset);
-  f.read(&cd[0], cd_size);
-  const auto* c = reinterpret_cast<const unsigned char*>(cd.data());
-  const std::string want = "/extra/" + name;
-  for (std::size_t at = 0; at + 46 <= cd.size();) {
-    if (U32(c + at) != 0x02014b50) throw corrupt("bad central directory entry");
-    const uint16_t method = U16(c + at + 10), name_len = U16(c + at + 28), extra_len = U16(c + at + 30),
-                   comment_len = U16(c + at + 32);
-    const uint32_t comp = U32(c + at + 20), local = U32(c + at + 42);
-    if (at + 46 + name_len > cd.size()) throw corrupt("central directory entry out of bounds");
-    const std::string entry(cd.data() + at + 46, name_len);
-    at += 46u + name_len + extra_len + comment_len;
-    if (entry.size() <= want.size() || entry.compare(entry.size() - want.size(), want.size(), want) != 0 ||
-        entry.find('/') != entry.size() - want.size())
-      continue;
-    if (method != 0 || comp == 0xFFFFFFFFu || local == 0xFFFFFFFFu)
-      throw Error(ErrorCode::kUnsupported, path + ": extra file '" + name + "' is compressed or ZIP64; read it from the loaded model");
-    unsigned char lh[30];
-    f.seekg(local);
-    f.read(reinterpret_cast<char*>(lh), 30);
-    if (!f || U32(lh) != 0x04034b50) throw corrupt("bad local file header");
-    const std::streamoff data = static_cast<std::streamoff>(local) + 30 + U16(lh + 26) + U16(lh + 28);
-    if (data + comp > size) throw corrupt("entry out of bounds");
-    std::string bytes(comp, '\0');
-    f.seekg(data);
-    f.read(&bytes[0], comp);
-    if (!f) throw corrupt("entry truncated");
-    return bytes;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -287,44 +212,22 @@ SampleInputs SampleInputsFor(std::shared_ptr<const Tokenizer> tokenizer) {
   };
 }
 
-std::unique_ptr<Tokenizer> OpenBundleTokenizer(const std::string& path, const std::string& metadata_path,
-                                               const ModelMetadata& m, InvalidUtf8 invalid_utf8) {
+std::unique_ptr<Tokenizer> BundleTokenizer(const BundleFiles& bundle, const std::string& path, InvalidUtf8 invalid_utf8) {
+  const ModelMetadata& m = bundle.metadata;
   if (!m.text) throw Error(ErrorCode::kMetadata, path + ": a " + std::string(TaskName(m.task)) + " model has no tokenizer");
-  const std::string& asset = m.text->tokenizer.asset;
   TokenizerOptions to;
   to.spec = m.text->tokenizer;
+  to.data = bundle.assets.at(m.text->tokenizer.asset);  // the metadata requires it among the assets
+  to.source = path + ":" + m.text->tokenizer.asset;
   to.invalid_utf8 = invalid_utf8;
-  to.source = path + ":" + asset;
-  // Where Model::Load finds assets: beside an explicit sidecar, inside the
-  // archive when its metadata is embedded, else beside the found sidecar.
-  std::string sidecar = metadata_path;
-  if (sidecar.empty() && IsZip(path)) {
-    if (ReadExtraFile(path, "sense.json")) {
-      std::optional<std::string> bytes = ReadExtraFile(path, asset);
-      if (!bytes)
-        throw Error(ErrorCode::kMetadata, path + ": sense.json lists asset '" + asset +
-                                              "' but the archive has no extra file of that name");
-      to.data = std::move(*bytes);
-      return CreateTokenizer(to);
-    }
-  }
-  if (sidecar.empty()) {
-    const fs::path p(path);
-    for (const fs::path& c : {fs::path(path + ".json"), p.parent_path() / (p.stem().string() + ".json")})
-      if (fs::is_regular_file(c)) { sidecar = c.string(); break; }
-  }
-  if (sidecar.empty()) throw Error(ErrorCode::kMetadata, path + ": no sense.json metadata to find the tokenizer by");
-  const std::string file = (fs::path(sidecar).parent_path() / asset).string();
-  to.source = file;
-  to.data = internal::ReadFileBytes(file, "tokenizer asset");
   return CreateTokenizer(to);
 }
 
 ModelOptions WithTextSampleInputs(ModelOptions options, InvalidUtf8 invalid_utf8) {
   if (options.sample_inputs) return options;
-  const ModelMetadata m = ReadBundleMetadata(options.path, options.metadata_path);
-  if (!m.text) return options;
-  options.sample_inputs = SampleInputsFor(OpenBundleTokenizer(options.path, options.metadata_path, m, invalid_utf8));
+  const BundleFiles bundle = ReadBundleFiles(options.path, options.metadata_path);
+  if (!bundle.metadata.text) return options;
+  options.sample_inputs = SampleInputsFor(BundleTokenizer(bundle, options.path, invalid_utf8));
   return options;
 }
 

@@ -12,31 +12,17 @@ std::unique_ptr<TextRunner> TextRunner::Create(const TextRunnerOptions& options)
     throw Error(ErrorCode::kOption, "max_batch_size must be >= 1, found " + std::to_string(options.max_batch_size));
   const std::string& path = options.model.path;
   if (path.empty()) throw Error(ErrorCode::kOption, "no model path given");
-  const ModelMetadata m = ReadBundleMetadata(path, options.model.metadata_path);
+  const BundleFiles bundle = ReadBundleFiles(path, options.model.metadata_path);  // one read: metadata and tokenizer
+  const ModelMetadata& m = bundle.metadata;
   if (!IsTextTask(m.task) || !m.text)
     throw Error(ErrorCode::kMetadata, path + ": is a " + std::string(TaskName(m.task)) + " model; a text task needs a text bundle");
   std::unique_ptr<TextRunner> r(new TextRunner());
   r->bindings_ = BindTextInputs(m, path);
   r->max_batch_size_ = options.max_batch_size;
   ModelOptions mo = options.model;
-  std::shared_ptr<const Tokenizer> tokenizer;
-  try {
-    tokenizer = OpenBundleTokenizer(path, mo.metadata_path, m, options.invalid_utf8);
-  } catch (const Error& e) {
-    // An archive sense cannot read before loading (compressed, ZIP64): the
-    // tokenizer comes from the loaded model, the checks from zero inputs.
-    if (e.code() != ErrorCode::kUnsupported) throw;
-  }
-  if (tokenizer && !mo.sample_inputs) mo.sample_inputs = SampleInputsFor(tokenizer);
+  std::shared_ptr<const Tokenizer> tokenizer = BundleTokenizer(bundle, path, options.invalid_utf8);
+  if (!mo.sample_inputs) mo.sample_inputs = SampleInputsFor(tokenizer);
   r->model_ = Model::Load(mo);
-  if (!tokenizer) {
-    TokenizerOptions to;
-    to.spec = m.text->tokenizer;
-    to.data = r->model_->Asset(m.text->tokenizer.asset);
-    to.source = path + ":" + m.text->tokenizer.asset;
-    to.invalid_utf8 = options.invalid_utf8;
-    tokenizer = CreateTokenizer(to);
-  }
   r->tokenizer_ = std::move(tokenizer);
   const TextPreprocessing& text = *r->model_->metadata().text;
   const SequenceTemplate& s = r->tokenizer_->sequence_template();

@@ -170,6 +170,18 @@ void CheckOutputsAgainstMetadata(const ModelMetadata& metadata, const NamedTenso
 // Reads only a bundle's metadata (no model load): fast, for listings.
 ModelMetadata ReadBundleMetadata(const std::string& path, const std::string& metadata_path = "");
 
+// A bundle's metadata and assets (tokenizer model, vocabulary ...), found
+// and read exactly as Model::Load finds them, without loading the model: for
+// a task that needs an asset before Load (a text task's sample inputs come
+// from its tokenizer). Throws Error as Load does (kFile, kModelFormat,
+// kMetadata).
+struct BundleFiles {
+  ModelMetadata metadata;
+  std::string metadata_source;                // "embedded" or the sidecar's path
+  std::map<std::string, std::string> assets;  // by name, as Model::Asset returns them
+};
+BundleFiles ReadBundleFiles(const std::string& path, const std::string& metadata_path = "");
+
 }  // namespace sense
 
 #endif  // SENSE_INFERENCE_MODEL_H_

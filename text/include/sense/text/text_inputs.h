@@ -82,18 +82,13 @@ SampleInputs SampleInputsFor(std::shared_ptr<const Tokenizer> tokenizer);
 // A bundle whose metadata has no text section is returned unchanged. One
 // call for a tool that loads text bundles with Model::Load (sense-info):
 //   auto model = sense::Model::Load(sense::text::WithTextSampleInputs(options));
-// Throws Error (kFile, kMetadata, kModelFormat) as Model::Load would, and
-// kUnsupported for an archive whose tokenizer entry is compressed or ZIP64
-// (TorchScript writes neither; Model::Load reads both).
+// Throws Error (kFile, kMetadata, kModelFormat) as Model::Load would.
 ModelOptions WithTextSampleInputs(ModelOptions options, InvalidUtf8 invalid_utf8 = InvalidUtf8::kError);
 
-// The tokenizer a text bundle describes, read from the bundle before (or
-// without) loading the model; `metadata` as ReadBundleMetadata returns it.
-// The asset is found where Model::Load finds it: beside `metadata_path` when
-// given, inside the archive when its sense.json is embedded, else beside the
-// sidecar <path>.json or <stem>.json. Errors as WithTextSampleInputs.
-std::unique_ptr<Tokenizer> OpenBundleTokenizer(const std::string& path, const std::string& metadata_path,
-                                               const ModelMetadata& metadata, InvalidUtf8 invalid_utf8);
+// The tokenizer a text bundle describes, from its files as ReadBundleFiles
+// returns them (so before, or without, loading the model). `path` names the
+// bundle in messages. Error(kMetadata) for a bundle without a text section.
+std::unique_ptr<Tokenizer> BundleTokenizer(const BundleFiles& bundle, const std::string& path, InvalidUtf8 invalid_utf8);
 
 }  // namespace sense::text
 
