@@ -18,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using sense::app::UsageError;
 
 std::vector<std::string> SplitCommas(const std::string& s) {
   std::vector<std::string> out;
@@ -27,12 +28,6 @@ std::vector<std::string> SplitCommas(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
-
-// A flag value that can never work: reported once, before any input is
-// read, as a usage error (exit 2) that names the flag.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 std::string Num(double v) {
   std::ostringstream out;
@@ -130,26 +125,19 @@ int main(int argc, char** argv) {
     sense::vision::ImageClassifierOptions options;
     sense::vision::DecodeOptions decode;
     sense::vision::ExplainOptions explain;
+    // Flag values that can never work: one usage error (exit 2, from Guarded)
+    // naming the flag, before any input is read.
+    if (top_k == 0 || top_k < -1) throw UsageError("--top-k must be -1 (all) or >= 1, found " + std::to_string(top_k));
+    if (!(threshold >= 0.0f && threshold <= 1.0f))
+      throw UsageError("--threshold must be in [0, 1], found " + Num(threshold));
+    if (batch < 1) throw UsageError("--batch-size must be >= 1, found " + std::to_string(batch));
+    decode.max_pixels = sense::app::MaxPixelsOption(max_mp);
     try {
-      if (top_k == 0 || top_k < -1) throw UsageError("--top-k must be -1 (all) or >= 1, found " + std::to_string(top_k));
-      if (!(threshold >= 0.0f && threshold <= 1.0f))
-        throw UsageError("--threshold must be in [0, 1], found " + Num(threshold));
-      if (batch < 1) throw UsageError("--batch-size must be >= 1, found " + std::to_string(batch));
-      if (threads < 0) throw UsageError("--threads must be >= 0 (0: all cores), found " + std::to_string(threads));
-      // Checked before the conversion: a double beyond int64's range does not convert (UB).
-      if (!(max_mp > 0 && max_mp <= 1e6))
-        throw UsageError("--max-megapixels must be in (0, 1000000], found " + Num(max_mp));
-      try {
-        explain.method = sense::vision::ParseExplainMethod(explain_method);
-      } catch (const sense::Error& e) {
-        throw UsageError(std::string("--explain-method: ") + e.what());
-      }
-      CheckLabelFlags(model_path, SplitCommas(allow), SplitCommas(deny));
-    } catch (const UsageError& e) {
-      std::cerr << app << ": " << e.what() << "\nTry '" << app << " --help'.\n";
-      return 2;
+      explain.method = sense::vision::ParseExplainMethod(explain_method);
+    } catch (const sense::Error& e) {
+      throw UsageError(std::string("--explain-method: ") + e.what());
     }
-    decode.max_pixels = std::max<int64_t>(1, std::llround(max_mp * 1e6));
+    CheckLabelFlags(model_path, SplitCommas(allow), SplitCommas(deny));
     options.model.path = model_path;
     options.model.device = device;
     options.model.num_threads = threads;

@@ -191,22 +191,13 @@ int main(int argc, char** argv) {
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
-    // Flag values that can never work: one usage error (exit 2) naming the flag, before any work.
-    std::string usage;
-    if (data.empty()) usage = "no data given";
-    else if (batch < 1) usage = "--batch-size must be >= 1, found " + std::to_string(batch);
-    else if (limit < 0) usage = "--limit must be >= 0 (0: all), found " + std::to_string(limit);
-    else if (!(max_mp > 0 && max_mp <= 1e6)) {
-      std::ostringstream v;
-      v << max_mp;
-      usage = "--max-megapixels must be in (0, 1000000], found " + v.str();
-    }
-    if (!usage.empty()) {
-      std::cerr << app << ": " << usage << "\nTry '" << app << " --help'.\n";
-      return 2;
-    }
+    // Flag values that can never work: one usage error (exit 2, from Guarded) naming the flag, before any work.
+    using sense::app::UsageError;
+    if (data.empty()) throw UsageError("no data given");
+    if (batch < 1) throw UsageError("--batch-size must be >= 1, found " + std::to_string(batch));
+    if (limit < 0) throw UsageError("--limit must be >= 0 (0: all), found " + std::to_string(limit));
     sense::vision::DecodeOptions decode;
-    decode.max_pixels = std::max<int64_t>(1, std::llround(max_mp * 1e6));
+    decode.max_pixels = sense::app::MaxPixelsOption(max_mp);
     const bool is_text = sense::ReadBundleMetadata(model_path).task == sense::Task::kTextClassification;
     std::vector<std::string> labels;
     std::unique_ptr<sense::ClassificationEvaluator> evaluator;

@@ -93,7 +93,6 @@ int main(int argc, char** argv) {
     // Options are checked here, once, as usage errors (exit 2) naming the flag.
     const NeutralBand band = ParseBand(neutral);
     if (batch < 1) throw sense::app::UsageError("--batch-size must be >= 1; found " + std::to_string(batch));
-    if (threads < 0) throw sense::app::UsageError("--threads must be >= 0 (0: all cores); found " + std::to_string(threads));
     sense::text::TextExplainOptions explain_options;
     try {
       explain_options.method = sense::text::ParseTextExplainMethod(explain_method);

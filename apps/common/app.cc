@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "sense/inference/error.h"
 #include "sense/inference/model.h"
@@ -335,6 +337,15 @@ bool CheckThreadsOption(const std::string& app_name, int* threads, int* exit_cod
     *threads = cores;
   }
   return true;
+}
+
+int64_t MaxPixelsOption(double megapixels) {
+  if (!(megapixels > 0 && megapixels <= 1e6)) {
+    std::ostringstream v;
+    v << megapixels;
+    throw UsageError("--max-megapixels must be in (0, 1000000], found " + v.str());
+  }
+  return std::max<int64_t>(1, std::llround(megapixels * 1e6));
 }
 
 }  // namespace sense::app

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -133,6 +134,11 @@ int ResolveThreads(int requested);
 // that count. 0 (all cores) and counts in range are left as they are.
 //   if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
 bool CheckThreadsOption(const std::string& app_name, int* threads, int* exit_code);
+
+// --max-megapixels as a pixel count for DecodeOptions::max_pixels; a value
+// outside (0, 1000000] (NaN included) is a UsageError. Checked before the
+// conversion: a double beyond int64's range does not convert.
+int64_t MaxPixelsOption(double megapixels);
 
 }  // namespace sense::app
 
