@@ -19,7 +19,26 @@ struct LoadPlan {
   Device device;
   int num_threads = 1;  // options.num_threads, 0 resolved and clamped to AvailableCores()
   std::uintmax_t file_size = 0;
+  std::string config_path;  // Darknet: the .cfg a sidecar's files.config names (resolved); else ""
 };
+
+// ---- sidecars as models and the OpenCV formats (issue 13) ----
+// Which backend a model file goes to, by its extension: .onnx, .weights/.cfg
+// (Darknet), .xml (OpenCV cascade), anything else TorchScript.
+enum class ModelKind { kTorchScript, kOnnx, kDarknet, kCascade };
+ModelKind KindOf(const std::string& path);
+// When plan.options.path is a sidecar .json: reads its 'files', points
+// options.path at the model file and options.metadata_path at the sidecar,
+// sets config_path and file_size (kMetadata without 'files', kFile for a
+// missing file, named with the field). Other paths are left as they are.
+void ResolveSidecarModel(LoadPlan& plan);
+// `file` relative to the sidecar's folder, unless absolute.
+std::string ResolveBeside(const std::string& sidecar, const std::string& file);
+// Darknet (.cfg + .weights) through OpenCV DNN, every [yolo] layer's
+// class-score threshold set to 0.
+std::unique_ptr<Model> LoadDarknet(const LoadPlan& plan);
+// An OpenCV Haar or LBP cascade (.xml) behind sense::Model (cascade_backend.cc).
+std::unique_ptr<Model> LoadCascade(const LoadPlan& plan);
 
 // Reads the extra files of a TorchScript archive ("sense.json", assets)
 // without loading the module. Throws kModelFormat for a non-zip or corrupt

@@ -304,6 +304,243 @@ DetectionSpec::Gfl ParseGfl(const Reader& d, const ModelMetadata& m, const std::
   return s;
 }
 
+// ---- third-party layouts and sidecars as models (issue 13, helper D3) ----
+// detection.fastestdet / detection.yunet / detection.blazeface (see
+// DetectionSpec), and the top-level "files" and "cascade" objects.
+
+std::string ShapeString3p(const std::vector<int64_t>& sh) {
+  std::string t = "[";
+  for (size_t i = 0; i < sh.size(); ++i) t += (i ? ", " : "") + std::to_string(sh[i]);
+  return t + "]";
+}
+
+const TensorSpec* FindOutput3p(const ModelMetadata& m, const std::string& name) {
+  for (const auto& o : m.outputs)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+[[noreturn]] void FailOutput3p(const Reader& r, const std::string& field, const ModelMetadata& m, const std::string& name) {
+  std::string names;
+  for (const auto& o : m.outputs) names += (names.empty() ? "" : ", ") + o.name;
+  r.FailMsg(field, "expected one of the declared outputs (" + names + "), found \"" + name + "\"");
+}
+
+std::vector<int> Strides3p(const Reader& g, const std::string& key) {
+  if (!g.Has(key) || !g.Get(key).is_array() || g.Get(key).empty())
+    g.FailMsg(g.Path(key), "expected a non-empty array of positive integers");
+  std::vector<int> out;
+  const json& a = g.Get(key);
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_number_integer() || a[i].get<int64_t>() < 1 || a[i].get<int64_t>() > 4096)
+      g.FailMsg(g.Path(key) + "[" + std::to_string(i) + "]", "expected an integer in [1, 4096], found " + Show(a[i]));
+    out.push_back(static_cast<int>(a[i].get<int64_t>()));
+  }
+  return out;
+}
+
+// A declared shape must end in `tail` (-1 in tail: any); undeclared shapes pass.
+void CheckTail3p(const TensorSpec& t, const std::vector<int64_t>& tail, const std::string& what, const std::string& layout,
+                 const std::string& source) {
+  if (t.shape.empty()) return;
+  bool ok = t.shape.size() >= tail.size();
+  for (size_t i = 0; ok && i < tail.size(); ++i) {
+    const int64_t have = t.shape[t.shape.size() - tail.size() + i];
+    ok = tail[i] < 0 || have < 0 || have == tail[i];
+  }
+  if (!ok)
+    throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + t.name + "' must end in " + ShapeString3p(tail) +
+                                          " (" + what + ") for layout '" + layout + "'; found " + ShapeString3p(t.shape));
+}
+
+// True when `layout` is one of these; fills its DetectionSpec member.
+bool ParseThirdPartyLayout(const Reader& d, const ModelMetadata& m, DetectionSpec& s, const std::string& source) {
+  const int64_t classes = static_cast<int64_t>(m.labels.size());
+  if (s.layout == "fastestdet") {
+    DetectionSpec::FastestDet f;
+    static const json kNoFields = json::object();  // Reader keeps a reference: it must outlive g
+    const Reader g = d.Has("fastestdet") ? d.Object("fastestdet") : Reader(kNoFields, d.Path("fastestdet"), source);
+    f.output = g.String("output", false, m.output.name);
+    const TensorSpec* t = FindOutput3p(m, f.output);
+    if (!t) FailOutput3p(g, g.Path("output"), m, f.output);
+    f.obj_power = static_cast<float>(g.Number("obj_power", false, 0.6));
+    f.cls_power = static_cast<float>(g.Number("cls_power", false, 0.4));
+    if (!(f.obj_power > 0)) g.FailMsg(g.Path("obj_power"), "must be > 0");
+    if (!(f.cls_power > 0)) g.FailMsg(g.Path("cls_power"), "must be > 0");
+    if (!t->shape.empty() && t->shape.size() != 4)
+      throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + t->name +
+                                            "' must be [batch, 5 + labels, rows, columns] for layout 'fastestdet'; found " +
+                                            ShapeString3p(t->shape));
+    if (t->shape.size() == 4 && t->shape[1] > 0 && t->shape[1] != 5 + classes)
+      throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + t->name + "' has " + std::to_string(t->shape[1]) +
+                                            " channels; layout 'fastestdet' with " + std::to_string(classes) +
+                                            " labels needs 5 + " + std::to_string(classes) + " = " + std::to_string(5 + classes));
+    s.fastestdet = f;
+    return true;
+  }
+  if (!m.image && (s.layout == "yunet" || s.layout == "blazeface"))
+    throw Error(ErrorCode::kMetadata, source + ": layout '" + s.layout + "' needs an 'image' object (the grid comes from its size)");
+  if (s.layout == "yunet") {
+    if (!d.Has("yunet")) d.FailMsg(d.Path("yunet"), "layout 'yunet' needs a 'detection.yunet' object with 'strides'");
+    const Reader g = d.Object("yunet");
+    DetectionSpec::YuNet y;
+    y.strides = Strides3p(g, "strides");
+    y.cls_output = g.String("cls_output", false, y.cls_output);
+    y.obj_output = g.String("obj_output", false, y.obj_output);
+    y.bbox_output = g.String("bbox_output", false, y.bbox_output);
+    y.kps_output = g.String("kps_output", false, y.kps_output);
+    if (classes != 1)
+      throw Error(ErrorCode::kMetadata, source + ": layout 'yunet' has one class; 'labels' has " + std::to_string(classes));
+    auto name_for = [](const std::string& pattern, int stride) {
+      std::string n = pattern;
+      const auto at = n.find("{stride}");
+      if (at != std::string::npos) n.replace(at, 8, std::to_string(stride));
+      return n;
+    };
+    int keypoint_values = -1;
+    for (const int st : y.strides) {
+      const int64_t cells = ((m.image->height + st - 1) / st) * ((m.image->width + st - 1) / st);
+      const std::string where = "stride " + std::to_string(st) + ": " + std::to_string(cells) + " cells on " +
+                                std::to_string(m.image->width) + "x" + std::to_string(m.image->height);
+      const std::vector<std::pair<const char*, std::string>> roles = {
+          {"cls_output", y.cls_output}, {"obj_output", y.obj_output}, {"bbox_output", y.bbox_output}, {"kps_output", y.kps_output}};
+      for (const auto& role : roles) {
+        if (role.second.empty()) {
+          if (std::string(role.first) != "kps_output") g.FailMsg(g.Path(role.first), "must not be empty");
+          continue;
+        }
+        const std::string n = name_for(role.second, st);
+        const TensorSpec* t = FindOutput3p(m, n);
+        if (!t) FailOutput3p(g, g.Path(role.first) + " (stride " + std::to_string(st) + ")", m, n);
+        const std::string r = role.first;
+        const int64_t last = r == "bbox_output" ? 4 : r == "kps_output" ? -1 : 1;
+        CheckTail3p(*t, {cells, last}, where, s.layout, source);
+        if (r == "kps_output" && !t->shape.empty() && t->shape.back() > 0) {
+          if (t->shape.back() % 2 || (keypoint_values >= 0 && keypoint_values != t->shape.back()))
+            throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + n + "' must end in an even number of values " +
+                                                  "(x, y per landmark), the same at every stride; found " + ShapeString3p(t->shape));
+          keypoint_values = static_cast<int>(t->shape.back());
+        }
+      }
+    }
+    if (!y.kps_output.empty() && keypoint_values < 0)
+      g.FailMsg(g.Path("kps_output"), "the keypoint outputs must declare their shape (the last dimension gives the landmarks)");
+    y.keypoints = std::max(0, keypoint_values / 2);
+    s.yunet = y;
+    return true;
+  }
+  if (s.layout == "blazeface") {
+    if (!d.Has("blazeface")) d.FailMsg(d.Path("blazeface"), "layout 'blazeface' needs a 'detection.blazeface' object");
+    const Reader g = d.Object("blazeface");
+    DetectionSpec::BlazeFace b;
+    b.scores_output = g.String("scores_output", true);
+    b.regressors_output = g.String("regressors_output", true);
+    const TensorSpec* sc = FindOutput3p(m, b.scores_output);
+    if (!sc) FailOutput3p(g, g.Path("scores_output"), m, b.scores_output);
+    const TensorSpec* rg = FindOutput3p(m, b.regressors_output);
+    if (!rg) FailOutput3p(g, g.Path("regressors_output"), m, b.regressors_output);
+    b.strides = Strides3p(g, "strides");
+    b.anchors_per_cell = Strides3p(g, "anchors_per_cell");
+    if (b.anchors_per_cell.size() != b.strides.size())
+      g.FailMsg(g.Path("anchors_per_cell"), "expected one count per stride (" + std::to_string(b.strides.size()) + "), found " +
+                                                std::to_string(b.anchors_per_cell.size()));
+    b.anchor_offset = static_cast<float>(g.Number("anchor_offset", false, 0.5));
+    if (!(b.anchor_offset >= 0 && b.anchor_offset <= 1)) g.FailMsg(g.Path("anchor_offset"), "expected a number in [0, 1]");
+    const std::vector<float> scale = g.Floats("scale");
+    if (g.Has("scale") && (scale.size() != 2 || !(scale[0] > 0) || !(scale[1] > 0)))
+      g.FailMsg(g.Path("scale"), "expected [x, y], two numbers > 0");
+    b.scale_x = scale.empty() ? static_cast<float>(m.image->width) : scale[0];
+    b.scale_y = scale.empty() ? static_cast<float>(m.image->height) : scale[1];
+    const std::string act = g.String("scores_activation", false, "sigmoid");
+    if (act != "none" && act != "sigmoid")
+      g.FailMsg(g.Path("scores_activation"), "expected \"none\" or \"sigmoid\", found \"" + act + "\"");
+    b.scores_activation = act == "sigmoid" ? Activation::kSigmoid : Activation::kNone;
+    b.score_clip = static_cast<float>(g.Number("score_clip", false, 100.0));
+    if (!(b.score_clip > 0)) g.FailMsg(g.Path("score_clip"), "must be > 0");
+    if (classes != 1)
+      throw Error(ErrorCode::kMetadata, source + ": layout 'blazeface' has one class; 'labels' has " + std::to_string(classes));
+    int64_t anchors = 0;
+    for (size_t i = 0; i < b.strides.size(); ++i) {
+      const int st = b.strides[i];
+      anchors += ((m.image->height + st - 1) / st) * ((m.image->width + st - 1) / st) * b.anchors_per_cell[i];
+    }
+    const std::string what = std::to_string(anchors) + " anchors for these strides on " + std::to_string(m.image->width) + "x" +
+                             std::to_string(m.image->height);
+    if (!sc->shape.empty() && sc->shape.back() == 1 && sc->shape.size() >= 3) CheckTail3p(*sc, {anchors, 1}, what, s.layout, source);
+    else CheckTail3p(*sc, {anchors}, what, s.layout, source);
+    CheckTail3p(*rg, {anchors, -1}, what + ", 4 + 2 * keypoints", s.layout, source);
+    if (rg->shape.empty() || rg->shape.back() < 4 || (rg->shape.back() - 4) % 2)
+      throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + rg->name +
+                                            "' must declare its shape, ending in 4 + 2 * keypoints values; found " +
+                                            ShapeString3p(rg->shape));
+    b.keypoints = static_cast<int>((rg->shape.back() - 4) / 2);
+    s.blazeface = b;
+    return true;
+  }
+  return false;
+}
+
+bool EndsWith3p(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  std::string tail = s.substr(s.size() - suffix.size());
+  std::transform(tail.begin(), tail.end(), tail.begin(), ::tolower);
+  return tail == suffix;
+}
+
+// "files" and "cascade" (ModelMetadata::Files, ModelMetadata::Cascade).
+void ParseFilesAndCascade(const Reader& r, ModelMetadata& m, const std::string& source) {
+  if (r.Has("files")) {
+    const Reader f = r.Object("files");
+    ModelMetadata::Files files;
+    files.model = f.String("model", true);
+    files.config = f.String("config", false);
+    if (files.model.empty()) f.FailMsg(f.Path("model"), "must not be empty");
+    const bool darknet = EndsWith3p(files.model, ".weights");
+    if (!darknet && !EndsWith3p(files.model, ".pt") && !EndsWith3p(files.model, ".onnx") && !EndsWith3p(files.model, ".xml"))
+      f.FailMsg(f.Path("model"), "expected a .pt, .onnx, .weights (Darknet, with 'config') or .xml (OpenCV cascade) file, found \"" +
+                                     files.model + "\"");
+    if (darknet && files.config.empty())
+      f.FailMsg(f.Path("config"), "a Darknet model (\"" + files.model + "\") needs its .cfg here");
+    if (!files.config.empty() && !darknet)
+      f.FailMsg(f.Path("config"), "only a Darknet .weights model takes a config; 'files.model' is \"" + files.model + "\"");
+    if (!files.config.empty() && !EndsWith3p(files.config, ".cfg"))
+      f.FailMsg(f.Path("config"), "expected a Darknet .cfg file, found \"" + files.config + "\"");
+    if (EndsWith3p(files.model, ".xml") && m.task != Task::kObjectDetection)
+      f.FailMsg(f.Path("model"), std::string("an OpenCV cascade is an object detector; 'task' is \"") + TaskName(m.task) + "\"");
+    m.files = files;
+  }
+  if (r.Has("cascade")) {
+    const Reader c = r.Object("cascade");
+    ModelMetadata::Cascade k;
+    k.scale_factor = c.Number("scale_factor", false, 1.1);
+    if (!(k.scale_factor > 1.0 && k.scale_factor <= 4.0)) c.FailMsg(c.Path("scale_factor"), "expected a number in (1, 4]");
+    k.min_neighbors = static_cast<int>(c.Int("min_neighbors", false, 3, 0, 1000));
+    const auto size = [&](const char* key, int* w, int* h) {
+      if (!c.Has(key)) return;
+      const std::vector<float> v = c.Floats(key);
+      if (v.size() != 2 || v[0] < 0 || v[1] < 0 || v[0] > kMaxImageSide || v[1] > kMaxImageSide ||
+          v[0] != std::floor(v[0]) || v[1] != std::floor(v[1]))
+        c.FailMsg(c.Path(key), "expected [width, height], two integers in [0, 16384], found " + Show(c.Get(key)));
+      *w = static_cast<int>(v[0]);
+      *h = static_cast<int>(v[1]);
+    };
+    size("min_size", &k.min_width, &k.min_height);
+    size("max_size", &k.max_width, &k.max_height);
+    if (k.max_width && k.max_height && (k.max_width < k.min_width || k.max_height < k.min_height))
+      c.FailMsg(c.Path("max_size"), "must be at least 'min_size'");
+    k.equalize_histogram = c.Bool("equalize_histogram", true);
+    k.score_half = static_cast<float>(c.Number("score_half", false, 10.0));
+    if (!(k.score_half > 0)) c.FailMsg(c.Path("score_half"), "must be > 0");
+    if (m.task != Task::kObjectDetection)
+      r.FailMsg("cascade", std::string("a cascade is an object detector; 'task' is \"") + TaskName(m.task) + "\"");
+    if (m.image && m.image->color != ColorOrder::kGray)
+      throw Error(ErrorCode::kMetadata, source + ": field 'image.color': a cascade reads gray images; expected \"gray\", found \"" +
+                                            NameOf(kColors, m.image->color) + "\"");
+    m.cascade = k;
+  }
+}
+// ---- end of the third-party block ----
+
 }  // namespace
 
 ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
@@ -463,7 +700,8 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     s.iou_threshold = static_cast<float>(d.Number("iou_threshold", false, 0.45));
     s.score_threshold = static_cast<float>(d.Number("score_threshold", false, 0.25));
     s.layout = d.String("layout", false, s.layout);
-    if (s.layout != "boxes_scores_labels" && s.layout != "yolo" && s.layout != "gfl")
+    if (s.layout != "boxes_scores_labels" && s.layout != "yolo" && s.layout != "gfl" &&
+        !ParseThirdPartyLayout(d, m, s, source))
       d.FailMsg(d.Path("layout"), "expected \"boxes_scores_labels\", \"yolo\" or \"gfl\", found \"" + s.layout + "\"");
     s.max_detections = static_cast<int>(d.Int("max_detections", false, 100, 1, 1000000));
     s.multi_label = d.Bool("multi_label", false);
@@ -529,6 +767,7 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
       }
     }
   }
+  ParseFilesAndCascade(r, m, source);
   m.json = root.dump(2);
   return m;
 } catch (const nlohmann::json::exception& e) {  // a JSON access the checks above did not foresee

@@ -110,6 +110,11 @@ std::string FindSidecar(const std::string& path) {
 
 LocatedMetadata LocateMetadata(const std::string& path, const std::string& metadata_path) {
   LocatedMetadata l;
+  if (metadata_path.empty() && EndsWith(path, ".json")) {  // a sidecar given as the model: it is its own metadata
+    l.source = path;
+    l.text = ReadFileText(path);
+    return l;
+  }
   if (!metadata_path.empty()) {
     l.source = metadata_path;
     l.text = ReadFileText(metadata_path);
@@ -147,6 +152,47 @@ std::map<std::string, std::string> ReadAssets(const std::string& path, const Mod
   }
   return assets;
 }
+
+// ---- sidecars as models and the OpenCV formats (issue 13, helper D3) ----
+std::string ResolveBeside(const std::string& sidecar, const std::string& file) {
+  const fs::path f(file);
+  if (f.is_absolute()) return file;
+  return (fs::path(sidecar).parent_path() / f).lexically_normal().string();
+}
+
+ModelKind KindOf(const std::string& path) {
+  if (EndsWith(path, ".onnx")) return ModelKind::kOnnx;
+  if (EndsWith(path, ".weights") || EndsWith(path, ".cfg")) return ModelKind::kDarknet;
+  if (EndsWith(path, ".xml")) return ModelKind::kCascade;
+  return ModelKind::kTorchScript;
+}
+
+void ResolveSidecarModel(LoadPlan& plan) {
+  const std::string sidecar = plan.options.path;
+  if (!EndsWith(sidecar, ".json")) return;
+  if (!plan.options.metadata_path.empty())
+    throw Error(ErrorCode::kOption, sidecar + ": the model path is a sidecar JSON, so it is the metadata; metadata_path (\"" +
+                                        plan.options.metadata_path + "\") must be empty");
+  const ModelMetadata m = ParseMetadata(ReadFileText(sidecar), sidecar);
+  if (!m.files)
+    throw Error(ErrorCode::kMetadata, sidecar + ": a sidecar given as the model needs 'files': {\"model\": \"...\"} naming "
+                                                "the model file (relative to the sidecar's folder, or absolute)");
+  const auto check = [&](const std::string& file, const char* field) {
+    try {
+      return CheckModelFile(file);
+    } catch (const Error& e) {
+      throw Error(e.code(), sidecar + ": field '" + field + "': " + e.what());
+    }
+  };
+  plan.options.metadata_path = sidecar;
+  plan.options.path = ResolveBeside(sidecar, m.files->model);
+  plan.file_size = check(plan.options.path, "files.model");
+  if (!m.files->config.empty()) {
+    plan.config_path = ResolveBeside(sidecar, m.files->config);
+    check(plan.config_path, "files.config");
+  }
+}
+// ---- end of the sidecar block ----
 
 Error NoMetadataError(const std::string& path) {
   return Error(ErrorCode::kMetadata, path + ": no sense.json metadata; run scripts/pack_model.py to add it, or put a "
@@ -268,14 +314,19 @@ std::unique_ptr<Model> Model::Load(const ModelOptions& options) try {
     thread_note = "num_threads " + std::to_string(options.num_threads) + " is more than the " + std::to_string(cores) +
                   " usable core" + (cores == 1 ? "" : "s") + "; using " + std::to_string(cores);
   plan.file_size = CheckModelFile(options.path);
+  internal::ResolveSidecarModel(plan);  // a .json path: the model file(s) it names
+  const std::string& path = plan.options.path;
   std::unique_ptr<Model> model;
-  if (EndsWith(options.path, ".onnx")) {
-    model = internal::LoadOnnx(plan);
-  } else {
-    if (!LooksLikeZip(options.path))
-      throw Error(ErrorCode::kModelFormat, options.path + ": not a TorchScript archive (a zip file) nor an .onnx model; "
-                                           "first bytes: " + HexPrefix(options.path));
-    model = internal::LoadTorchScript(plan);
+  switch (internal::KindOf(path)) {
+    case internal::ModelKind::kOnnx: model = internal::LoadOnnx(plan); break;
+    case internal::ModelKind::kDarknet: model = internal::LoadDarknet(plan); break;
+    case internal::ModelKind::kCascade: model = internal::LoadCascade(plan); break;
+    case internal::ModelKind::kTorchScript:
+      if (!LooksLikeZip(path))
+        throw Error(ErrorCode::kModelFormat, path + ": not a TorchScript archive (a zip file), an .onnx model, a Darknet "
+                                             ".cfg/.weights pair nor an OpenCV cascade .xml; first bytes: " + HexPrefix(path));
+      model = internal::LoadTorchScript(plan);
+      break;
   }
   model->thread_note_ = std::move(thread_note);
   return model;

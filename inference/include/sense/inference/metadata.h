@@ -127,6 +127,45 @@ struct DetectionSpec {
     Activation scores_activation = Activation::kNone;  // none (already probabilities) or sigmoid
   };
   std::optional<Gfl> gfl;
+  // --- third-party layouts (FastestDet, YuNet, BlazeFace): parsed by
+  // ParseThirdPartyLayout in metadata.cc, decoded in vision/src/detection/.
+  // layout "fastestdet": one anchor-free grid output [B, 5 + classes, H, W]
+  // (objectness, centre offsets, size, class scores per cell), boxes relative
+  // to the image; score = obj^obj_power * cls^cls_power.
+  struct FastestDet {
+    std::string output;        // declared output name (default: the first output)
+    float obj_power = 0.6f;    // > 0
+    float cls_power = 0.4f;    // > 0
+  };
+  std::optional<FastestDet> fastestdet;
+  // layout "yunet": per stride s, outputs cls [B, A_s, 1], obj [B, A_s, 1],
+  // bbox [B, A_s, 4] and optionally kps [B, A_s, 2 * keypoints], A_s =
+  // ceil(H / s) * ceil(W / s) (one prior per cell, row-major); names are
+  // patterns in which "{stride}" is replaced by s.
+  struct YuNet {
+    std::vector<int> strides;  // > 0 each, non-empty
+    std::string cls_output = "cls_{stride}", obj_output = "obj_{stride}";
+    std::string bbox_output = "bbox_{stride}", kps_output = "kps_{stride}";  // kps_output "": no keypoints
+    int keypoints = 0;         // from the declared kps shape (its last dimension / 2)
+  };
+  std::optional<YuNet> yunet;
+  // layout "blazeface": MediaPipe's SSD anchors (SsdAnchorsCalculator with
+  // fixed_anchor_size): per stride s, ceil(H / s) x ceil(W / s) cells, each
+  // with anchors_per_cell[i] anchors centred at ((x + anchor_offset) / cols,
+  // (y + anchor_offset) / rows); scores [B, A(, 1)] and regressors
+  // [B, A, 4 + 2 * keypoints] as (cx, cy, w, h, kx0, ky0, ...) in units of
+  // `scale` (network input pixels), relative to the anchor centre.
+  struct BlazeFace {
+    std::string scores_output, regressors_output;  // declared output names
+    std::vector<int> strides;                      // > 0 each, non-empty
+    std::vector<int> anchors_per_cell;             // one per stride, >= 1
+    float anchor_offset = 0.5f;                    // in [0, 1]
+    float scale_x = 0, scale_y = 0;                // > 0; default: image width, height
+    int keypoints = 0;                             // from the regressors' last dimension
+    Activation scores_activation = Activation::kSigmoid;  // sigmoid (logits) or none
+    float score_clip = 100.0f;                     // logits clipped to [-clip, clip] first; > 0
+  };
+  std::optional<BlazeFace> blazeface;
 };
 
 struct EmbeddingSpec {
@@ -182,6 +221,25 @@ struct ModelMetadata {
   // buffer to float32 once, at load, so the model computes in float32.
   std::string weights_dtype = "float32";
   Provenance provenance;
+  // --- sidecars as models (docs/model-format.md, "A sidecar as the model"):
+  // "files" names the model file(s) a sidecar describes, relative to the
+  // sidecar's folder unless absolute; "cascade" configures an OpenCV cascade.
+  struct Files {
+    std::string model;   // .pt, .onnx, .weights (Darknet, with config) or .xml (OpenCV cascade)
+    std::string config;  // Darknet .cfg; only with a .weights model
+  };
+  std::optional<Files> files;
+  // cv::CascadeClassifier::detectMultiScale2's parameters, in network-input
+  // pixels (the image after `image` preprocessing).
+  struct Cascade {
+    double scale_factor = 1.1;  // > 1: step between detection scales
+    int min_neighbors = 3;      // >= 0: raw hits a box needs beyond its own (more: fewer false positives)
+    int min_width = 0, min_height = 0;  // smallest object, >= 0 (0: the cascade's window)
+    int max_width = 0, max_height = 0;  // largest object, >= 0 (0: no limit)
+    bool equalize_histogram = true;     // cv::equalizeHist before detection, as OpenCV's samples do
+    float score_half = 10.0f;   // score = neighbours / (neighbours + score_half); > 0
+  };
+  std::optional<Cascade> cascade;
   std::string json;  // the validated document, pretty-printed, for display
 };
 
