@@ -46,7 +46,7 @@ def metadata(anchors, reg_w, metrics=None):
         "outputs": [{"name": "scores", "dtype": "float32", "shape": [-1, anchors, len(ref.COCO_LABELS)]},
                     {"name": "box_distributions", "dtype": "float32", "shape": [-1, anchors, reg_w]}],
         "image": {"width": ref.SIZE, "height": ref.SIZE, "color": "bgr", "layout": "nchw",
-                  "resize": "letterbox", "pad_value": [0, 0, 0], "interpolation": "bilinear", "antialias": False,
+                  "resize": "letterbox", "sampling": "warp", "pad_value": [0, 0, 0], "interpolation": "bilinear", "antialias": False,
                   "scale": 1 / 255, "mean": [v / 255 for v in ref.MEAN], "std": [v / 255 for v in ref.STD]},
         "output": {"name": "scores", "type": "detections", "activation": "none"},
         "detection": {

@@ -170,7 +170,9 @@ const std::vector<std::pair<const char*, ColorOrder>> kColors = {
     {"rgb", ColorOrder::kRGB}, {"bgr", ColorOrder::kBGR}, {"gray", ColorOrder::kGray}};
 const std::vector<std::pair<const char*, Layout>> kLayouts = {{"nchw", Layout::kNCHW}, {"nhwc", Layout::kNHWC}};
 const std::vector<std::pair<const char*, ResizeMode>> kResize = {
-    {"stretch", ResizeMode::kStretch}, {"center_crop", ResizeMode::kCenterCrop}, {"letterbox", ResizeMode::kLetterbox}};
+    {"stretch", ResizeMode::kStretch}, {"center_crop", ResizeMode::kCenterCrop}, {"letterbox", ResizeMode::kLetterbox},
+    {"pad_to_square", ResizeMode::kPadToSquare}};
+const std::vector<std::pair<const char*, Sampling>> kSampling = {{"resize", Sampling::kResize}, {"warp", Sampling::kWarp}};
 const std::vector<std::pair<const char*, Interpolation>> kInterp = {
     {"nearest", Interpolation::kNearest}, {"bilinear", Interpolation::kBilinear},
     {"bicubic", Interpolation::kBicubic}, {"area", Interpolation::kArea}};
@@ -304,6 +306,149 @@ DetectionSpec::Gfl ParseGfl(const Reader& d, const ModelMetadata& m, const std::
   return s;
 }
 
+// ---- detection (issue 13): layouts and their output roles ----
+// Every detection layout a decoder in vision/src/detection/ reads. A new
+// decoder adds its name here (and its field checks in ParseDetection).
+const std::vector<std::string> kDetectionLayouts = {
+    "boxes_scores_labels", "torchvision", "boxes_scores", "yolov5", "yolov8", "gfl",
+    // layouts added by other decoders: one line each below
+};
+
+std::string ShapeText(const std::vector<int64_t>& sh) {
+  std::string t = "[";
+  for (size_t i = 0; i < sh.size(); ++i) t += (i ? ", " : "") + (sh[i] < 0 ? std::string("-1") : std::to_string(sh[i]));
+  return t + "]";
+}
+
+DetectionSpec ParseDetection(const Reader& d, const ModelMetadata& m, const std::string& source) {
+  DetectionSpec s;
+  s.layout = d.String("layout", false, s.layout);
+  if (s.layout == "yolo") s.layout = "yolov5";  // the name schema 1 reserved
+  if (std::find(kDetectionLayouts.begin(), kDetectionLayouts.end(), s.layout) == kDetectionLayouts.end()) {
+    std::string names;
+    for (const auto& l : kDetectionLayouts) names += (names.empty() ? "\"" : ", \"") + l + "\"";
+    d.FailMsg(d.Path("layout"), "expected one of " + names + ", found \"" + s.layout + "\"");
+  }
+  const bool yolo = s.layout == "yolov5" || s.layout == "yolov8";
+  s.box_format = d.Enum("box_format", kBoxFormats, false, yolo ? BoxFormat::kCXCYWH : BoxFormat::kXYXY);
+  s.normalized = d.Bool("normalized", false);
+  s.nms_applied = d.Bool("nms_applied", s.layout == "torchvision");
+  const double iou = d.Number("iou_threshold", false, 0.45), score = d.Number("score_threshold", false, 0.25);
+  if (!(iou >= 0 && iou <= 1)) d.FailMsg(d.Path("iou_threshold"), "expected a number in [0, 1], found " + Show(d.Get("iou_threshold")));
+  if (!(score >= 0 && score <= 1))
+    d.FailMsg(d.Path("score_threshold"), "expected a number in [0, 1], found " + Show(d.Get("score_threshold")));
+  s.iou_threshold = static_cast<float>(iou);
+  s.score_threshold = static_cast<float>(score);
+  s.max_detections = static_cast<int>(d.Int("max_detections", false, 100, 1, 1000000));
+  s.multi_label = d.Bool("multi_label", false);
+  s.class_agnostic_nms = d.Bool("class_agnostic_nms", false);
+  s.scores_activation = d.Enum("scores_activation", kActivations, false, Activation::kNone);
+  s.background_class = d.Bool("background_class", false);
+  s.objectness = d.Bool("objectness", true);
+  s.scores_include_objectness = d.Bool("scores_include_objectness", false);
+  s.label_offset = static_cast<int>(d.Int("label_offset", false, 0, -1000000, 1000000));
+  s.num_keypoints = static_cast<int>(d.Int("num_keypoints", false, 0, 0, 1000));
+  s.keypoint_dims = static_cast<int>(d.Int("keypoint_dims", false, 2, 2, 3));
+  const int64_t classes = static_cast<int64_t>(m.labels.size());
+  const int64_t kp = static_cast<int64_t>(s.num_keypoints) * s.keypoint_dims;
+
+  // An output role: a declared output's name (required roles default to `def`).
+  auto role = [&](const char* key, const std::string& def, bool required) -> const TensorSpec* {
+    const std::string name = d.String(key, false, def);
+    if (name.empty()) {
+      if (required) d.FailMsg(d.Path(key), "layout '" + s.layout + "' needs this output name");
+      return nullptr;
+    }
+    for (const auto& o : m.outputs)
+      if (o.name == name) return &o;
+    if (!required && !d.Has(key)) return nullptr;  // an optional role's default that the bundle does not declare
+    std::string names;
+    for (const auto& o : m.outputs) names += (names.empty() ? "" : ", ") + o.name;
+    d.FailMsg(d.Path(key), "expected one of the declared outputs (" + names + "), found \"" + name + "\"" +
+                               (d.Has(key) ? "" : " (the layout's default name)"));
+  };
+  // A declared shape's rank and fixed dimensions (-1 in `want`: any).
+  auto shape = [&](const TensorSpec* t, std::vector<int64_t> want, const std::string& what) {
+    if (!t || t->shape.empty()) return;
+    bool ok = t->shape.size() == want.size();
+    for (size_t i = 0; ok && i < want.size(); ++i) ok = want[i] < 0 || t->shape[i] < 0 || t->shape[i] == want[i];
+    if (!ok)
+      throw Error(ErrorCode::kMetadata, source + ": field 'outputs': '" + t->name + "' must be " + ShapeText(want) + " (" +
+                                            what + ") for layout '" + s.layout + "'; found " + ShapeText(t->shape));
+  };
+  if (s.layout == "boxes_scores_labels" || s.layout == "torchvision") {
+    const TensorSpec* b = role("boxes_output", "boxes", true);
+    const TensorSpec* sc = role("scores_output", "scores", true);
+    const TensorSpec* l = role("labels_output", "labels", true);
+    const TensorSpec* c = role("count_output", s.layout == "torchvision" ? "num_detections" : "", false);
+    s.boxes_output = b->name;
+    s.scores_output = sc->name;
+    s.labels_output = l->name;
+    if (c) s.count_output = c->name;
+    // [B, K, ...], or [K, ...] for a model that takes one image
+    const bool single = b->shape.size() == 2;
+    shape(b, single ? std::vector<int64_t>{-1, 4} : std::vector<int64_t>{-1, -1, 4},
+          single ? "detections, box: one image" : "batch, detections, box");
+    shape(sc, single ? std::vector<int64_t>{-1} : std::vector<int64_t>{-1, -1}, single ? "detections" : "batch, detections");
+    shape(l, single ? std::vector<int64_t>{-1} : std::vector<int64_t>{-1, -1}, single ? "detections" : "batch, detections");
+    shape(c, single ? std::vector<int64_t>{} : std::vector<int64_t>{-1}, "batch");
+    if (s.num_keypoints > 0) {
+      const TensorSpec* k = role("keypoints_output", "keypoints", true);
+      s.keypoints_output = k->name;
+      shape(k, single ? std::vector<int64_t>{-1, s.num_keypoints, s.keypoint_dims}
+                      : std::vector<int64_t>{-1, -1, s.num_keypoints, s.keypoint_dims},
+            "batch, detections, keypoints, values");
+    }
+  } else if (s.layout == "boxes_scores") {
+    const TensorSpec* b = role("boxes_output", "boxes", true);
+    const TensorSpec* sc = role("scores_output", "scores", true);
+    s.boxes_output = b->name;
+    s.scores_output = sc->name;
+    shape(b, {-1, -1, 4}, "batch, anchors, box");
+    shape(sc, {-1, -1, classes + (s.background_class ? 1 : 0)},
+          "batch, anchors, " + std::string(s.background_class ? "background + labels" : "labels"));
+    if (s.num_keypoints > 0) {
+      const TensorSpec* k = role("keypoints_output", "keypoints", true);
+      s.keypoints_output = k->name;
+      shape(k, {-1, -1, kp}, "batch, anchors, num_keypoints * keypoint_dims");
+    }
+  } else if (yolo) {
+    if (d.Has("predictions_outputs")) {
+      for (const auto& n : d.Strings("predictions_outputs")) s.predictions_outputs.push_back(n);
+      if (s.predictions_outputs.empty()) d.FailMsg(d.Path("predictions_outputs"), "expected at least one output name");
+    } else {
+      s.predictions_outputs.push_back(m.output.name);
+    }
+    const int64_t row = 4 + (s.layout == "yolov5" && s.objectness ? 1 : 0) + classes + kp;
+    for (const auto& n : s.predictions_outputs) {
+      const TensorSpec* t = nullptr;
+      for (const auto& o : m.outputs) if (o.name == n) t = &o;
+      if (!t) d.FailMsg(d.Path("predictions_outputs"), "\"" + n + "\" is not a declared output");
+      const std::string what = s.layout == "yolov5"
+                                   ? std::string("anchors, 4 box values") + (s.objectness ? " + objectness" : "") + " + " +
+                                         std::to_string(classes) + " labels" + (kp ? " + keypoints" : "")
+                                   : "4 box values + " + std::to_string(classes) + " labels" + (kp ? " + keypoints" : "") + ", anchors";
+      if (s.layout == "yolov5") {
+        if (!t->shape.empty() && t->shape.size() != 2) shape(t, {-1, -1, row}, "batch, " + what);
+        else shape(t, {-1, row}, what + "; a rank-2 output is one image's rows");
+      } else {
+        shape(t, {-1, row, -1}, "batch, " + what);
+      }
+    }
+    if (s.scores_include_objectness && s.layout != "yolov5")
+      d.FailMsg(d.Path("scores_include_objectness"), "only layout 'yolov5' has an objectness column");
+    if (s.scores_include_objectness && !s.objectness)
+      d.FailMsg(d.Path("scores_include_objectness"), "needs 'objectness' true (the column it skips)");
+  } else if (s.layout == "gfl") {
+    s.gfl = ParseGfl(d, m, source);
+  }
+  if (s.scores_activation == Activation::kSoftmax && s.layout != "boxes_scores")
+    d.FailMsg(d.Path("scores_activation"), "softmax over classes applies to layout 'boxes_scores' only; use \"sigmoid\" or \"none\"");
+  if (s.background_class && s.layout != "boxes_scores")
+    d.FailMsg(d.Path("background_class"), "only layout 'boxes_scores' has a background score column");
+  return s;
+}
+
 }  // namespace
 
 ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
@@ -375,6 +520,10 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     if (p.pad_value.empty()) p.pad_value.assign(c, 114.0f);
     if (p.pad_value.size() != c)
       im.FailMsg(im.Path("pad_value"), "expected " + std::to_string(c) + " values, found " + std::to_string(p.pad_value.size()));
+    p.sampling = im.Enum("sampling", kSampling, false, Sampling::kResize);
+    if (p.sampling == Sampling::kWarp && p.resize != ResizeMode::kLetterbox)
+      im.FailMsg(im.Path("sampling"), std::string("\"warp\" is a letterbox sampling; image.resize is \"") +
+                                          NameOf(kResize, p.resize) + "\"");
     m.image = p;
   } else if (IsVisionTask(m.task)) {
     throw Error(ErrorCode::kMetadata, source + ": task " + std::string(TaskName(m.task)) +
@@ -455,21 +604,7 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
                                           out.name + "' declares " + std::to_string(os->shape.back()) + " classes");
 
   if (r.Has("detection")) {
-    Reader d = r.Object("detection");
-    DetectionSpec s;
-    s.box_format = d.Enum("box_format", kBoxFormats, false, BoxFormat::kXYXY);
-    s.normalized = d.Bool("normalized", false);
-    s.nms_applied = d.Bool("nms_applied", false);
-    s.iou_threshold = static_cast<float>(d.Number("iou_threshold", false, 0.45));
-    s.score_threshold = static_cast<float>(d.Number("score_threshold", false, 0.25));
-    s.layout = d.String("layout", false, s.layout);
-    if (s.layout != "boxes_scores_labels" && s.layout != "yolo" && s.layout != "gfl")
-      d.FailMsg(d.Path("layout"), "expected \"boxes_scores_labels\", \"yolo\" or \"gfl\", found \"" + s.layout + "\"");
-    s.max_detections = static_cast<int>(d.Int("max_detections", false, 100, 1, 1000000));
-    s.multi_label = d.Bool("multi_label", false);
-    s.class_agnostic_nms = d.Bool("class_agnostic_nms", false);
-    if (s.layout == "gfl") s.gfl = ParseGfl(d, m, source);
-    m.detection = s;
+    m.detection = ParseDetection(r.Object("detection"), m, source);
   } else if (m.task == Task::kObjectDetection) {
     throw Error(ErrorCode::kMetadata, source + ": task object_detection needs a 'detection' object (box format, layout)");
   }

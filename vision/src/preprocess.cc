@@ -271,17 +271,40 @@ cv::Mat PrepareImage(const cv::Mat& image, const ImagePreprocessing& p, InputTra
     }
     case ResizeMode::kLetterbox: {
       const double r = std::min(static_cast<double>(p.width) / img.cols, static_cast<double>(p.height) / img.rows);
+      cv::Scalar fill;
+      for (int c = 0; c < p.channels() && c < 4; ++c) fill[c] = p.pad_value[static_cast<size_t>(c)];
+      if (p.sampling == Sampling::kWarp) {
+        // NanoDet's keep-ratio transform: T(W/2, H/2) * S(r) * T(-w/2, -h/2),
+        // one bilinear perspective warp (the same call NanoDet makes).
+        tr.scale_x = tr.scale_y = r;
+        tr.pad_x = 0.5 * p.width - r * img.cols / 2.0;
+        tr.pad_y = 0.5 * p.height - r * img.rows / 2.0;
+        cv::Mat m = (cv::Mat_<double>(3, 3) << r, 0, tr.pad_x, 0, r, tr.pad_y, 0, 0, 1);
+        cv::warpPerspective(img, out, m, cv::Size(p.width, p.height), cv::INTER_LINEAR, cv::BORDER_CONSTANT, fill);
+        break;
+      }
       const int w = std::max(1, static_cast<int>(std::lround(img.cols * r)));
       const int h = std::max(1, static_cast<int>(std::lround(img.rows * r)));
       cv::Mat resized = Resize(img, cv::Size(w, h), p);
       tr.scale_x = static_cast<double>(w) / img.cols;
       tr.scale_y = static_cast<double>(h) / img.rows;
-      tr.pad_x = (p.width - w) / 2;
-      tr.pad_y = (p.height - h) / 2;
+      const int px = (p.width - w) / 2, py = (p.height - h) / 2;
+      tr.pad_x = px;
+      tr.pad_y = py;
+      cv::copyMakeBorder(resized, out, py, p.height - h - py, px, p.width - w - px, cv::BORDER_CONSTANT, fill);
+      break;
+    }
+    case ResizeMode::kPadToSquare: {
+      // YOLO-style exports: pad right and bottom to the longer side, then
+      // resize the square to the input size.
+      const int side = std::max(img.cols, img.rows);
       cv::Scalar fill;
       for (int c = 0; c < p.channels() && c < 4; ++c) fill[c] = p.pad_value[static_cast<size_t>(c)];
-      cv::copyMakeBorder(resized, out, tr.pad_y, p.height - h - tr.pad_y, tr.pad_x, p.width - w - tr.pad_x,
-                         cv::BORDER_CONSTANT, fill);
+      cv::Mat square;
+      cv::copyMakeBorder(img, square, 0, side - img.rows, 0, side - img.cols, cv::BORDER_CONSTANT, fill);
+      out = Resize(square, cv::Size(p.width, p.height), p);
+      tr.scale_x = static_cast<double>(p.width) / side;
+      tr.scale_y = static_cast<double>(p.height) / side;
       break;
     }
   }

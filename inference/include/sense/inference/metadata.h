@@ -46,7 +46,14 @@ enum class Layout { kNCHW, kNHWC };
 enum class ResizeMode {
   kStretch,     // resize to width x height, ignoring aspect ratio
   kCenterCrop,  // shorter side to resize_shorter, then centre crop (torchvision)
-  kLetterbox,   // fit inside width x height keeping aspect ratio, pad with pad_value
+  kLetterbox,   // fit inside width x height keeping aspect ratio, centred, pad with pad_value
+  kPadToSquare, // pad right/bottom with pad_value to a square (side = the longer side), then resize to width x height
+};
+// How kLetterbox samples the source (docs/model-format.md, image.sampling).
+enum class Sampling {
+  kResize,  // resize to round(w * r) x round(h * r), placed at an integer offset ((W - w) / 2, (H - h) / 2)
+  kWarp,    // one perspective warp with scale r and the image's centre on the input's centre (fractional
+            // offset), bilinear, border pad_value: NanoDet's own keep-ratio transform
 };
 enum class Interpolation { kNearest, kBilinear, kBicubic, kArea };
 
@@ -64,7 +71,8 @@ struct ImagePreprocessing {
   float scale = 1.0f / 255.0f;  // applied to 8-bit pixel values first
   std::vector<float> mean;      // one per channel
   std::vector<float> std;       // one per channel, all > 0
-  std::vector<float> pad_value;  // kLetterbox fill, in 8-bit pixel units, one per channel
+  std::vector<float> pad_value;  // kLetterbox / kPadToSquare fill, in 8-bit pixel units, one per channel
+  Sampling sampling = Sampling::kResize;  // kLetterbox only
   int channels() const { return color == ColorOrder::kGray ? 1 : 3; }
 };
 
@@ -105,16 +113,42 @@ struct OutputSpec {
 };
 
 enum class BoxFormat { kXYXY, kCXCYWH, kXYWH };
+// How an object_detection bundle's outputs are read (docs/model-format.md,
+// "detection"). `layout` picks the decoder (vision/src/detection/); the
+// output-role fields name declared outputs, defaulted per layout by the
+// validator, so a decoder never guesses.
 struct DetectionSpec {
-  BoxFormat box_format = BoxFormat::kXYXY;
-  bool normalized = false;       // coordinates in [0,1] of the network input
-  bool nms_applied = false;      // the model already ran non-maximum suppression
-  float iou_threshold = 0.45f;   // default NMS IoU
-  float score_threshold = 0.25f; // default minimum score
-  std::string layout = "boxes_scores_labels";  // "boxes_scores_labels", "yolo", "gfl": see docs/model-format.md
+  // "boxes_scores_labels", "torchvision", "boxes_scores", "yolov5" ("yolo"
+  // is read as "yolov5"), "yolov8", "gfl", and the layouts of
+  // vision/src/detection/ added by other decoders (see kDetectionLayouts in
+  // metadata.cc).
+  std::string layout = "boxes_scores_labels";
+  BoxFormat box_format = BoxFormat::kXYXY;  // default cxcywh for yolov5/yolov8
+  bool normalized = false;       // coordinates in [0,1] of the network input (else network-input pixels)
+  bool nms_applied = false;      // the model already ran non-maximum suppression (true for torchvision)
+  float iou_threshold = 0.45f;   // default NMS IoU, in [0, 1]
+  float score_threshold = 0.25f; // default minimum score, in [0, 1]
   int max_detections = 100;      // default cap per image, >= 1
   bool multi_label = false;      // keep every class above the threshold per box (COCO evaluation), not only the best
   bool class_agnostic_nms = false;
+  // Output roles (each a declared output name; empty when the layout does not use it).
+  std::string boxes_output;    // boxes_scores_labels, torchvision: [B, K, 4]; boxes_scores: [B, A, 4]
+  std::string scores_output;   // boxes_scores_labels, torchvision: [B, K]; boxes_scores: [B, A, classes (+1)]
+  std::string labels_output;   // boxes_scores_labels, torchvision: [B, K], class indices (any numeric dtype)
+  std::string count_output;    // optional: [B], valid rows per image (torchvision: "num_detections")
+  std::vector<std::string> predictions_outputs;  // yolov5: [B, A, 4 + obj + classes (+ keypoints)] or [A, ...];
+                                                 // yolov8: [B, 4 + classes (+ keypoints), A]; several are
+                                                 // concatenated along A in this order
+  std::string keypoints_output;  // boxes_scores: optional [B, A, num_keypoints * keypoint_dims]
+  Activation scores_activation = Activation::kNone;  // boxes_scores / yolo: on class scores (softmax: over the row,
+                                                     // background included)
+  bool background_class = false;  // boxes_scores: score column 0 is background, not a label
+  bool objectness = true;         // yolov5: column 4 is objectness; score = objectness * class score
+  bool scores_include_objectness = false;  // yolov5: class scores are already multiplied by objectness
+                                           // (Darknet YOLO through OpenCV DNN); the objectness column is skipped
+  int label_offset = 0;           // boxes_scores_labels, torchvision: model label L means labels[L - label_offset]
+  int num_keypoints = 0;          // landmarks per box (face: 5); 0: none
+  int keypoint_dims = 2;          // values per keypoint: 2 (x, y) or 3 (x, y, visibility/confidence)
   // layout "gfl": an anchor-free grid with a distribution box head (GFL,
   // NanoDet): scores [B, A, classes] and distributions [B, A, 4 * (reg_max + 1)],
   // A = sum over strides of ceil(H / s) * ceil(W / s), levels in stride order,

@@ -29,11 +29,18 @@ namespace sense::vision {
 
 // How a source image maps onto the network input: a network pixel (u, v)
 // comes from source pixel ((u - pad_x + crop_x) / scale_x, (v - pad_y + crop_y) / scale_y).
+// This is exact for every resize mode (the coordinates are continuous:
+// pixel i covers [i, i + 1), so a box edge maps as a point does):
+//   stretch:        scale = input / source per axis, no offsets;
+//   center_crop:    scale = resized / source, crop = the crop's offset in the resized image;
+//   letterbox:      scale = round(side * r) / side per axis (sampling resize) or r (sampling
+//                   warp), pad = where the image starts in the input (fractional for warp);
+//   pad_to_square:  scale = input / longer side per axis, no offsets (the image sits top-left).
 struct InputTransform {
   int source_width = 0, source_height = 0;
   double scale_x = 1, scale_y = 1;  // resized size / source size
   int crop_x = 0, crop_y = 0;       // centre-crop offset in the resized image
-  int pad_x = 0, pad_y = 0;         // letterbox padding in the network input
+  double pad_x = 0, pad_y = 0;      // letterbox offset of the image in the network input
   // Maps a point in network-input pixels to source-image pixels.
   cv::Point2f ToSource(cv::Point2f network_point) const;
   // Warps a map in network-input coordinates (any type) to the source size;
