@@ -49,15 +49,21 @@ cv::Mat DrawDetections(const cv::Mat& image, const Detections& detections, const
   const double scale = options.text_scale > 0 ? options.text_scale : std::max(0.4, shorter / 900.0);
   const int text_thickness = std::max(1, static_cast<int>(std::lround(scale * 1.6)));
   const cv::Scalar dark(20, 20, 20);
-  // Lowest score first, so the best detection ends up on top.
+  // Boxes lowest score first, so the best ends up on top; then the labels,
+  // placed best first where they hide no label already placed: above the
+  // box, else inside its top edge, else below it (else above, overlapping).
   std::vector<const Detection*> order;
   for (const auto& d : detections.detections) order.push_back(&d);
   std::stable_sort(order.begin(), order.end(), [](const Detection* a, const Detection* b) { return a->score < b->score; });
-  for (const Detection* d : order) {
-    const cv::Scalar colour = ClassColor(d->class_index);
+  auto corners = [](const Detection* d) {
     const cv::Point p1(static_cast<int>(std::floor(d->box.x1)), static_cast<int>(std::floor(d->box.y1)));
     const cv::Point p2(std::max(p1.x, static_cast<int>(std::ceil(d->box.x2)) - 1),
                        std::max(p1.y, static_cast<int>(std::ceil(d->box.y2)) - 1));
+    return std::make_pair(p1, p2);
+  };
+  for (const Detection* d : order) {
+    const cv::Scalar colour = ClassColor(d->class_index);
+    const auto [p1, p2] = corners(d);
     // Dark outline on both sides of the coloured line: visible on any background.
     cv::rectangle(out, p1, p2, dark, lw + 2, cv::LINE_AA);
     cv::rectangle(out, p1, p2, colour, lw, cv::LINE_AA);
@@ -66,7 +72,19 @@ cv::Mat DrawDetections(const cv::Mat& image, const Detections& detections, const
       cv::circle(out, k, lw + 2, dark, cv::FILLED, cv::LINE_AA);
       cv::circle(out, k, lw + 1, colour, cv::FILLED, cv::LINE_AA);
     }
-    if (!options.labels) continue;
+  }
+  if (!options.labels) return out;
+  struct Label {
+    cv::Rect rect;
+    std::string text;
+    cv::Scalar colour;
+    int baseline_y;
+  };
+  std::vector<Label> placed;
+  const int pad = std::max(2, lw);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const Detection* d = *it;
+    const auto [p1, p2] = corners(d);
     std::string text = d->label.empty() ? "class " + std::to_string(d->class_index) : d->label;
     if (options.scores) {
       char buf[16];
@@ -75,20 +93,32 @@ cv::Mat DrawDetections(const cv::Mat& image, const Detections& detections, const
     }
     int baseline = 0;
     const cv::Size ts = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, text_thickness, &baseline);
-    const int pad = std::max(2, lw);
     const int bh = ts.height + baseline + 2 * pad, bw = ts.width + 2 * pad;
-    int x = std::clamp(p1.x - lw / 2, 0, std::max(0, out.cols - bw));
-    int y = p1.y - lw / 2 - bh;             // above the box
-    if (y < 0) y = std::max(0, p1.y + lw);  // no room above: inside the box's top edge
-    y = std::min(y, std::max(0, out.rows - bh));
-    const cv::Rect bg(x, y, bw, bh);
-    cv::rectangle(out, bg, colour, cv::FILLED);
-    cv::rectangle(out, bg, dark, 1);
+    const int x = std::clamp(p1.x - lw / 2, 0, std::max(0, out.cols - bw));
+    auto at = [&](int y) { return cv::Rect(x, std::clamp(y, 0, std::max(0, out.rows - bh)), bw, bh); };
+    std::vector<cv::Rect> candidates;
+    if (p1.y - lw / 2 - bh >= 0) candidates.push_back(at(p1.y - lw / 2 - bh));  // above, when there is room
+    candidates.push_back(at(p1.y + lw));                                         // inside the top edge
+    if (p2.y + lw / 2 + 1 + bh <= out.rows) candidates.push_back(at(p2.y + lw / 2 + 1));  // below
+    cv::Rect chosen = candidates.front();
+    for (const cv::Rect& c : candidates) {
+      const bool free = std::none_of(placed.begin(), placed.end(), [&](const Label& l) { return (l.rect & c).area() > 0; });
+      if (free) {
+        chosen = c;
+        break;
+      }
+    }
+    placed.push_back({chosen, text, ClassColor(d->class_index), chosen.y + pad + ts.height});
+  }
+  // Drawn lowest score first, so where labels must overlap the best is on top.
+  for (auto it = placed.rbegin(); it != placed.rend(); ++it) {
+    cv::rectangle(out, it->rect, it->colour, cv::FILLED);
+    cv::rectangle(out, it->rect, dark, 1);
     // Black or white text, whichever contrasts more with the fill (ITU-R BT.601 luma).
-    const double luma = 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2];
+    const double luma = 0.114 * it->colour[0] + 0.587 * it->colour[1] + 0.299 * it->colour[2];
     const cv::Scalar ink = luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255);
-    cv::putText(out, text, cv::Point(x + pad, y + pad + ts.height), cv::FONT_HERSHEY_SIMPLEX, scale, ink, text_thickness,
-                cv::LINE_AA);
+    cv::putText(out, it->text, cv::Point(it->rect.x + pad, it->baseline_y), cv::FONT_HERSHEY_SIMPLEX, scale, ink,
+                text_thickness, cv::LINE_AA);
   }
   return out;
 }
