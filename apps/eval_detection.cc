@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,14 @@ std::string Num(double v) {
   std::ostringstream out;
   out << v;
   return out.str();
+}
+
+// A COCO figure in percent with one decimal; -1 (no ground truth) as "-".
+std::string Pct(double v) {
+  if (v < 0) return "-";
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%.1f", 100 * v);
+  return buf;
 }
 
 // Precision-recall curves at IoU 0.5 and 0.75 (the mean over categories of
@@ -313,11 +322,10 @@ int RunDetectionEval(int argc, char** argv) {
                 << ", " << r.ground_truth << " boxes, " << r.crowd_regions << " crowd regions)\n"
                 << "protocol  score >= " << Num(threshold) << ", NMS IoU " << Num(used_iou) << ", " << max_det
                 << " detections per image, " << (used_multi ? "every class above the threshold per box" : "one class per box") << "\n"
-                << std::fixed << std::setprecision(1) << "AP        " << 100 * m.ap << "   AP50 " << 100 * m.ap50 << "   AP75 "
-                << 100 * m.ap75 << "\n"
-                << "APs/m/l   " << 100 * m.ap_small << " / " << 100 * m.ap_medium << " / " << 100 * m.ap_large << "   AR100 "
-                << 100 * m.ar100 << "\n"
-                << "speed     " << ips << " images/s (decode + preprocess + inference + NMS, " << detector->model().num_threads()
+                << "AP        " << Pct(m.ap) << "   AP50 " << Pct(m.ap50) << "   AP75 " << Pct(m.ap75) << "\n"
+                << "APs/m/l   " << Pct(m.ap_small) << " / " << Pct(m.ap_medium) << " / " << Pct(m.ap_large) << "   AR100 "
+                << Pct(m.ar100) << "   (percent; -: no ground truth in that size range)\n"
+                << std::fixed << std::setprecision(1) << "speed     " << ips << " images/s (decode + preprocess + inference + NMS, " << detector->model().num_threads()
                 << " threads, batch " << batch << "; loading took " << std::setprecision(2) << loading << " s)\n\n"
                 << vision::DetectionEvaluator::Format(r);
       if (!png.empty()) std::cout << "\nprecision-recall PNG: " << png << "\n";

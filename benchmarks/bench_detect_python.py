@@ -98,12 +98,12 @@ class Pipeline:
         if self.resize == "stretch":
             img = cv2.resize(bgr, (self.W, self.H), interpolation=cv2.INTER_LINEAR)
             sx, sy, ox, oy = self.W / w, self.H / h, 0.0, 0.0
-        elif self.sampling == "warp":  # NanoDet's keep-ratio affine transform
+        elif self.sampling == "warp":  # NanoDet's keep-ratio transform, the cv2.warpPerspective call sense makes
             r = min(self.W / w, self.H / h)
             ox, oy = self.W / 2 - r * w / 2, self.H / 2 - r * h / 2
-            M = np.array([[r, 0, ox], [0, r, oy]])
-            img = cv2.warpAffine(bgr, M, (self.W, self.H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                 borderValue=self.pad)
+            M = np.array([[r, 0, ox], [0, r, oy], [0, 0, 1]])
+            img = cv2.warpPerspective(bgr, M, (self.W, self.H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                      borderValue=self.pad)
             sx = sy = r
         else:  # letterbox by resize, as sense's cv::resize + copyMakeBorder
             r = min(self.W / w, self.H / h)
