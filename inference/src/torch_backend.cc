@@ -8,9 +8,13 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <dlfcn.h>
+#include <glob.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -193,6 +197,40 @@ c10::IValue AsImageList(const at::Tensor& batch) {
   c10::List<at::Tensor> list;
   for (int64_t i = 0; i < batch.size(0); ++i) list.push_back(batch[i]);
   return list;
+}
+
+// torchvision's operator library (the torchvision::nms, roi_align ...
+// that scripted torchvision detectors call), loaded into the process once:
+// $SENSE_TORCHVISION_OPS, else the _C library of a system torchvision for
+// Python 3 (Debian: python3-torchvision; it depends on LibTorch only, not on
+// Python). Returns the path loaded, or "error: <why>".
+std::string LoadTorchvisionOps() {
+  static std::mutex mu;
+  static std::string loaded;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!loaded.empty()) return loaded;
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("SENSE_TORCHVISION_OPS"); env && *env) {
+    candidates.push_back(env);
+  } else {
+    for (const char* pattern : {"/usr/lib/python3/dist-packages/torchvision/_C*.so",
+                                "/usr/local/lib/python3*/dist-packages/torchvision/_C*.so",
+                                "/usr/lib/python3*/site-packages/torchvision/_C*.so"}) {
+      glob_t g;
+      if (glob(pattern, 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i) candidates.emplace_back(g.gl_pathv[i]);
+      globfree(&g);
+    }
+  }
+  std::string why = candidates.empty() ? "no torchvision found (install python3-torchvision, or set "
+                                         "SENSE_TORCHVISION_OPS to torchvision's _C library)"
+                                       : "";
+  for (const auto& c : candidates) {
+    if (dlopen(c.c_str(), RTLD_NOW | RTLD_GLOBAL)) return loaded = c;
+    const char* err = dlerror();
+    why += (why.empty() ? "" : "; ") + c + ": " + (err ? err : "dlopen failed");
+  }
+  return "error: " + why;
 }
 
 std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& path) {
@@ -469,6 +507,13 @@ bool TorchScriptModel::HasRecurrence() const {
 }
 
 void TorchScriptModel::TryOptimize(const SampleInputs& sample) {
+  if (image_list_) {
+    // torchvision's detectors: data-dependent control flow around their own
+    // ops; their frozen graph resizes preallocated outputs on every call, and
+    // LibTorch prints a warning each time.
+    optimization_ = "none: forward takes a list of images (a torchvision detector); run as scripted";
+    return;
+  }
   ThreadScope threads(num_threads_);
   try {
     torch::jit::Module frozen = torch::jit::freeze(module_);
@@ -576,7 +621,19 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     const torch::Device dev = plan.device.type == Device::Type::kCPU
                                   ? torch::Device(torch::kCPU)
                                   : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, plan.device.index)));
-    module = torch::jit::load(path, dev);
+    try {
+      module = torch::jit::load(path, dev);
+    } catch (const std::exception& e) {
+      // Scripted torchvision detectors call torchvision's own ops (nms,
+      // roi_align): load their library once and try again.
+      if (std::string(e.what()).find("torchvision::") == std::string::npos) throw;
+      const std::string ops = LoadTorchvisionOps();
+      if (ops.rfind("error: ", 0) == 0)
+        throw Error(ErrorCode::kModelFormat, path + ": the model calls torchvision's operators (" +
+                                                 std::string(std::strstr(e.what(), "torchvision::") ? "torchvision::..." : "") +
+                                                 ") and their library could not be loaded: " + ops.substr(7));
+      module = torch::jit::load(path, dev);
+    }
     module.eval();
     // weights stored in half precision to keep the file small: compute in float32
     if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);
