@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/app.h"
+#include "eval_detection.h"
 #include "sense/inference/evaluation.h"
 #include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
@@ -163,6 +164,8 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 
 int main(int argc, char** argv) {
   const std::string app = "sense-eval";
+  // Detection models and detection ground truth: COCO metrics (eval_detection.cc).
+  if (sense::app::WantsDetectionEval(argc, argv)) return sense::app::RunDetectionEval(argc, argv);
   return sense::app::Guarded(app, [&]() -> int {
     namespace po = sense::app::po;
     std::string model_path, data, labels_path, device, png;
@@ -187,7 +190,9 @@ int main(int argc, char** argv) {
                                       "sense-eval [options] DATA\n\n"
                                       "Evaluates a classification bundle on a labelled set: images (a folder per class, or IDX\n"
                                       "files) for image models, a TSV file (text<TAB>label) for text models.\n"
-                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                                      "Object detection (COCO metrics): sense-eval [--model M] COCO_FOLDER|instances.json|BOXES.txt;\n"
+                                      "see 'sense-eval --detection --help'.",
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;

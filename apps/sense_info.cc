@@ -69,12 +69,15 @@ void PrintHuman(const sense::Model& model) {
   if (m.image) {
     const auto& p = *m.image;
     const char* color[] = {"RGB", "BGR", "gray"};
-    const char* resize[] = {"stretch", "center crop", "letterbox"};
+    const char* resize[] = {"stretch", "center crop", "letterbox", "pad to square"};
     const char* interp[] = {"nearest", "bilinear", "bicubic", "area"};
     std::ostringstream o;
     o << p.width << "x" << p.height << " " << color[static_cast<int>(p.color)] << " "
       << (p.layout == sense::Layout::kNCHW ? "NCHW" : "NHWC") << "; resize: " << resize[static_cast<int>(p.resize)];
     if (p.resize == sense::ResizeMode::kCenterCrop) o << " (shorter side " << p.resize_shorter << ")";
+    if (p.resize == sense::ResizeMode::kLetterbox && p.sampling == sense::Sampling::kWarp) o << " (one warp, NanoDet's)";
+    if (p.resize == sense::ResizeMode::kLetterbox || p.resize == sense::ResizeMode::kPadToSquare)
+      o << " (pad " << Floats(p.pad_value) << ")";
     o << ", " << interp[static_cast<int>(p.interpolation)] << (p.antialias ? " antialiased" : "");
     Row("image", o.str());
     Row("normalise", "x * " + std::to_string(p.scale) + ", mean " + Floats(p.mean) + ", std " + Floats(p.std));
@@ -93,6 +96,34 @@ void PrintHuman(const sense::Model& model) {
   else out << " -> " << act[static_cast<int>(m.output.activation)];
   if (m.output.temperature != 1.0f) out << " (temperature " << m.output.temperature << ")";
   Row("output", out.str());
+  if (m.detection) {  // detection (issue 13)
+    const auto& d = *m.detection;
+    const char* fmt[] = {"xyxy", "cxcywh", "xywh"};
+    std::ostringstream o;
+    o << d.layout << ", boxes " << fmt[static_cast<int>(d.box_format)] << (d.normalized ? " normalized" : " in pixels");
+    if (d.gfl) {
+      o << "; strides";
+      for (int s : d.gfl->strides) o << " " << s;
+      o << ", reg_max " << d.gfl->reg_max << ", centre offset " << d.gfl->centre_offset;
+    }
+    if (d.num_keypoints) o << "; " << d.num_keypoints << " keypoints";
+    Row("detection", o.str());
+    std::ostringstream r;
+    if (!d.boxes_output.empty()) r << "boxes " << d.boxes_output << ", ";
+    if (!d.scores_output.empty()) r << "scores " << d.scores_output << ", ";
+    if (!d.labels_output.empty()) r << "labels " << d.labels_output << (d.label_offset ? " (offset " + std::to_string(d.label_offset) + ")" : "") << ", ";
+    if (!d.count_output.empty()) r << "count " << d.count_output << ", ";
+    if (!d.keypoints_output.empty()) r << "keypoints " << d.keypoints_output << ", ";
+    for (const auto& p : d.predictions_outputs) r << "predictions " << p << ", ";
+    if (d.gfl) r << "scores " << d.gfl->scores_output << ", distributions " << d.gfl->distributions_output << ", ";
+    std::string roles = r.str();
+    if (!roles.empty()) Row("reads", roles.substr(0, roles.size() - 2));
+    std::ostringstream df;
+    df << "score >= " << d.score_threshold << ", " << (d.nms_applied ? "NMS in the model" : (d.class_agnostic_nms ? "class-agnostic NMS " : "NMS ")) ;
+    if (!d.nms_applied) df << "IoU " << d.iou_threshold;
+    df << ", at most " << d.max_detections << (d.multi_label ? ", every class above the threshold per box" : "");
+    Row("defaults", df.str());
+  }
   if (m.explain) Row("explain", m.explain->method + (m.explain->features_method.empty() ? "" : " (" + m.explain->features_method + " -> " + m.explain->head_method + ")"));
   for (const auto& a : model.AssetNames()) Row("asset", a + " (" + Bytes(static_cast<double>(model.Asset(a).size())) + ")");
   const auto& pv = m.provenance;

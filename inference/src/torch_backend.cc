@@ -8,9 +8,13 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 
+#include <dlfcn.h>
+#include <glob.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -114,6 +118,121 @@ void Flatten(const c10::IValue& v, const std::string& prefix, std::vector<std::p
   }
 }
 
+// torchvision's detectors return one dict of tensors per image: a
+// List[Dict[str, Tensor]] (scripted, as (losses, detections) with an empty
+// losses dict in eval mode). Such an output becomes, per key, one tensor
+// [images, K, ...] (K = the most rows any image has; shorter images padded
+// with zeros) plus "num_detections" [images] (int64: each image's rows), so
+// "boxes", "labels", "scores" (and "keypoints", "masks" ...) are batch-first
+// tensors like any other output (layout "torchvision", docs/model-format.md).
+// Returns false, leaving *out alone, for any other output.
+bool FlattenDetectionList(const c10::IValue& v, std::vector<std::pair<std::string, at::Tensor>>* out) {
+  const c10::IValue* list = &v;
+  if (v.isTuple()) {
+    const auto& e = v.toTupleRef().elements();
+    if (e.size() != 2 || !e[0].isGenericDict() || !e[1].isList()) return false;
+    list = &e[1];
+  }
+  if (!list->isList()) return false;
+  const c10::List<c10::IValue> images = list->toList();
+  if (images.size() == 0) return false;
+  std::vector<c10::Dict<c10::IValue, c10::IValue>> dicts;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const c10::IValue item = images.get(i);
+    if (!item.isGenericDict()) return false;
+    dicts.push_back(item.toGenericDict());
+    for (const auto& kv : dicts.back())
+      if (!kv.key().isString() || !kv.value().isTensor() || kv.value().toTensor().dim() < 1) return false;
+  }
+  const int64_t n = static_cast<int64_t>(dicts.size());
+  std::vector<std::string> keys;
+  for (const auto& kv : dicts[0]) keys.push_back(kv.key().toStringRef());
+  at::Tensor counts = torch::zeros({n}, torch::kLong);
+  for (const std::string& key : keys) {
+    int64_t most = 0;
+    std::vector<at::Tensor> parts;
+    for (int64_t i = 0; i < n; ++i) {
+      auto it = dicts[static_cast<size_t>(i)].find(key);
+      if (it == dicts[static_cast<size_t>(i)].end())
+        throw Error(ErrorCode::kUnsupported, "detection output: image " + std::to_string(i) + " has no '" + key + "'");
+      parts.push_back(it->value().toTensor().detach().to(at::kCPU));
+      most = std::max(most, parts.back().size(0));
+      counts[i] = parts.back().size(0);
+    }
+    std::vector<int64_t> shape = parts[0].sizes().vec();
+    shape.insert(shape.begin(), n);
+    shape[1] = most;
+    at::Tensor stacked = torch::zeros(shape, parts[0].options());
+    for (int64_t i = 0; i < n; ++i) {
+      const at::Tensor& p = parts[static_cast<size_t>(i)];
+      if (p.dim() != parts[0].dim() || !p.sizes().slice(1).equals(parts[0].sizes().slice(1)))
+        throw Error(ErrorCode::kUnsupported, "detection output '" + key + "': image " + std::to_string(i) + " has shape " +
+                                                 c10::str(p.sizes()) + ", image 0 " + c10::str(parts[0].sizes()));
+      if (p.size(0) > 0) stacked[i].narrow(0, 0, p.size(0)).copy_(p);
+    }
+    out->emplace_back(key, stacked);
+  }
+  out->emplace_back("num_detections", counts);
+  return true;
+}
+
+// Every model output as (name, tensor): torchvision's per-image detection
+// dicts as above, anything else by Flatten.
+bool FlattenOutputs(const c10::IValue& v, std::vector<std::pair<std::string, at::Tensor>>* out) {
+  if (FlattenDetectionList(v, out)) return true;
+  Flatten(v, "", out);
+  return false;
+}
+
+// torchvision's detectors take List[Tensor] (one [C, H, W] image each)
+// instead of a batch: such a forward() gets the batch's rows as a list.
+bool TakesImageList(const torch::jit::Module& module) {
+  auto m = module.find_method("forward");
+  if (!m) return false;
+  const auto& args = m->function().getSchema().arguments();
+  return args.size() >= 2 && args[1].type()->kind() == c10::TypeKind::ListType;
+}
+
+c10::IValue AsImageList(const at::Tensor& batch) {
+  c10::List<at::Tensor> list;
+  for (int64_t i = 0; i < batch.size(0); ++i) list.push_back(batch[i]);
+  return list;
+}
+
+// torchvision's operator library (the torchvision::nms, roi_align ...
+// that scripted torchvision detectors call), loaded into the process once:
+// $SENSE_TORCHVISION_OPS, else the _C library of a system torchvision for
+// Python 3 (Debian: python3-torchvision; it depends on LibTorch only, not on
+// Python). Returns the path loaded, or "error: <why>".
+std::string LoadTorchvisionOps() {
+  static std::mutex mu;
+  static std::string loaded;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!loaded.empty()) return loaded;
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("SENSE_TORCHVISION_OPS"); env && *env) {
+    candidates.push_back(env);
+  } else {
+    for (const char* pattern : {"/usr/lib/python3/dist-packages/torchvision/_C*.so",
+                                "/usr/local/lib/python3*/dist-packages/torchvision/_C*.so",
+                                "/usr/lib/python3*/site-packages/torchvision/_C*.so"}) {
+      glob_t g;
+      if (glob(pattern, 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i) candidates.emplace_back(g.gl_pathv[i]);
+      globfree(&g);
+    }
+  }
+  std::string why = candidates.empty() ? "no torchvision found (install python3-torchvision, or set "
+                                         "SENSE_TORCHVISION_OPS to torchvision's _C library)"
+                                       : "";
+  for (const auto& c : candidates) {
+    if (dlopen(c.c_str(), RTLD_NOW | RTLD_GLOBAL)) return loaded = c;
+    const char* err = dlerror();
+    why += (why.empty() ? "" : "; ") + c + ": " + (err ? err : "dlopen failed");
+  }
+  return "error: " + why;
+}
+
 std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& path) {
   std::map<std::string, std::string> extra;
   try {
@@ -161,6 +280,7 @@ class TorchScriptModel final : public Model {
     file_size_ = plan.file_size;
     torch_device_ = device_.type == Device::Type::kCPU ? torch::Device(torch::kCPU)
                                                        : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, device_.index)));
+    image_list_ = TakesImageList(module_);
   }
 
   std::string backend() const override { return "torchscript"; }
@@ -170,7 +290,7 @@ class TorchScriptModel final : public Model {
       std::vector<c10::IValue> args;
       if (metadata_.inputs.size() == 1 && inputs.size() == 1) {
         CheckInput(metadata_.inputs[0], inputs[0].second);
-        args.push_back(ToDevice(inputs[0].second));
+        args.push_back(image_list_ ? AsImageList(ToDevice(inputs[0].second)) : c10::IValue(ToDevice(inputs[0].second)));
       } else {
         for (const auto& spec : metadata_.inputs) {
           const Tensor& t = inputs.at(spec.name);
@@ -296,9 +416,9 @@ class TorchScriptModel final : public Model {
       FastLstmScope lstm(fast_lstm_);
       c10::IValue out = method != "forward" ? module_.get_method(method)(std::move(args))
                         : fast_ ? fast_->forward(std::move(args)) : module_.forward(std::move(args));
-      Flatten(out, "", &flat);
+      const bool per_image_dicts = FlattenOutputs(out, &flat);
       NamedTensors result;
-      const bool positional = !out.isGenericDict();
+      const bool positional = !out.isGenericDict() && !per_image_dicts;
       for (size_t i = 0; i < flat.size(); ++i) {
         std::string name = flat[i].first.empty() ? "output" : flat[i].first;
         if (use_metadata_names && positional && flat.size() == metadata_.outputs.size()) name = metadata_.outputs[i].name;
@@ -322,6 +442,8 @@ class TorchScriptModel final : public Model {
   // it costs about 60 ms over the first two calls, which dominates a one-shot
   // `sense-sentiment "text"`, and bought no steady-state speed.
   bool executor_optimize_ = true;
+  // forward() takes List[Tensor] (torchvision's detectors): Run passes the batch's rows as a list.
+  bool image_list_ = false;
   torch::Device torch_device_{torch::kCPU};
   mutable ThreadBudget budget_;  // num_threads_, shared by the calls in flight (model.h)
 
@@ -385,6 +507,13 @@ bool TorchScriptModel::HasRecurrence() const {
 }
 
 void TorchScriptModel::TryOptimize(const SampleInputs& sample) {
+  if (image_list_) {
+    // torchvision's detectors: data-dependent control flow around their own
+    // ops; their frozen graph resizes preallocated outputs on every call, and
+    // LibTorch prints a warning each time.
+    optimization_ = "none: forward takes a list of images (a torchvision detector); run as scripted";
+    return;
+  }
   ThreadScope threads(num_threads_);
   try {
     torch::jit::Module frozen = torch::jit::freeze(module_);
@@ -402,10 +531,11 @@ void TorchScriptModel::TryOptimize(const SampleInputs& sample) {
       } else {
         for (const auto& spec : metadata_.inputs) args.emplace_back(RandomLike(spec, b, gen));
       }
+      if (image_list_ && args.size() == 1) args[0] = AsImageList(args[0].toTensor());
       c10::InferenceMode guard;
       FlatOutputs ref, got;
-      Flatten(module_.forward(args), "", &ref);
-      Flatten(opt.forward(args), "", &got);
+      FlattenOutputs(module_.forward(args), &ref);
+      FlattenOutputs(opt.forward(args), &got);
       const std::string differs = CompareOutputs(ref, got, &worst);
       if (!differs.empty()) { optimization_ = "none: the optimised graph " + differs; return; }
     }
@@ -491,7 +621,19 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
     const torch::Device dev = plan.device.type == Device::Type::kCPU
                                   ? torch::Device(torch::kCPU)
                                   : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, plan.device.index)));
-    module = torch::jit::load(path, dev);
+    try {
+      module = torch::jit::load(path, dev);
+    } catch (const std::exception& e) {
+      // Scripted torchvision detectors call torchvision's own ops (nms,
+      // roi_align): load their library once and try again.
+      if (std::string(e.what()).find("torchvision::") == std::string::npos) throw;
+      const std::string ops = LoadTorchvisionOps();
+      if (ops.rfind("error: ", 0) == 0)
+        throw Error(ErrorCode::kModelFormat, path + ": the model calls torchvision's operators (" +
+                                                 std::string(std::strstr(e.what(), "torchvision::") ? "torchvision::..." : "") +
+                                                 ") and their library could not be loaded: " + ops.substr(7));
+      module = torch::jit::load(path, dev);
+    }
     module.eval();
     // weights stored in half precision to keep the file small: compute in float32
     if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);

@@ -243,6 +243,128 @@ write_error_every_app)
   printf 'sentence\tlabel\ngood film\t1\n' > "$T/set.tsv"
   run eval "$APPS/sense-eval" -m "$MODELS/tiny_text.pt" "$T/set.tsv"
   run tokenize "$APPS/sense-tokenize" --bundle "$MODELS/tiny_text.pt" "good" ;;
+# ---- sense-detect and sense-eval's detection mode (issue 13) ----
+detect_*|eval_detection_*)
+  D=$SRC/models/coco-detector.pt
+  [ -f "$D" ] || skip "needs models/coco-detector.pt (scripts/setup.sh makes it)"
+  case $scenario in
+  detect_usage_errors)
+    check() { want=$1; shift; "$APPS/sense-detect" "$@" < /dev/null > /dev/null 2> "$T/err"; rc=$?
+              [ $rc -eq 2 ] || fail "$* should exit 2, got $rc: $(cat "$T/err")"
+              grep -qF -- "$want" "$T/err" || fail "$*: message lacks '$want': $(cat "$T/err")"; }
+    check "--threshold must be in [0, 1], found 1.5" --threshold 1.5 "$I/home.jpg"
+    check "--iou must be in [0, 1], found -1" --iou -1 "$I/home.jpg"
+    check "--max-detections must be >= 1, found 0" --max-detections 0 "$I/home.jpg"
+    check "--every must be >= 1, found 0" --every 0 "$I/home.jpg"
+    check "--batch-size must be >= 1, found 0" --batch-size 0 "$I/home.jpg"
+    check '--classes: "unicorn" is not one of the model'"'"'s labels (person, bicycle, car' --classes dog,unicorn "$I/home.jpg"
+    check "--threads must be 0" --threads -1 "$I/home.jpg"
+    check "--device" --device tpu "$I/home.jpg"
+    "$APPS/sense-detect" --help | grep -q "Usage: sense-detect" || fail "help"
+    "$APPS/sense-detect" --version | grep -q "^sense-detect [0-9]" || fail "version" ;;
+  detect_json_keeps_order_and_reports_errors)
+    # A corrupt image in the middle gets its own line; the others keep order and results.
+    "$APPS/sense-detect" --json -b 2 "$I/messi5.jpg" "$I/truncated.jpg" "$I/home.jpg" "$I/missing.jpg" "$I/butterfly.jpg" > "$T/out" 2> "$T/err"
+    [ $? -eq 1 ] || fail "expected exit 1 when inputs fail"
+    jsonl "$T/out" "len(rows)==5 and [r['input'].split('/')[-1] for r in rows]==['messi5.jpg','truncated.jpg','home.jpg','missing.jpg','butterfly.jpg'] and 'error' in rows[1] and rows[3]['error']['code']=='file' and all('detections' in rows[i] for i in (0,2,4))"
+    # Shape: box [x1, y1, x2, y2] inside the image, a label, a score above the model's threshold, best first.
+    jsonl "$T/out" "all(len(d['box'])==4 and 0<=d['box'][0]<=d['box'][2]<=rows[0]['width'] and 0<=d['box'][1]<=d['box'][3]<=rows[0]['height'] and isinstance(d['label'],str) and 0<d['score']<=1 for d in rows[0]['detections']) and any(d['label']=='person' for d in rows[0]['detections']) and [d['score'] for d in rows[0]['detections']]==sorted([d['score'] for d in rows[0]['detections']], reverse=True)"
+    # Readable output: one line per input, the error in its place (and on stderr).
+    "$APPS/sense-detect" "$I/messi5.jpg" "$I/truncated.jpg" "$I/home.jpg" > "$T/h" 2> "$T/err"
+    grep -q "truncated JPEG" "$T/err" || fail "stderr: $(cat "$T/err")"
+    [ "$(wc -l < "$T/h")" -eq 3 ] || fail "3 inputs, $(wc -l < "$T/h") lines: $(cat "$T/h")"
+    sed -n 1p "$T/h" | grep -q "messi5.jpg: [0-9]* objects*: person 0\.[0-9][0-9] \[" || fail "line 1: $(sed -n 1p "$T/h")"
+    sed -n 2p "$T/h" | grep -q "truncated.jpg: error input: " || fail "line 2: $(sed -n 2p "$T/h")"
+    # stdin list and --classes as an allow list.
+    printf '%s\n' "$I/messi5.jpg" "$I/home.jpg" | "$APPS/sense-detect" --json --classes person --threshold 0.2 > "$T/s" || fail "stdin exit $?"
+    jsonl "$T/s" "len(rows)==2 and len(rows[0]['detections'])>0 and all(d['label']=='person' for r in rows for d in r['detections'])" ;;
+  detect_draw_and_crops)
+    "$APPS/sense-detect" --json --draw "$T/draw" --crops "$T/crops" "$I/messi5.jpg" "$I/butterfly_rgba.png" > "$T/out" || fail "exit $?"
+    [ -f "$T/draw/messi5.jpg" ] && [ -f "$T/draw/butterfly_rgba.png" ] || fail "annotated copies: $(ls "$T/draw")"
+    jsonl "$T/out" "rows[0]['draw'].endswith('messi5.jpg') and len(rows[0]['crops'])==len(rows[0]['detections'])>0 and rows[0]['crops'][0].endswith('messi5.0.'+''.join(c if c.isalnum() else '_' for c in rows[0]['detections'][0]['label'])+'.jpg')"
+    "$PY" - "$T/out" "$I/messi5.jpg" <<'CHECK' || fail "drawn picture or crops do not match"
+import json, sys
+from PIL import Image
+r = json.loads(open(sys.argv[1]).readline())
+src, drawn = Image.open(sys.argv[2]).convert("RGB"), Image.open(r["draw"]).convert("RGB")
+assert drawn.size == src.size, (drawn.size, src.size)
+# The annotated copy differs from the photo along the best box's edge, not far away from every box.
+x1, y1, x2, y2 = [int(round(v)) for v in r["detections"][0]["box"]]
+edge = [(x1 + 1, (y1 + y2) // 2), ((x1 + x2) // 2, y2 - 2)]
+assert any(sum(abs(a - b) for a, b in zip(src.getpixel(p), drawn.getpixel(p))) > 60 for p in edge), "no box drawn"
+for d, path in zip(r["detections"], r["crops"]):
+    x1, y1, x2, y2 = d["box"]
+    w, h = Image.open(path).size
+    assert abs(w - (x2 - x1)) <= 2 and abs(h - (y2 - y1)) <= 2, (path, w, h, d["box"])
+CHECK
+    ;;
+  detect_video)
+    # A generated 12-frame video at 25 fps: every 4th frame, in order, with timestamps.
+    "$PY" - "$T/clip.avi" "$I/messi5.jpg" "$I/home.jpg" <<'VID' || skip "cv2 cannot write MJPG video here"
+import sys, cv2
+w = cv2.VideoWriter(sys.argv[1], cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (320, 240))
+assert w.isOpened()
+for i in range(12):
+    w.write(cv2.resize(cv2.imread(sys.argv[2 + (i // 6)]), (320, 240)))
+w.release()
+VID
+    "$APPS/sense-detect" --json --every 4 "$I/home.jpg" "$T/clip.avi" "$I/messi5.jpg" > "$T/out" || fail "exit $?"
+    jsonl "$T/out" "len(rows)==5 and 'frame' not in rows[0] and [r.get('frame') for r in rows[1:4]]==[0,4,8] and [round(r['time'],3) for r in rows[1:4]]==[0.0,0.16,0.32] and all(r['input'].endswith('clip.avi') and r['width']==320 for r in rows[1:4]) and any(d['label']=='person' for d in rows[1]['detections']) and rows[4]['input'].endswith('messi5.jpg')"
+    "$APPS/sense-detect" --every 4 --draw "$T/d" "$T/clip.avi" > "$T/h" || fail "exit $?"
+    grep -q "clip.avi frame 4 (0.160 s): " "$T/h" || fail "readable: $(cat "$T/h")"
+    [ -f "$T/d/clip.f000008.jpg" ] || fail "frame pictures: $(ls "$T/d")"
+    printf 'not a video' > "$T/bad.mp4"
+    "$APPS/sense-detect" --json "$T/bad.mp4" "$I/home.jpg" > "$T/out" 2> /dev/null
+    [ $? -eq 1 ] || fail "a bad video: expected exit 1"
+    jsonl "$T/out" "len(rows)==2 and rows[0]['error']['code']=='input' and 'detections' in rows[1]" ;;
+  detect_dog_bicycle_car)
+    [ -f "$SHARED/images/dog.jpg" ] || skip "needs ../shared/data/images/dog.jpg"
+    "$APPS/sense-detect" --json --draw "$T/out" "$SHARED/images/dog.jpg" > "$T/j" || fail "exit $?"
+    jsonl "$T/j" "{'dog','bicycle','car'} <= {d['label'] for d in rows[0]['detections']}"
+    [ -s "$T/out/dog.jpg" ] || fail "no picture" ;;
+  eval_detection_own_boxes)
+    # A detector scored on its own detections (written as the text format)
+    # finds every box exactly: AP 1. Checks the box list reader, the label
+    # mapping and that boxes are in the image's pixels. A truncated image
+    # in the list is counted as failed and left out (exit 1).
+    "$APPS/sense-detect" --json "$I/messi5.jpg" "$I/home.jpg" > "$T/own" || fail "detect exit $?"
+    "$PY" - "$T/own" "$T/boxes.txt" <<'MK' || fail "writing the box list"
+import json, sys
+with open(sys.argv[2], "w") as out:
+    out.write("# file x y w h label\n")
+    for r in map(json.loads, open(sys.argv[1])):
+        for d in r["detections"]:
+            x1, y1, x2, y2 = d["box"]
+            out.write(f"{r['input']} {x1!r} {y1!r} {x2 - x1!r} {y2 - y1!r} {d['label']}\n")
+MK
+    "$APPS/sense-eval" --model "$D" --json "$T/boxes.txt" > "$T/out" || fail "eval exit $?: $(cat "$T/out")"
+    jsonl "$T/out" "rows[0]['images']==2 and rows[0]['failed']==0 and abs(rows[0]['AP']-1)<1e-9 and abs(rows[0]['AP50']-1)<1e-9 and rows[0]['threshold']<0.02 and 'person' in rows[0]['per_class']"
+    echo "$I/truncated.jpg 1 1 5 5 person" >> "$T/boxes.txt"
+    "$APPS/sense-eval" --json "$T/boxes.txt" > "$T/out" 2> "$T/err"
+    [ $? -eq 1 ] || fail "expected exit 1 with a failed image"
+    jsonl "$T/out" "rows[0]['images']==2 and rows[0]['failed']==1"
+    grep -q truncated "$T/err" || fail "stderr: $(cat "$T/err")"
+    "$APPS/sense-eval" --threshold 2 "$T/boxes.txt" 2> "$T/err"; [ $? -eq 2 ] || fail "--threshold 2 should exit 2"
+    "$APPS/sense-eval" --detection --help | grep -q "pr-png" || fail "detection help" ;;
+  eval_detection_coco_val_mini)
+    # The issue's measurement: COCO's rules on coco-val-mini, the default detector.
+    [ -f "$SHARED/coco-val-mini/instances.json" ] || skip "needs ../shared/data/coco-val-mini"
+    "$APPS/sense-eval" --json --pr-png "$T/pr.png" --save-detections "$T/dets.json" "$SHARED/coco-val-mini" > "$T/out" || fail "exit $?"
+    jsonl "$T/out" "rows[0]['images']==82 and rows[0]['failed']==0 and rows[0]['AP']>=0.265 and rows[0]['AP50']>=0.415"
+    [ -s "$T/pr.png" ] || fail "no PR curve PNG"
+    # The same detections scored by scripts/coco_eval.py (the pycocotools port) give the same figures.
+    "$PY" - "$T/out" "$T/dets.json" "$SHARED/coco-val-mini/instances.json" "$SRC/scripts" <<'CMP' || fail "C++ and coco_eval.py disagree"
+import json, sys
+sys.path.insert(0, sys.argv[4])
+from coco_eval import evaluate
+ours = json.loads(open(sys.argv[1]).readline())
+ref = evaluate(json.load(open(sys.argv[3])), json.load(open(sys.argv[2])))
+for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100"):
+    assert abs(ours[k] - ref[k]) < 1e-6, (k, ours[k], ref[k])
+CMP
+    ;;
+  *) fail "unknown scenario" ;;
+  esac ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"
