@@ -365,6 +365,48 @@ CMP
     ;;
   *) fail "unknown scenario" ;;
   esac ;;
+# ---- users' own detectors: sidecars, cascades, faces (issue 13, helper D3) ----
+thirdparty_*)
+  M=${SHARED%/data}/models
+  case $scenario in
+  thirdparty_faces_json)
+    # The issue's done-when: the recommended face model finds the two faces.
+    [ -f "$SHARED/images/two_people.jpg" ] || skip "needs ../shared/data/images/two_people.jpg"
+    "$APPS/sense-detect" --threads 1 --model "$SRC/models/faces.json" "$SHARED/images/two_people.jpg" > "$T/h" || fail "exit $?"
+    grep -q "two_people.jpg: 2 objects: face" "$T/h" || fail "expected two faces: $(cat "$T/h")"
+    "$APPS/sense-detect" --threads 1 --json --model "$SRC/models/faces.json" "$SHARED/images/two_people.jpg" "$SHARED/images/fruits.jpg" > "$T/j" || fail "exit $?"
+    jsonl "$T/j" "len(rows[0]['detections'])==2 and sorted(d['box'][0] for d in rows[0]['detections'])[0]<400<sorted(d['box'][0] for d in rows[0]['detections'])[1] and rows[1]['detections']==[]" ;;
+  thirdparty_sidecars)
+    # Each shared third-party model runs through sense-detect with only its sidecar.
+    [ -d "$M/yunet" ] || skip "needs ../shared/models"
+    for m in yolo-fastest-1.1-xl fastestdet; do
+      "$APPS/sense-detect" --threads 1 --json --model "$SRC/models/third-party/$m.json" "$SHARED/images/dog.jpg" > "$T/$m" || fail "$m exit $?"
+      jsonl "$T/$m" "{'dog','bicycle'} <= {d['label'] for d in rows[0]['detections']} and ({'car','truck'} & {d['label'] for d in rows[0]['detections']})"
+    done
+    for m in yunet ultraface; do
+      "$APPS/sense-detect" --threads 1 --json --model "$SRC/models/third-party/$m.json" "$SHARED/images/two_people.jpg" > "$T/$m" || fail "$m exit $?"
+      jsonl "$T/$m" "len(rows[0]['detections'])==2 and all(d['label']=='face' for d in rows[0]['detections'])"
+    done
+    "$APPS/sense-info" "$SRC/models/third-party/yolo-fastest-1.1-xl.json" | grep -q "backend      darknet-opencv" || fail "sense-info backend" ;;
+  thirdparty_cascade)
+    [ -f /usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml ] || skip "needs Debian's opencv-data"
+    [ -f "$SHARED/images/two_people.jpg" ] || skip "needs ../shared/data/images/two_people.jpg"
+    "$APPS/sense-detect" --threads 1 --json --model "$SRC/models/cascades/frontal-face-alt2.json" "$SHARED/images/two_people.jpg" > "$T/j" || fail "exit $?"
+    jsonl "$T/j" "len(rows[0]['detections'])==2 and all(0.5<d['score']<1 for d in rows[0]['detections'])"
+    sed 's|haarcascade_frontalface_alt2.xml|no_such.xml|' "$SRC/models/cascades/frontal-face-alt2.json" > "$T/bad.json"
+    "$APPS/sense-detect" --threads 1 --model "$T/bad.json" "$I/messi5.jpg" > /dev/null 2> "$T/err"; rc=$?
+    [ $rc -ne 0 ] || fail "a missing cascade should fail"
+    grep -q "files.model" "$T/err" || fail "stderr: $(cat "$T/err")" ;;
+  thirdparty_coco_ap)
+    # The SOURCE.md references, through sense-eval: Yolo-Fastest AP 19.5 / AP50 40.8, FastestDet 16.4 / 31.0.
+    [ -f "$SHARED/coco-val-mini/instances.json" ] || skip "needs ../shared/data/coco-val-mini"
+    [ -d "$M/fastestdet" ] || skip "needs ../shared/models"
+    "$APPS/sense-eval" --json --threads 1 --iou 0.5 --multi-label --model "$SRC/models/third-party/yolo-fastest-1.1-xl.json" "$SHARED/coco-val-mini" > "$T/y" || fail "exit $?"
+    jsonl "$T/y" "rows[0]['failed']==0 and abs(rows[0]['AP']-0.195)<0.0015 and abs(rows[0]['AP50']-0.408)<0.0015"
+    "$APPS/sense-eval" --json --threads 1 --iou 0.5 --single-label --model "$SRC/models/third-party/fastestdet.json" "$SHARED/coco-val-mini" > "$T/f" || fail "exit $?"
+    jsonl "$T/f" "rows[0]['failed']==0 and abs(rows[0]['AP']-0.164)<0.0015 and abs(rows[0]['AP50']-0.310)<0.0015" ;;
+  *) fail "unknown scenario" ;;
+  esac ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"
