@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cmath>
 #include <random>
 
 namespace sense::vision {
@@ -112,6 +113,26 @@ TEST(Nms, SpreadBoxesThroughTheGrid) {
   }
   const std::vector<int> one(boxes.size(), 0);
   for (float t : {0.0f, 0.1f, 0.5f}) EXPECT_EQ(Nms(boxes, scores, t), RefNms(boxes, scores, one, t, -1)) << t;
+}
+
+TEST(Nms, HugeAndNonFiniteBoxesAreSafe) {
+  // coordinates no grid cell index can hold, infinities and NaNs: no
+  // undefined conversion (UBSan), every finite box kept or suppressed as usual
+  std::vector<Box> boxes;
+  std::vector<float> scores;
+  for (int i = 0; i < 600; ++i) {
+    const float x = static_cast<float>(i % 30) * 20;
+    boxes.push_back({x, 0, x + 10, 10});
+    scores.push_back(1.0f - static_cast<float>(i) / 1000);
+  }
+  boxes[3] = {-1e30f, -1e30f, 1e30f, 1e30f};
+  const std::vector<int> one(boxes.size(), 0);
+  EXPECT_EQ(Nms(boxes, scores, 0.5f), RefNms(boxes, scores, one, 0.5f, -1));
+  boxes[5] = {0, 0, INFINITY, 10};
+  boxes[7] = {NAN, 0, 5, 5};
+  const std::vector<int> keep = Nms(boxes, scores, 0.5f);
+  EXPECT_FALSE(keep.empty());
+  EXPECT_LE(keep.size(), boxes.size());
 }
 
 TEST(Nms, HandWorked) {

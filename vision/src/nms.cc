@@ -91,7 +91,8 @@ struct BoxArrays {
 // once, which changes nothing.
 class KeptGrid {
  public:
-  void Reset(const std::vector<Box>& boxes, const int* order, size_t n) {
+  // False (use the plain scan) when the boxes' extent is not finite.
+  bool Reset(const std::vector<Box>& boxes, const int* order, size_t n) {
     float x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
     std::vector<float> sides;
     const size_t step = std::max<size_t>(1, n / 256);
@@ -101,9 +102,12 @@ class KeptGrid {
       x1 = std::max(x1, b.x2); y1 = std::max(y1, b.y2);
       if (i % step == 0) sides.push_back(std::max(b.width(), b.height()));
     }
+    if (!(std::isfinite(x0) && std::isfinite(y0) && std::isfinite(x1) && std::isfinite(y1))) return false;
     std::nth_element(sides.begin(), sides.begin() + static_cast<std::ptrdiff_t>(sides.size() / 2), sides.end());
     const float extent = std::max({x1 - x0, y1 - y0, 1e-3f});
+    if (!std::isfinite(extent)) return false;
     const float cell = std::max({extent / kMaxSide, sides[sides.size() / 2], 1e-3f});
+    if (!std::isfinite(cell)) return false;  // NaN sides
     x0_ = x0;
     y0_ = y0;
     inv_cell_ = 1.0f / cell;
@@ -111,6 +115,7 @@ class KeptGrid {
     rows_ = std::min(kMaxSide, static_cast<int>((y1 - y0) * inv_cell_) + 1);
     cells_.resize(static_cast<size_t>(cols_ * rows_));
     for (auto& c : cells_) c.Clear();
+    return true;
   }
   void Add(const Box& b, float a) {
     int cx0, cy0, cx1, cy1;
@@ -129,7 +134,8 @@ class KeptGrid {
 
  private:
   static constexpr int kMaxSide = 32;
-  static int Clamp(float v, int hi) { return std::min(hi - 1, std::max(0, static_cast<int>(v))); }
+  // In float first: a huge coordinate must not overflow the int conversion.
+  static int Clamp(float v, int hi) { return static_cast<int>(std::min(static_cast<float>(hi - 1), std::max(0.0f, v))); }
   void Cells(const Box& b, int* cx0, int* cy0, int* cx1, int* cy1) const {
     *cx0 = Clamp((b.x1 - x0_) * inv_cell_, cols_);
     *cy0 = Clamp((b.y1 - y0_) * inv_cell_, rows_);
@@ -148,9 +154,8 @@ constexpr size_t kGridCandidates = 512, kGridKeep = 128;
 // kept indices to `out`, at most max_keep of them.
 void Suppress(const std::vector<Box>& boxes, const int* order, size_t n, float t, size_t max_keep, BoxArrays& kept,
               KeptGrid& grid, std::vector<int>& out) {
-  const bool use_grid = n >= kGridCandidates && max_keep >= kGridKeep;
   kept.Clear();
-  if (use_grid) grid.Reset(boxes, order, n);
+  const bool use_grid = n >= kGridCandidates && max_keep >= kGridKeep && grid.Reset(boxes, order, n);
   size_t taken = 0;
   for (size_t i = 0; i < n && taken < max_keep; ++i) {
     const Box& b = boxes[static_cast<size_t>(order[i])];
