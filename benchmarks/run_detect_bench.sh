@@ -4,6 +4,7 @@
 #
 #   benchmarks/run_detect_bench.sh [--build DIR] [--model BUNDLE] [--rounds N] [--seconds S]
 #                                  [--threads "1 2"] [--batch N] [--images DIR] [--out DIR]
+#   benchmarks/run_detect_bench.sh --report OUT/results.jsonl   (the tables again, from a finished run)
 #
 # 1. Exports the bundle's network to ONNX (bench_detect_python.py
 #    --export-onnx: torch.onnx.export of the loaded module) and writes a test
@@ -39,6 +40,7 @@ BATCH=1
 IMAGES=$ROOT/../shared/data/coco-val-mini/images
 OUT=
 PY=/usr/bin/python3
+REPORT=
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -50,11 +52,14 @@ while [[ $# -gt 0 ]]; do
     --batch) BATCH=$2; shift 2 ;;
     --images) IMAGES=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --report) REPORT=$2; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run_detect_bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 OUT=${OUT:-$BUILD/bench-detect}
+RESULTS=$OUT/results.jsonl
+if [[ -z $REPORT ]]; then
 mkdir -p "$OUT"
 [[ -d $IMAGES ]] || { echo "run_detect_bench.sh: no images folder $IMAGES (use --images)" >&2; exit 1; }
 [[ -f $MODEL ]] || { echo "run_detect_bench.sh: no model $MODEL (scripts/setup.sh makes models/coco-detector.pt)" >&2; exit 1; }
@@ -78,7 +83,6 @@ fi
 VIDEO=$OUT/clip.avi
 [[ -f $VIDEO ]] || "$BENCH" --make-video "$VIDEO" --frames 150 --fps 25 --hold 5 "$IMAGES" >&2
 
-RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
 run() {  # impl threads
   local impl=$1 t=$2 line
@@ -106,6 +110,9 @@ for ((r = 0; r < ROUNDS; r++)); do
     for impl in "${IMPLS[@]:k}" "${IMPLS[@]:0:k}"; do run "$impl" "$t"; done
   done
 done
+else
+  RESULTS=$REPORT
+fi
 
 "$PY" - "$RESULTS" "$MODEL" "$BATCH" <<'PYEOF'
 import collections, json, statistics, sys
@@ -125,16 +132,17 @@ files = next((r["files"] for r in rows if "files" in r), "?")
 print(f"\nsense detection benchmark: {sys.argv[2]}, batch {sys.argv[3]}, {files} photos, medians of {rounds} round(s)")
 print("e2e = decode + preprocess + model + box decoding + NMS; wall-clock images/s, and CPU ms per image (all threads)\n")
 hdr = ("threads", "sense img/s", "python img/s", "python-opt img/s", "sense/python", "sense/python-opt",
-       "CPU ms/img sense", "CPU ms/img python-opt", "CPU ratio opt", "latency ms sense", "latency ms python-opt",
-       "peak RSS MiB sense", "peak RSS MiB python-opt")
+       "CPU ms/img sense", "CPU ms/img python", "CPU ms/img python-opt", "CPU ratio", "CPU ratio opt",
+       "latency ms sense", "latency ms python-opt", "peak RSS MiB sense", "peak RSS MiB python", "peak RSS MiB python-opt")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for t in threads:
     s, p, q = med("sense", t, "e2e_ips"), med("python", t, "e2e_ips"), med("python-opt", t, "e2e_ips")
-    sc, qc = med("sense", t, "e2e_cpu_ms_per_image"), med("python-opt", t, "e2e_cpu_ms_per_image")
-    print(f"| {t} | {s:.2f} | {p:.2f} | {q:.2f} | {s / p:.2f}x | {s / q:.2f}x | {sc:.1f} | {qc:.1f} | {qc / sc:.2f}x | "
+    sc, pc, qc = (med(i, t, "e2e_cpu_ms_per_image") for i in ("sense", "python", "python-opt"))
+    print(f"| {t} | {s:.2f} | {p:.2f} | {q:.2f} | {s / p:.2f}x | {s / q:.2f}x | {sc:.1f} | {pc:.1f} | {qc:.1f} | "
+          f"{pc / sc:.2f}x | {qc / sc:.2f}x | "
           f"{med('sense', t, 'latency_ms_median'):.1f} | {med('python-opt', t, 'latency_ms_median'):.1f} | "
-          f"{med('sense', t, 'peak_rss_mib'):.0f} | {med('python-opt', t, 'peak_rss_mib'):.0f} |")
+          f"{med('sense', t, 'peak_rss_mib'):.0f} | {med('python', t, 'peak_rss_mib'):.0f} | {med('python-opt', t, 'peak_rss_mib'):.0f} |")
 print("\nmodel only (the network on a ready batch of preprocessed photos; ONNX Runtime on the ONNX export)\n")
 hdr = ("threads", "sense img/s", "python img/s", "python-opt img/s", "ONNX Runtime img/s", "sense/ORT", "peak RSS MiB ORT")
 print("| " + " | ".join(hdr) + " |")
@@ -144,10 +152,12 @@ for t in threads:
     print(f"| {t} | {s:.2f} | {med('python', t, 'model_ips'):.2f} | {med('python-opt', t, 'model_ips'):.2f} | {o:.2f} | "
           f"{s / o:.2f}x | {med('onnxruntime', t, 'peak_rss_mib'):.0f} |")
 print("\nvideo (640 x 480 MJPG, every frame: video decode + detection)\n")
-print("| threads | sense frames/s | python-opt frames/s | ratio | peak RSS MiB sense |")
-print("|---|---|---|---|---|")
+print("| threads | sense frames/s | python-opt frames/s | ratio | CPU ms/frame sense | CPU ms/frame python-opt | CPU ratio | peak RSS MiB sense |")
+print("|---|---|---|---|---|---|---|---|")
 for t in threads:
     s, q = med("sense", t, "fps", "video"), med("python-opt", t, "fps", "video")
-    print(f"| {t} | {s:.2f} | {q:.2f} | {s / q:.2f}x | {med('sense', t, 'peak_rss_mib', 'video'):.0f} |")
+    sc, qc = med("sense", t, "cpu_ms_per_frame", "video"), med("python-opt", t, "cpu_ms_per_frame", "video")
+    print(f"| {t} | {s:.2f} | {q:.2f} | {s / q:.2f}x | {sc:.1f} | {qc:.1f} | {qc / sc:.2f}x | "
+          f"{med('sense', t, 'peak_rss_mib', 'video'):.0f} |")
 print("\ntarget: sense >= 1.3x python at 1 and 2 threads (end to end).")
 PYEOF
