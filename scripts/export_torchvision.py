@@ -556,9 +556,7 @@ def export_detector(a):
         },
     }
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    # pack's dummy check feeds a batch tensor; this forward takes a list, so the C++ loader (through
-    # sense-info --check in validate, and at load) is the check
-    pack_model.pack(scripted, metadata, {}, a.out, check=False)
+    pack_model.pack(scripted, metadata, {}, a.out)
     print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB): {name}, {wname}, layout torchvision, "
           f"{len(labels)} labels, input {size} x {size}")
 

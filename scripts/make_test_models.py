@@ -506,7 +506,7 @@ def make_detection_models(p):
                             {"name": "scores", "dtype": "float32", "shape": [-1, -1]},
                             {"name": "num_detections", "dtype": "int64", "shape": [-1]}],
         {"layout": "torchvision", "label_offset": 1, "score_threshold": 0.25}, resize="stretch"),
-        {}, p("det_torchvision.pt"), check=False)  # pack's dummy check knows no List[Tensor] input
+        {}, p("det_torchvision.pt"))
     pack_model.pack(torch.jit.script(ConstantGfl().eval()), det_meta(
         "det-gfl", [{"name": "scores", "dtype": "float32", "shape": [-1, 5, 3]},
                     {"name": "dists", "dtype": "float32", "shape": [-1, 5, 16]}],

@@ -118,12 +118,45 @@ def _flatten(out):
     return []
 
 
+def _takes_image_list(module):
+    """True for a scripted forward(images: List[Tensor]) (torchvision's detectors)."""
+    schema = getattr(getattr(module, "forward", None), "schema", None)
+    args = getattr(schema, "arguments", None)
+    return bool(args) and len(args) >= 2 and str(args[1].type).startswith("List[")
+
+
+def _detection_list(out):
+    """torchvision's per-image detection dicts as the C++ backend flattens them
+    (inference/src/torch_backend.cc): one [N, K, ...] tensor per key, zero-padded,
+    then num_detections [N]; None for any other output."""
+    import torch
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], dict):
+        out = out[1]
+    if not (isinstance(out, list) and out and all(isinstance(d, dict) for d in out)):
+        return None
+    flat = []
+    for key in out[0]:
+        parts = [d[key] for d in out]
+        most = max(p.shape[0] for p in parts)
+        t = torch.zeros([len(parts), most] + list(parts[0].shape[1:]), dtype=parts[0].dtype)
+        for i, p in enumerate(parts):
+            t[i, :p.shape[0]] = p
+        flat.append(t)
+    flat.append(torch.tensor([d[next(iter(out[0]))].shape[0] for d in out], dtype=torch.int64))
+    return flat
+
+
 def check_against_model(module, m):
     """Runs the model once on a dummy input and checks outputs and labels."""
     import torch
+    args = _dummy_inputs(m, torch)
+    if _takes_image_list(module) and len(args) == 1:
+        args = [list(args[0].unbind(0))]
     with torch.no_grad():
-        out = module(*_dummy_inputs(m, torch))
-    flat = _flatten(out)
+        out = module(*args)
+    flat = _detection_list(out)
+    if flat is None:
+        flat = _flatten(out)
     if len(flat) != len(m["outputs"]):
         raise MetadataError(f"metadata declares {len(m['outputs'])} outputs, the model returned {len(flat)}")
     for spec, t in zip(m["outputs"], flat):

@@ -213,3 +213,87 @@ TEST(MetadataTest, GflDetectionLayout) {
 
 }  // namespace
 }  // namespace sense
+
+namespace sense {
+namespace {
+
+// ---- detection layouts other than gfl, and detection preprocessing (issue 13) ----
+json Yolo(const char* layout = "yolov5") {
+  json j = Valid();
+  j["task"] = "object_detection";
+  j["outputs"] = json::parse(std::string(layout) == "yolov5" ? R"([{"name": "pred", "shape": [-1, 100, 7]}])"
+                                                              : R"([{"name": "pred", "shape": [-1, 6, 100]}])");
+  j["detection"] = {{"layout", layout}};
+  return j;
+}
+
+TEST(MetadataTest, DetectionLayoutsAndRoles) {
+  ModelMetadata m = ParseMetadata(Yolo().dump(), "test.json");
+  EXPECT_EQ(m.detection->box_format, BoxFormat::kCXCYWH);  // the yolo default
+  EXPECT_EQ(m.detection->predictions_outputs, (std::vector<std::string>{"pred"}));
+  EXPECT_EQ(ParseMetadata(Yolo("yolov8").dump(), "test.json").detection->layout, "yolov8");
+  json j = Yolo();
+  j["detection"]["layout"] = "yolo";  // schema 1's reserved name
+  EXPECT_EQ(ParseMetadata(j.dump(), "test.json").detection->layout, "yolov5");
+  j["detection"]["layout"] = "ssd";
+  ExpectMetadataError(j, "detection.layout': expected one of \"boxes_scores_labels\", \"torchvision\", \"boxes_scores\"");
+  j = Yolo();
+  j["outputs"][0]["shape"] = {-1, 100, 6};  // 4 + objectness + 2 labels = 7
+  ExpectMetadataError(j, "'pred' must be [-1, -1, 7]");
+  j = Yolo("yolov8");
+  j["outputs"][0]["shape"] = {-1, 7, 100};  // 4 + 2 labels = 6
+  ExpectMetadataError(j, "'pred' must be [-1, 6, -1]");
+  j = Yolo();
+  j["detection"]["num_keypoints"] = 1;  // + 2 values
+  j["outputs"][0]["shape"] = {-1, 100, 9};
+  EXPECT_EQ(ParseMetadata(j.dump(), "test.json").detection->num_keypoints, 1);
+  j = Yolo();
+  j["detection"]["predictions_outputs"] = {"pred", "other"};
+  ExpectMetadataError(j, "\"other\" is not a declared output");
+  j = Yolo("yolov8");
+  j["detection"]["scores_include_objectness"] = true;
+  ExpectMetadataError(j, "only layout 'yolov5' has an objectness column");
+  j = Yolo();
+  j["detection"]["background_class"] = true;
+  ExpectMetadataError(j, "only layout 'boxes_scores' has a background score column");
+  j = Yolo();
+  j["detection"]["score_threshold"] = 1.5;
+  ExpectMetadataError(j, "detection.score_threshold': expected a number in [0, 1]");
+  // boxes_scores: the background column counts
+  j = Yolo();
+  j["outputs"] = json::parse(R"([{"name": "boxes", "shape": [-1, 10, 4]}, {"name": "scores", "shape": [-1, 10, 3]}])");
+  j["detection"] = {{"layout", "boxes_scores"}, {"background_class", true}, {"normalized", true}};
+  EXPECT_TRUE(ParseMetadata(j.dump(), "test.json").detection->background_class);
+  j["detection"]["background_class"] = false;
+  ExpectMetadataError(j, "'scores' must be [-1, -1, 2] (batch, anchors, labels)");
+  j["detection"] = {{"layout", "boxes_scores"}, {"boxes_output", "box"}};
+  ExpectMetadataError(j, "detection.boxes_output': expected one of the declared outputs (boxes, scores), found \"box\"");
+  // torchvision: count defaults to num_detections and NMS to done
+  j = Yolo();
+  j["outputs"] = json::parse(R"([{"name": "boxes", "shape": [-1, -1, 4]}, {"name": "scores", "shape": [-1, -1]},
+                                {"name": "labels", "dtype": "int64", "shape": [-1, -1]}, {"name": "num_detections", "shape": [-1]}])");
+  j["detection"] = {{"layout", "torchvision"}};
+  m = ParseMetadata(j.dump(), "test.json");
+  EXPECT_EQ(m.detection->count_output, "num_detections");
+  EXPECT_TRUE(m.detection->nms_applied);
+  j["detection"]["layout"] = "boxes_scores_labels";
+  EXPECT_TRUE(ParseMetadata(j.dump(), "test.json").detection->count_output.empty());
+  j["outputs"][0]["shape"] = {-1, -1, 5};
+  ExpectMetadataError(j, "'boxes' must be [-1, -1, 4]");
+}
+
+TEST(MetadataTest, DetectionResizeModes) {
+  json j = Valid();
+  j["image"]["resize"] = "pad_to_square";
+  EXPECT_EQ(ParseMetadata(j.dump(), "test.json").image->resize, ResizeMode::kPadToSquare);
+  j["image"]["resize"] = "letterbox";
+  j["image"]["sampling"] = "warp";
+  EXPECT_EQ(ParseMetadata(j.dump(), "test.json").image->sampling, Sampling::kWarp);
+  j["image"]["resize"] = "stretch";
+  ExpectMetadataError(j, "image.sampling': \"warp\" is a letterbox sampling; image.resize is \"stretch\"");
+  j["image"]["sampling"] = "affine";
+  ExpectMetadataError(j, "image.sampling': expected one of \"resize\", \"warp\"");
+}
+
+}  // namespace
+}  // namespace sense

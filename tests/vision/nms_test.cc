@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <cmath>
 #include <random>
 
 namespace sense::vision {
@@ -89,12 +90,49 @@ TEST(Nms, MatchesBruteForceClassAgnostic) {
     std::vector<int> classes;
     MakeBoxes(rng, 30 + 60 * trial, 1 + trial % 5, 3, &boxes, &scores, &classes);
     const std::vector<int> one(boxes.size(), 0);
-    for (float t : {0.2f, 0.45f, 0.6f}) {
-      const auto ref = RefNms(boxes, scores, one, t, 100);
-      EXPECT_EQ(BatchedNms(boxes, scores, classes, t, 100, true), ref);
-      EXPECT_EQ(Nms(boxes, scores, t, 100), ref);
-    }
+    for (float t : {0.2f, 0.45f, 0.6f})
+      for (int cap : {100, -1}) {  // uncapped groups of >= 512 boxes take the grid path
+        const auto ref = RefNms(boxes, scores, one, t, cap);
+        EXPECT_EQ(BatchedNms(boxes, scores, classes, t, cap, true), ref);
+        EXPECT_EQ(Nms(boxes, scores, t, cap), ref);
+      }
   }
+}
+
+TEST(Nms, SpreadBoxesThroughTheGrid) {
+  // many small boxes over a large area, most kept: grid cells, boxes on cell
+  // borders, a few huge boxes covering every cell
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<Box> boxes;
+  std::vector<float> scores;
+  for (int i = 0; i < 3000; ++i) {
+    const float x = 1000 * u(rng), y = 600 * u(rng), s = i % 500 == 0 ? 900.0f : 3 + 30 * u(rng);
+    boxes.push_back({x, y, x + s, y + s * (0.5f + u(rng))});
+    scores.push_back(u(rng));
+  }
+  const std::vector<int> one(boxes.size(), 0);
+  for (float t : {0.0f, 0.1f, 0.5f}) EXPECT_EQ(Nms(boxes, scores, t), RefNms(boxes, scores, one, t, -1)) << t;
+}
+
+TEST(Nms, HugeAndNonFiniteBoxesAreSafe) {
+  // coordinates no grid cell index can hold, infinities and NaNs: no
+  // undefined conversion (UBSan), every finite box kept or suppressed as usual
+  std::vector<Box> boxes;
+  std::vector<float> scores;
+  for (int i = 0; i < 600; ++i) {
+    const float x = static_cast<float>(i % 30) * 20;
+    boxes.push_back({x, 0, x + 10, 10});
+    scores.push_back(1.0f - static_cast<float>(i) / 1000);
+  }
+  boxes[3] = {-1e30f, -1e30f, 1e30f, 1e30f};
+  const std::vector<int> one(boxes.size(), 0);
+  EXPECT_EQ(Nms(boxes, scores, 0.5f), RefNms(boxes, scores, one, 0.5f, -1));
+  boxes[5] = {0, 0, INFINITY, 10};
+  boxes[7] = {NAN, 0, 5, 5};
+  const std::vector<int> keep = Nms(boxes, scores, 0.5f);
+  EXPECT_FALSE(keep.empty());
+  EXPECT_LE(keep.size(), boxes.size());
 }
 
 TEST(Nms, HandWorked) {

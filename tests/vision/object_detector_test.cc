@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -312,6 +313,40 @@ TEST(ObjectDetector, GflDecoding) {
   o.multi_label = false;
   ExpectDetections(Make("det_gfl.pt", o)->Detect(cv::Mat(32, 32, CV_8UC3, cv::Scalar(0, 0, 0))),
                    {{"green", 0.8f, {8, 8, 24, 32}}, {"red", 0.6f, {0, 0, 32, 32}}}, 1e-3f, "gfl single-label");
+}
+
+TEST(ThirdParty, UltraFaceIsBoxesScoresWithASidecar) {
+  // ../shared/models/ultraface (ONNX, OpenCV DNN): scores [1, 4420, 2]
+  // background + face, boxes [1, 4420, 4] normalized xyxy; only a sidecar.
+  SENSE_REQUIRE_SHARED("../models/ultraface/version-RFB-320.onnx");
+  SENSE_REQUIRE_SHARED("images/two_people.jpg");
+  const std::string sidecar = ::testing::TempDir() + "/ultraface.json";
+  std::ofstream(sidecar) << R"({"schema_version": 1, "task": "object_detection", "name": "ultraface", "labels": ["face"],
+    "inputs": [{"name": "input", "dtype": "float32", "shape": [1, 3, 240, 320]}],
+    "outputs": [{"name": "scores", "shape": [1, 4420, 2]}, {"name": "boxes", "shape": [1, 4420, 4]}],
+    "image": {"width": 320, "height": 240, "color": "rgb", "resize": "stretch", "antialias": false,
+              "scale": 1, "mean": [127, 127, 127], "std": [128, 128, 128]},
+    "detection": {"layout": "boxes_scores", "normalized": true, "background_class": true,
+                  "score_threshold": 0.7, "iou_threshold": 0.3}})";
+  ObjectDetectorOptions o;
+  o.model.path = SharedData("../models/ultraface/version-RFB-320.onnx");
+  o.model.metadata_path = sidecar;
+  o.max_batch_size = 1;
+  auto det = ObjectDetector::Create(o);
+  const cv::Mat img = DecodeImage(SharedData("images/two_people.jpg"));
+  const Detections d = det->Detect(img);
+  ASSERT_EQ(d.detections.size(), 2u);
+  // one face in each half of the picture, in its upper half
+  const float left = std::min(d.detections[0].box.x1, d.detections[1].box.x1);
+  const float right = std::max(d.detections[0].box.x1, d.detections[1].box.x1);
+  EXPECT_LT(left, img.cols / 2.0f);
+  EXPECT_GT(right, img.cols / 2.0f);
+  for (const auto& f : d.detections) {
+    EXPECT_EQ(f.label, "face");
+    EXPECT_GT(f.score, 0.9f);
+    EXPECT_LT(f.box.y2, img.rows / 2.0f);
+    EXPECT_GT(f.box.width(), 50);
+  }
 }
 
 }  // namespace

@@ -74,6 +74,65 @@ TEST(PreprocessTest, LetterboxKeepsAspectAndMapsBack) {
   EXPECT_NEAR(src.y, 50, 1e-3);
 }
 
+TEST(PreprocessTest, DetectionResizeModesMapBackExactly) {
+  // issue 13: the inverse of each resize, on a 101 x 37 image into 64 x 48
+  ImagePreprocessing p;
+  p.width = 64;
+  p.height = 48;
+  p.mean = {0, 0, 0};
+  p.std = {1, 1, 1};
+  p.pad_value = {7, 7, 7};
+  p.antialias = false;
+  cv::Mat img(37, 101, CV_8UC3, cv::Scalar(200, 200, 200));
+  auto corner_back = [&](const InputTransform& t, cv::Point2f net) { return t.ToSource(net); };
+  // letterbox (resize): r = 64 / 101, 64 x round(37 r) = 64 x 23, at y (48 - 23) / 2 = 12
+  p.resize = ResizeMode::kLetterbox;
+  InputTransform t;
+  cv::Mat out = PrepareImage(img, p, &t);
+  EXPECT_EQ(t.pad_x, 0);
+  EXPECT_EQ(t.pad_y, 12);
+  EXPECT_DOUBLE_EQ(t.scale_y, 23.0 / 37);
+  EXPECT_EQ(out.at<cv::Vec3b>(11, 30), cv::Vec3b(7, 7, 7));
+  EXPECT_EQ(out.at<cv::Vec3b>(12, 30), cv::Vec3b(200, 200, 200));
+  EXPECT_EQ(out.at<cv::Vec3b>(35, 30), cv::Vec3b(7, 7, 7));
+  cv::Point2f q = corner_back(t, {64, 35});
+  EXPECT_NEAR(q.x, 101, 1e-4);
+  EXPECT_NEAR(q.y, 37, 1e-4);
+  // letterbox (warp): scale r exactly, offset 24 - 37 r / 2 (fractional)
+  p.sampling = Sampling::kWarp;
+  out = PrepareImage(img, p, &t);
+  const double r = 64.0 / 101;
+  EXPECT_DOUBLE_EQ(t.scale_x, r);
+  EXPECT_DOUBLE_EQ(t.scale_y, r);
+  EXPECT_DOUBLE_EQ(t.pad_x, 0);
+  EXPECT_DOUBLE_EQ(t.pad_y, 24 - 37 * r / 2);
+  q = corner_back(t, {64, static_cast<float>(t.pad_y + 37 * r)});
+  EXPECT_NEAR(q.x, 101, 1e-4);
+  EXPECT_NEAR(q.y, 37, 1e-4);
+  EXPECT_EQ(out.at<cv::Vec3b>(0, 30), cv::Vec3b(7, 7, 7));
+  EXPECT_EQ(out.at<cv::Vec3b>(24, 30), cv::Vec3b(200, 200, 200));
+  // pad_to_square: 101 x 101 (image top left, padded right and bottom), then 64 x 48
+  p.sampling = Sampling::kResize;
+  p.resize = ResizeMode::kPadToSquare;
+  out = PrepareImage(img, p, &t);
+  EXPECT_EQ(out.size(), cv::Size(64, 48));
+  EXPECT_DOUBLE_EQ(t.scale_x, 64.0 / 101);
+  EXPECT_DOUBLE_EQ(t.scale_y, 48.0 / 101);
+  EXPECT_EQ(t.pad_x, 0);
+  EXPECT_EQ(t.pad_y, 0);
+  EXPECT_EQ(out.at<cv::Vec3b>(5, 30), cv::Vec3b(200, 200, 200));
+  EXPECT_EQ(out.at<cv::Vec3b>(40, 30), cv::Vec3b(7, 7, 7));
+  q = corner_back(t, {64, static_cast<float>(37 * 48.0 / 101)});
+  EXPECT_NEAR(q.x, 101, 1e-4);
+  EXPECT_NEAR(q.y, 37, 1e-4);
+  // stretch
+  p.resize = ResizeMode::kStretch;
+  out = PrepareImage(img, p, &t);
+  q = corner_back(t, {64, 48});
+  EXPECT_NEAR(q.x, 101, 1e-4);
+  EXPECT_NEAR(q.y, 37, 1e-4);
+}
+
 TEST(PreprocessTest, NhwcLayoutAndGrayReplication) {
   ImagePreprocessing p;
   p.width = 4;

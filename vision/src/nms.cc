@@ -3,6 +3,7 @@
 #include "sense/vision/nms.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -49,51 +50,121 @@ void SortByScore(const std::vector<float>& scores, std::vector<int>& idx) {
   }
 }
 
-// The boxes kept so far, as arrays so the overlap test vectorises.
-struct KeptBoxes {
-  std::vector<float> x1, y1, x2, y2, area;
-  size_t n = 0;
-  void Reset(size_t capacity) {
-    n = 0;
-    for (auto* v : {&x1, &y1, &x2, &y2, &area})
-      if (v->size() < capacity) v->resize(capacity);
-  }
-  void Add(const Box& b, float a) {
-    x1[n] = b.x1; y1[n] = b.y1; x2[n] = b.x2; y2[n] = b.y2; area[n] = a;
-    ++n;
-  }
-  // True when b overlaps a kept box with IoU > t. IoU > t is tested as
-  // inter > t * union (union >= area(b) > 0), no division.
-  bool Overlaps(const Box& b, float a, float t) const {
-    constexpr size_t kBlock = 16;
-    for (size_t j0 = 0; j0 < n; j0 += kBlock) {
-      const size_t j1 = std::min(n, j0 + kBlock);
-      int hit = 0;
-      for (size_t j = j0; j < j1; ++j) {
-        const float w = std::max(0.0f, std::min(b.x2, x2[j]) - std::max(b.x1, x1[j]));
-        const float h = std::max(0.0f, std::min(b.y2, y2[j]) - std::max(b.y1, y1[j]));
-        const float inter = w * h;
-        hit |= inter > t * (a + area[j] - inter);
-      }
-      if (hit) return true;
+// True when b (area a > 0) overlaps one of n boxes given as arrays with
+// IoU > t. IoU > t is tested as inter > t * union (union >= a > 0), no
+// division; a branch-free loop over blocks of 16 that stops after the first
+// block with an overlap.
+bool AnyOverlap(const float* x1, const float* y1, const float* x2, const float* y2, const float* area, size_t n,
+                const Box& b, float a, float t) {
+  constexpr size_t kBlock = 16;
+  for (size_t j0 = 0; j0 < n; j0 += kBlock) {
+    const size_t j1 = std::min(n, j0 + kBlock);
+    int hit = 0;
+    for (size_t j = j0; j < j1; ++j) {
+      const float w = std::max(0.0f, std::min(b.x2, x2[j]) - std::max(b.x1, x1[j]));
+      const float h = std::max(0.0f, std::min(b.y2, y2[j]) - std::max(b.y1, y1[j]));
+      const float inter = w * h;
+      hit |= inter > t * (a + area[j] - inter);
     }
-    return false;
+    if (hit) return true;
+  }
+  return false;
+}
+
+// Boxes as arrays (so the overlap test vectorises).
+struct BoxArrays {
+  std::vector<float> x1, y1, x2, y2, area;
+  void Clear() { for (auto* v : {&x1, &y1, &x2, &y2, &area}) v->clear(); }
+  void Add(const Box& b, float a) {
+    x1.push_back(b.x1); y1.push_back(b.y1); x2.push_back(b.x2); y2.push_back(b.y2); area.push_back(a);
+  }
+  bool Overlaps(const Box& b, float a, float t) const {
+    return AnyOverlap(x1.data(), y1.data(), x2.data(), y2.data(), area.data(), x1.size(), b, a, t);
   }
 };
 
+// The kept boxes of a large, uncapped group, filed in a uniform grid over
+// the candidates' extent: a candidate is compared only with the kept boxes
+// filed in the cells it covers (two boxes with IoU > 0 share a cell). Cells
+// are at least the median candidate's longer side, so a box covers about
+// four of them; a kept box filed in several cells may be compared more than
+// once, which changes nothing.
+class KeptGrid {
+ public:
+  // False (use the plain scan) when the boxes' extent is not finite.
+  bool Reset(const std::vector<Box>& boxes, const int* order, size_t n) {
+    float x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    std::vector<float> sides;
+    const size_t step = std::max<size_t>(1, n / 256);
+    for (size_t i = 0; i < n; ++i) {
+      const Box& b = boxes[static_cast<size_t>(order[i])];
+      x0 = std::min(x0, b.x1); y0 = std::min(y0, b.y1);
+      x1 = std::max(x1, b.x2); y1 = std::max(y1, b.y2);
+      if (i % step == 0) sides.push_back(std::max(b.width(), b.height()));
+    }
+    if (!(std::isfinite(x0) && std::isfinite(y0) && std::isfinite(x1) && std::isfinite(y1))) return false;
+    std::nth_element(sides.begin(), sides.begin() + static_cast<std::ptrdiff_t>(sides.size() / 2), sides.end());
+    const float extent = std::max({x1 - x0, y1 - y0, 1e-3f});
+    if (!std::isfinite(extent)) return false;
+    const float cell = std::max({extent / kMaxSide, sides[sides.size() / 2], 1e-3f});
+    if (!std::isfinite(cell)) return false;  // NaN sides
+    x0_ = x0;
+    y0_ = y0;
+    inv_cell_ = 1.0f / cell;
+    cols_ = std::min(kMaxSide, static_cast<int>((x1 - x0) * inv_cell_) + 1);
+    rows_ = std::min(kMaxSide, static_cast<int>((y1 - y0) * inv_cell_) + 1);
+    cells_.resize(static_cast<size_t>(cols_ * rows_));
+    for (auto& c : cells_) c.Clear();
+    return true;
+  }
+  void Add(const Box& b, float a) {
+    int cx0, cy0, cx1, cy1;
+    Cells(b, &cx0, &cy0, &cx1, &cy1);
+    for (int y = cy0; y <= cy1; ++y)
+      for (int x = cx0; x <= cx1; ++x) cells_[static_cast<size_t>(y * cols_ + x)].Add(b, a);
+  }
+  bool Overlaps(const Box& b, float a, float t) const {
+    int cx0, cy0, cx1, cy1;
+    Cells(b, &cx0, &cy0, &cx1, &cy1);
+    for (int y = cy0; y <= cy1; ++y)
+      for (int x = cx0; x <= cx1; ++x)
+        if (cells_[static_cast<size_t>(y * cols_ + x)].Overlaps(b, a, t)) return true;
+    return false;
+  }
+
+ private:
+  static constexpr int kMaxSide = 32;
+  // In float first: a huge coordinate must not overflow the int conversion.
+  static int Clamp(float v, int hi) { return static_cast<int>(std::min(static_cast<float>(hi - 1), std::max(0.0f, v))); }
+  void Cells(const Box& b, int* cx0, int* cy0, int* cx1, int* cy1) const {
+    *cx0 = Clamp((b.x1 - x0_) * inv_cell_, cols_);
+    *cy0 = Clamp((b.y1 - y0_) * inv_cell_, rows_);
+    *cx1 = Clamp((b.x2 - x0_) * inv_cell_, cols_);
+    *cy1 = Clamp((b.y2 - y0_) * inv_cell_, rows_);
+  }
+  float x0_ = 0, y0_ = 0, inv_cell_ = 1;
+  int cols_ = 1, rows_ = 1;
+  std::vector<BoxArrays> cells_;
+};
+
+// Groups this large, with room to keep this many, use the grid.
+constexpr size_t kGridCandidates = 512, kGridKeep = 128;
+
 // Greedy suppression over `order` (already by descending score); appends
 // kept indices to `out`, at most max_keep of them.
-void Suppress(const std::vector<Box>& boxes, const int* order, size_t n, float t, size_t max_keep, KeptBoxes& kept,
-              std::vector<int>& out) {
-  kept.Reset(std::min(n, max_keep));
+void Suppress(const std::vector<Box>& boxes, const int* order, size_t n, float t, size_t max_keep, BoxArrays& kept,
+              KeptGrid& grid, std::vector<int>& out) {
+  kept.Clear();
+  const bool use_grid = n >= kGridCandidates && max_keep >= kGridKeep && grid.Reset(boxes, order, n);
   size_t taken = 0;
   for (size_t i = 0; i < n && taken < max_keep; ++i) {
     const Box& b = boxes[static_cast<size_t>(order[i])];
     const float a = b.area();
-    if (a > 0) {
-      if (kept.Overlaps(b, a, t)) continue;
-      kept.Add(b, a);
-    }  // an empty box overlaps nothing: kept, and suppresses nothing
+    if (a > 0) {  // an empty box overlaps nothing: kept, and suppresses nothing
+      if (use_grid ? grid.Overlaps(b, a, t) : kept.Overlaps(b, a, t)) continue;
+      if (use_grid) grid.Add(b, a);
+      else kept.Add(b, a);
+    }
     out.push_back(order[i]);
     ++taken;
   }
@@ -118,9 +189,10 @@ std::vector<int> Nms(const std::vector<Box>& boxes, const std::vector<float>& sc
   std::vector<int> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = static_cast<int>(i);
   SortByScore(scores, order);
-  KeptBoxes kept;
+  BoxArrays kept;
+  KeptGrid grid;
   out.reserve(cap);
-  Suppress(boxes, order.data(), n, iou_threshold, cap, kept, out);
+  Suppress(boxes, order.data(), n, iou_threshold, cap, kept, grid, out);
   return out;
 }
 
@@ -145,11 +217,12 @@ std::vector<int> BatchedNms(const std::vector<Box>& boxes, const std::vector<flo
     std::vector<size_t> pos(start.begin(), start.end() - 1);
     for (int i : order) grouped[pos[static_cast<size_t>(std::max(0, classes[static_cast<size_t>(i)]))]++] = i;
   }
-  KeptBoxes kept;
+  BoxArrays kept;
+  KeptGrid grid;
   std::vector<int> all;
   for (size_t c = 0; c + 1 < start.size(); ++c) {
     const size_t b = start[c], e = start[c + 1];
-    if (b < e) Suppress(boxes, grouped.data() + b, e - b, iou_threshold, cap, kept, all);
+    if (b < e) Suppress(boxes, grouped.data() + b, e - b, iou_threshold, cap, kept, grid, all);
   }
   // Merge the classes' kept boxes: by score, ties by index (the rule above).
   std::sort(all.begin(), all.end(), [&](int a, int b) {
