@@ -16,8 +16,14 @@
 //
 // Threads, the one policy of sense:
 //  * A Model has num_threads() intra-op threads: ModelOptions::num_threads,
-//    0 meaning AvailableCores() (the cores this process may run on), and a
-//    larger request clamped to AvailableCores() with thread_note() saying so.
+//    0 meaning the cores this process may run on (AvailableCores()) that
+//    other processes are not keeping busy at load (at least 1; read from
+//    /proc/stat's runnable count), and a larger request clamped to
+//    AvailableCores() with thread_note() saying so. An OpenMP pool on a busy
+//    core stalls every parallel region (2 threads with one core taken ran
+//    several times slower than 1 thread), so "auto" leaves busy cores alone;
+//    an explicit count is used as given. Long runs on a loaded machine can
+//    also set OMP_WAIT_POLICY=PASSIVE (read by the OpenMP runtime at start).
 //  * A call runs with them on the calling thread's OpenMP pool (LibTorch,
 //    oneDNN and OpenBLAS follow it) and restores the calling thread's count
 //    when it returns. Nothing process-wide changes: at::set_num_threads is
@@ -78,7 +84,7 @@ struct ModelOptions {
   std::string path;            // model file (.pt TorchScript bundle, or .onnx); required
   std::string metadata_path;   // sidecar sense.json; empty: embedded, else <path>.json, else <stem>.json
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"; unavailable CUDA is Error(kDevice)
-  int num_threads = 0;         // intra-op threads for this model; 0 = AvailableCores(); < 0 is Error(kOption);
+  int num_threads = 0;         // intra-op threads for this model; 0 = the idle usable cores (above); < 0 is Error(kOption);
                                // more than AvailableCores() is clamped to it (see Model::thread_note())
   bool verify = true;          // run one dummy forward pass at load to check outputs vs metadata
   // Graph optimisation on CPU for forward(), kept only when it answers as
