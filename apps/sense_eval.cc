@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/app.h"
+#include "eval_ood.h"
 #include "sense/inference/evaluation.h"
 #include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
@@ -162,6 +163,7 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (sense::eval::WantsOod(argc, argv)) return sense::eval::OodMain(argc, argv);  // out-of-domain mode (eval_ood.cc)
   const std::string app = "sense-eval";
   return sense::app::Guarded(app, [&]() -> int {
     namespace po = sense::app::po;
@@ -187,7 +189,8 @@ int main(int argc, char** argv) {
                                       "sense-eval [options] DATA\n\n"
                                       "Evaluates a classification bundle on a labelled set: images (a folder per class, or IDX\n"
                                       "files) for image models, a TSV file (text<TAB>label) for text models.\n"
-                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                                      "Out-of-domain detection: sense-eval --ood IN OUT... (see sense-eval --ood --help)",
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
