@@ -42,6 +42,7 @@ import glob
 import gzip
 import json
 import os
+import shlex
 import struct
 import sys
 
@@ -404,7 +405,7 @@ def main():
         "fitted_on": a.fitted_on or f"{len(fit_items):,} items of {os.path.basename(a.data)}",
         "threshold_on": val_desc,
         "script": "scripts/fit_ood.py",
-        "command": "/usr/bin/python3 " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+        "command": "/usr/bin/python3 " + shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:]),
         "created": datetime.date.today().isoformat(),
     }
     assets = {n: extra[n] for n in extra_names}
