@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/app.h"
+#include "common/ood_output.h"
 #include "sense/vision/image_classifier.h"
 #include "sense/vision/image_io.h"
 
@@ -70,9 +71,12 @@ std::string ExplainPath(const std::string& dir, const std::string& input, const 
   return (fs::path(dir) / (fs::path(input).stem().string() + "." + safe + ".png")).string();
 }
 
-std::string ResultLine(const std::string& src, const sense::Classifications& result, const std::string& explain_file) {
+std::string ResultLine(const std::string& src, const sense::Classifications& result, const std::string& explain_file,
+                       const sense::ModelMetadata& metadata) {
   std::ostringstream line;
   line << sense::app::EscapeControl(src) << ":";
+  if (sense::app::Flagged(result))  // said first and plainly; the guesses follow
+    line << " " << sense::app::OodMessage(metadata, *result.out_of_domain, "images") << "; its guesses:";
   if (result.categories.empty()) line << " (no label above the threshold)";
   for (size_t k = 0; k < result.categories.size(); ++k)
     line << (k ? "," : "") << " " << result.categories[k].label << " (" << std::fixed << std::setprecision(3)
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
       ("max-megapixels", po::value(&max_mp)->default_value(100.0), "refuse images larger than this, before decoding; in (0, 1000000]")
       ("explain", po::value(&explain_dir), "write a heat-map overlay PNG per image (for its top label) into this folder")
       ("explain-method", po::value(&explain_method)->default_value("auto"), "auto (Grad-CAM when the bundle supports it), gradcam or occlusion")
+      ("reject-ood", "treat images the bundle's out-of-domain detector flags as errors (exit 1); others are unaffected")
       ("json", "print JSON Lines: one object per input, in input order");
     po::variables_map vm;
     int rc = 0;
@@ -115,12 +120,15 @@ int main(int argc, char** argv) {
                                       "Classifies images with a sense bundle (default: the bundled Fashion-MNIST model).\n"
                                       "Prints one line per input, in input order: 'IMAGE: label (score), ...', or\n"
                                       "'IMAGE: error CODE: message' for an input that failed (the message also goes to\n"
-                                      "stderr); the exit status is then 1.\n"
+                                      "stderr); the exit status is then 1. With a bundle that carries an out-of-domain\n"
+                                      "detector, an image unlike the model's training data is marked 'not like the images\n"
+                                      "this model knows' (JSON: \"out_of_domain\": {\"score\", \"flag\"}); --reject-ood makes it an error.\n"
                                       "Example: sense-classify --top-k 3 photos/ --explain heatmaps/",
                                       opts, "input", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     const bool as_json = vm.count("json") > 0;
+    const bool reject_ood = vm.count("reject-ood") > 0;
 
     sense::vision::ImageClassifierOptions options;
     sense::vision::DecodeOptions decode;
@@ -196,6 +204,10 @@ int main(int argc, char** argv) {
         print_error(src, sense::ErrorCodeName(o.error().code()), o.error().what());
         return;
       }
+      if (reject_ood && sense::app::Flagged(o.value())) {
+        print_error(src, "out_of_domain", src + ": " + sense::app::OodMessage(classifier->metadata(), *o.value().out_of_domain, "images"));
+        return;
+      }
       // An explanation that fails keeps the classification and adds its own error.
       std::string explain_file;
       std::optional<sense::Error> explain_error;
@@ -213,12 +225,13 @@ int main(int argc, char** argv) {
       if (explain_error) ++failed;
       if (as_json) {
         json j = {{"input", src}, {"categories", CategoriesJson(o.value())}};
+        sense::app::AddOodJson(j, o.value());
         if (!explain_file.empty()) j["explanation"] = explain_file;
         if (explain_error)
           j["explanation_error"] = sense::app::ErrorJson(sense::ErrorCodeName(explain_error->code()), explain_error->what())["error"];
         sense::app::PrintJsonLine(j);
       } else {
-        std::cout << ResultLine(src, o.value(), explain_file) << "\n";
+        std::cout << ResultLine(src, o.value(), explain_file, classifier->metadata()) << "\n";
         if (explain_error) {
           std::cout.flush();
           sense::app::PrintError(app, src, std::string("explanation failed: ") + explain_error->what());

@@ -15,6 +15,7 @@
 
 #include "common/app.h"
 #include "eval_detection.h"
+#include "eval_ood.h"
 #include "sense/inference/evaluation.h"
 #include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
@@ -163,6 +164,7 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (sense::eval::WantsOod(argc, argv)) return sense::eval::OodMain(argc, argv);  // out-of-domain mode (eval_ood.cc)
   const std::string app = "sense-eval";
   // Detection models and detection ground truth: COCO metrics (eval_detection.cc).
   if (sense::app::WantsDetectionEval(argc, argv)) return sense::app::RunDetectionEval(argc, argv);
@@ -192,7 +194,8 @@ int main(int argc, char** argv) {
                                       "files) for image models, a TSV file (text<TAB>label) for text models.\n"
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
                                       "Object detection (COCO metrics): sense-eval [--model M] COCO_FOLDER|instances.json|BOXES.txt;\n"
-                                      "see 'sense-eval --detection --help'.",
+                                      "see 'sense-eval --detection --help'.\n"
+                                      "Out-of-domain detection: sense-eval --ood IN OUT... (see sense-eval --ood --help)",
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;

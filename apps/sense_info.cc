@@ -125,6 +125,22 @@ void PrintHuman(const sense::Model& model) {
     Row("defaults", df.str());
   }
   if (m.explain) Row("explain", m.explain->method + (m.explain->features_method.empty() ? "" : " (" + m.explain->features_method + " -> " + m.explain->head_method + ")"));
+  if (m.ood) {  // out-of-domain detector
+    const auto& o = *m.ood;
+    std::string sig;
+    for (const auto& g : o.signals) sig += std::string(sig.empty() ? "" : " + ") + sense::OodSignalName(g.kind);
+    std::ostringstream v;
+    v << sig << (o.signals.size() > 1 ? " (largest standardised signal)" : " (standardised)")
+      << "; flagged above " << o.threshold << ", which accepts " << o.tpr * 100 << " % of held-in data";
+    Row("ood", v.str());
+    Row("", "domain: " + o.domain);
+    if (o.Uses(sense::OodSignalKind::kMahalanobis))
+      Row("", "features: output '" + o.features_output + "' (" + std::to_string(o.feature_dim) + "), statistics in asset " +
+                  o.statistics_asset);
+    Row("", "fitted on: " + o.fitted_on);
+    Row("", "threshold on: " + o.threshold_on);
+    if (!o.command.empty()) Row("", "command: " + o.command);
+  }
   for (const auto& a : model.AssetNames()) Row("asset", a + " (" + Bytes(static_cast<double>(model.Asset(a).size())) + ")");
   const auto& pv = m.provenance;
   if (!pv.training_data.empty()) Row("trained on", pv.training_data);

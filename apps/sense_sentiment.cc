@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/app.h"
+#include "common/ood_output.h"
 #include "sense/text/text_classifier.h"
 
 namespace {
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
       ("no-optimize", "run the model exactly as stored: no graph optimisation at load (see sense-info's \"graph\" row)")
       ("device", po::value(&device)->default_value("cpu"), "cpu, cuda or cuda:N")
       ("replace-invalid-utf8", "read invalid UTF-8 as U+FFFD instead of reporting the line")
+      ("reject-ood", "treat texts the bundle's out-of-domain detector flags as errors (exit 1); others are unaffected")
       ("json", "print JSON Lines: one object per text, in input order");
     std::vector<sense::app::po::option> ordered;
     po::variables_map vm;
@@ -84,12 +86,15 @@ int main(int argc, char** argv) {
                                       "Texts and -f files are read in command-line order. Output: one line per input\n"
                                       "line, in order; a line that fails gets \"error    <code>: <message>\" in its place\n"
                                       "(and the message on stderr), and the exit status is 1. Control characters of\n"
-                                      "the input are printed escaped (\\x1b).\n"
+                                      "the input are printed escaped (\\x1b). With a bundle that carries an out-of-domain\n"
+                                      "detector, a text unlike the model's training data is marked 'not like the texts\n"
+                                      "this model knows' (JSON: \"out_of_domain\": {\"score\", \"flag\"}); --reject-ood makes it an error.\n"
                                       "Example: echo \"A gorgeous, witty, seductive movie.\" | sense-sentiment --explain",
                                       opts, "text", &vm, &rc, &ordered))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
     const bool as_json = vm.count("json") > 0, explain = vm.count("explain") > 0;
+    const bool reject_ood = vm.count("reject-ood") > 0;
     // Options are checked here, once, as usage errors (exit 2) naming the flag.
     const NeutralBand band = ParseBand(neutral);
     if (batch < 1) throw sense::app::UsageError("--batch-size must be >= 1; found " + std::to_string(batch));
@@ -135,6 +140,11 @@ int main(int argc, char** argv) {
         if (error.empty() && !outcome.ok()) {
           error = outcome.error().what();
           code = sense::ErrorCodeName(outcome.error().code());
+        }
+        if (error.empty() && reject_ood && sense::app::Flagged(outcome.value().classifications)) {
+          error = item.source + ": " +
+                  sense::app::OodMessage(classifier->metadata(), *outcome.value().classifications.out_of_domain, "texts");
+          code = "out_of_domain";
         }
         // An explanation that fails keeps the classification and adds its error.
         sense::text::TextExplanation ex;
@@ -183,6 +193,7 @@ int main(int argc, char** argv) {
                     {"tokens", r.num_tokens}};
           if (r.truncated) j["truncated"] = true;
           if (r.windows > 1) j["windows"] = r.windows;
+          sense::app::AddOodJson(j, r.classifications);
           if (explain && explain_error.empty()) {
             json words = json::array();
             for (const auto& w : ex.words) words.push_back({{"word", w.word}, {"begin", w.begin}, {"end", w.end}, {"weight", w.weight}});
@@ -196,6 +207,8 @@ int main(int argc, char** argv) {
           line << std::left << std::setw(8) << label << " " << std::fixed << std::setprecision(3) << score;
           if (r.windows > 1) line << " (" << r.windows << " windows)";
           if (r.truncated) line << " (truncated)";
+          if (sense::app::Flagged(r.classifications))  // said plainly, before the text
+            line << "  [" << sense::app::OodMessage(classifier->metadata(), *r.classifications.out_of_domain, "texts") << "]";
           line << "  ";
           if (explain && explain_error.empty()) {
             for (size_t k = 0; k < ex.words.size(); ++k) line << (k ? " " : "") << Colour(ex.words[k], tty);

@@ -311,7 +311,10 @@ class Encoder(nn.Module):
         self.fc = nn.Linear(4 * hidden + len(self.convs) * cnn_filters, hidden)
         self.out = nn.Linear(hidden, 2)
 
-    def forward(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @torch.jit.export
+    def hidden(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer (after the MLP's hidden ReLU, before its
+        output layer): what the out-of-domain detector measures."""
         m = mask != 0
         lengths = m.sum(dim=1)
         x = self.emb_drop(emb)
@@ -338,8 +341,10 @@ class Encoder(nn.Module):
                 c = F.relu(conv(xc)).masked_fill(~m.unsqueeze(1), 0.0)  # ReLU >= 0, so 0 is neutral for max
                 feats.append(c.max(dim=2)[0])
         z = self.drop(torch.cat(feats, dim=1))
-        z = self.drop(F.relu(self.fc(z)))
-        return self.out(z)
+        return F.relu(self.fc(z))
+
+    def forward(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(self.hidden(emb, mask)))
 
 
 class SentimentNet(nn.Module):

@@ -107,4 +107,43 @@ std::string ClassificationEvaluator::Format(const ClassificationReport& r) {
   return o.str();
 }
 
+OodReport EvaluateOod(const std::vector<float>& in, const std::vector<float>& out, double threshold) {
+  if (in.empty() || out.empty())
+    throw Error(ErrorCode::kInput, "out-of-domain evaluation needs in-domain and out-of-domain scores; found " +
+                                       std::to_string(in.size()) + " and " + std::to_string(out.size()));
+  OodReport r;
+  r.in_domain = static_cast<int>(in.size());
+  r.out_of_domain = static_cast<int>(out.size());
+  // AUROC by ranks (Mann-Whitney U), ties counted half.
+  std::vector<std::pair<float, int>> all;
+  for (float v : in) all.emplace_back(v, 0);
+  for (float v : out) all.emplace_back(v, 1);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  double rank_sum = 0;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;  // mean rank of the tie group
+    for (size_t k = i; k < j; ++k)
+      if (all[k].second == 1) rank_sum += rank;
+    i = j;
+  }
+  const double n_out = static_cast<double>(out.size()), n_in = static_cast<double>(in.size());
+  r.auroc = (rank_sum - n_out * (n_out + 1) / 2) / (n_in * n_out);
+  std::vector<float> sorted_in(in);
+  std::sort(sorted_in.begin(), sorted_in.end());
+  const size_t k = static_cast<size_t>(std::ceil(0.95 * n_in - 1e-9));  // accept at least 95 % of in-domain inputs
+  r.threshold_at_95 = sorted_in[std::max<size_t>(k, 1) - 1];
+  auto accepted = [](const std::vector<float>& v, double t) {
+    size_t n = 0;
+    for (float x : v) n += x <= t;
+    return static_cast<double>(n) / static_cast<double>(v.size());
+  };
+  r.fpr_at_95_tpr = accepted(out, r.threshold_at_95);
+  r.threshold = threshold;
+  r.tpr = accepted(in, threshold);
+  r.fpr = accepted(out, threshold);
+  return r;
+}
+
 }  // namespace sense

@@ -692,7 +692,72 @@ DetectionSpec ParseDetection(const Reader& d, const ModelMetadata& m, const std:
   return s;
 }
 
+// ---- out-of-domain detector ("ood"; OodSpec) ------------------------------
+const std::vector<std::pair<const char*, OodSignalKind>> kOodSignals = {
+    {"mahalanobis", OodSignalKind::kMahalanobis}, {"energy", OodSignalKind::kEnergy},
+    {"max_logit", OodSignalKind::kMaxLogit},      {"max_softmax", OodSignalKind::kMaxSoftmax},
+    {"unknown_share", OodSignalKind::kUnknownShare}};
+
+OodSpec ParseOod(const Reader& r, const ModelMetadata& m, const std::string& source) {
+  if (m.task != Task::kImageClassification && m.task != Task::kTextClassification)
+    throw Error(ErrorCode::kMetadata, source + ": field 'ood': out-of-domain detection is for image_classification and "
+                                               "text_classification bundles; this one is " + TaskName(m.task));
+  Reader o = r.Object("ood");
+  OodSpec s;
+  const json& sig = o.Get("signals");
+  if (!sig.is_array() || sig.empty()) o.Fail(o.Path("signals"), "a non-empty array of {name, loc, scale}", sig);
+  for (size_t i = 0; i < sig.size(); ++i) {
+    Reader e(sig[i], o.Path("signals") + "[" + std::to_string(i) + "]", source);
+    OodSignal g;
+    g.kind = e.Enum("name", kOodSignals, true, OodSignalKind::kEnergy);
+    if (s.Uses(g.kind)) e.FailMsg(e.Path("name"), std::string("signal \"") + NameOf(kOodSignals, g.kind) + "\" is listed twice");
+    if (g.kind == OodSignalKind::kUnknownShare && m.task != Task::kTextClassification)
+      e.FailMsg(e.Path("name"), "signal \"unknown_share\" counts a tokenizer's unknown tokens; it is for text bundles");
+    g.loc = static_cast<float>(e.Number("loc", true, 0.0));
+    g.scale = static_cast<float>(e.Number("scale", true, 1.0));
+    if (!(g.scale > 0)) e.FailMsg(e.Path("scale"), "must be > 0, found " + Show(e.Get("scale")));
+    s.signals.push_back(g);
+  }
+  const std::string combine = o.String("combine", false, "max");
+  if (combine != "max") o.FailMsg(o.Path("combine"), "expected \"max\" (the largest standardised signal), found \"" + combine + "\"");
+  s.threshold = static_cast<float>(o.Number("threshold", true, 0.0));
+  const double tpr = o.Number("tpr", true, 0.95);
+  if (!(tpr > 0 && tpr <= 1)) o.FailMsg(o.Path("tpr"), "expected a share in (0, 1], found " + Show(o.Get("tpr")));
+  s.tpr = static_cast<float>(tpr);
+  s.domain = o.String("domain", true);
+  if (s.domain.empty()) o.FailMsg(o.Path("domain"), "must say what the model knows (it is shown with every flagged input)");
+  s.fitted_on = o.String("fitted_on", true);
+  s.threshold_on = o.String("threshold_on", true);
+  s.script = o.String("script", false);
+  s.command = o.String("command", false);
+  s.created = o.String("created", false);
+  if (s.Uses(OodSignalKind::kMahalanobis)) {
+    s.features_output = o.String("features_output", true);
+    const TensorSpec* f = nullptr;
+    for (const auto& t : m.outputs)
+      if (t.name == s.features_output) f = &t;
+    if (!f) o.FailMsg(o.Path("features_output"), "\"" + s.features_output + "\" is not one of the declared outputs");
+    if (s.features_output == m.output.name)
+      o.FailMsg(o.Path("features_output"), "names the classification output \"" + m.output.name + "\"; expected the penultimate features");
+    s.feature_dim = static_cast<int>(o.Int("feature_dim", true, 0, 1, 65536));
+    if (f->shape.size() != 2 || (f->shape.back() > 0 && f->shape.back() != s.feature_dim))
+      o.FailMsg(o.Path("feature_dim"), "output '" + f->name + "' must be declared [N, " + std::to_string(s.feature_dim) +
+                                           "] (dim -1 or " + std::to_string(s.feature_dim) + "), found " + Show(json(f->shape)));
+    s.statistics_asset = o.String("statistics_asset", true);
+    if (std::find(m.assets.begin(), m.assets.end(), s.statistics_asset) == m.assets.end())
+      o.FailMsg(o.Path("statistics_asset"), "\"" + s.statistics_asset + "\" is not listed in 'assets'");
+  }
+  return s;
+}
+
 }  // namespace
+
+const char* OodSignalName(OodSignalKind kind) { return NameOf(kOodSignals, kind); }
+bool OodSpec::Uses(OodSignalKind kind) const {
+  for (const auto& g : signals)
+    if (g.kind == kind) return true;
+  return false;
+}
 
 ModelMetadata ParseMetadata(const std::string& json_text, const std::string& source) try {
   json root;
@@ -889,6 +954,7 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   if (m.text && std::find(m.assets.begin(), m.assets.end(), m.text->tokenizer.asset) == m.assets.end())
     throw Error(ErrorCode::kMetadata, source + ": field 'text.tokenizer.asset': \"" + m.text->tokenizer.asset +
                                           "\" is not listed in 'assets'");
+  if (r.Has("ood")) m.ood = ParseOod(r, m, source);  // after outputs, output and assets, which it refers to
   if (r.Has("provenance")) {
     Reader p = r.Object("provenance");
     m.provenance.training_data = p.String("training_data", false);

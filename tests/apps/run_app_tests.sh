@@ -407,6 +407,67 @@ thirdparty_*)
     jsonl "$T/f" "rows[0]['failed']==0 and abs(rows[0]['AP']-0.164)<0.0015 and abs(rows[0]['AP50']-0.310)<0.0015" ;;
   *) fail "unknown scenario" ;;
   esac ;;
+# ---- out-of-domain detection (issue 16): the shipped bundles' detectors ----
+ood_classify_flags_photos)
+  FM=$SRC/models/fashion-mnist.pt; S=$SRC/models/samples/fashion-mnist
+  "$APPS/sense-classify" -m "$FM" "$I/messi5.jpg" "$S/000_ankle-boot.png" "$I/butterfly.jpg" "$S/018_bag.png" > "$T/out" || fail "exit $?"
+  [ "$(wc -l < "$T/out")" -eq 4 ] || fail "one line per input: $(cat "$T/out")"
+  sed -n 1p "$T/out" | grep -q "messi5.jpg: not like the images this model knows: Fashion-MNIST, 28 x 28 grey clothing on black (out-of-domain score" || fail "photo not flagged: $(cat "$T/out")"
+  sed -n 3p "$T/out" | grep -q "butterfly.jpg: not like the images" || fail "photo not flagged: $(cat "$T/out")"
+  sed -n 2p "$T/out" | grep -q "^$S/000_ankle-boot.png: Ankle boot (" || fail "sample changed: $(cat "$T/out")"
+  grep -q "ankle-boot.png: not like\|bag.png: not like" "$T/out" && fail "sample flagged: $(cat "$T/out")"
+  "$APPS/sense-classify" -m "$FM" --json "$I/messi5.jpg" "$S/018_bag.png" > "$T/j" || fail "json exit $?"
+  jsonl "$T/j" "rows[0]['out_of_domain']['flag'] is True and rows[0]['out_of_domain']['score']>0 and rows[1]['out_of_domain']['flag'] is False and rows[1]['categories'][0]['label']=='Bag'"
+  # a bundle without a detector says nothing about it
+  "$APPS/sense-classify" -m "$MODELS/colour3.pt" --json "$I/red.png" > "$T/c" || fail "colour3 exit $?"
+  jsonl "$T/c" "'out_of_domain' not in rows[0]" ;;
+ood_classify_reject)
+  FM=$SRC/models/fashion-mnist.pt; S=$SRC/models/samples/fashion-mnist
+  "$APPS/sense-classify" -m "$FM" --reject-ood "$S/002_trouser.png" "$I/messi5.jpg" "$S/009_sneaker.png" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 with a rejected input"
+  sed -n 1p "$T/out" | grep -q "trouser.png: Trouser (" || fail "others affected: $(cat "$T/out")"
+  sed -n 2p "$T/out" | grep -q "messi5.jpg: error out_of_domain: not like the images this model knows" || fail "not rejected: $(cat "$T/out")"
+  sed -n 3p "$T/out" | grep -q "sneaker.png: Sneaker (" || fail "others affected: $(cat "$T/out")"
+  grep -q "messi5.jpg: not like the images" "$T/err" || fail "stderr: $(cat "$T/err")"
+  "$APPS/sense-classify" -m "$FM" --reject-ood --json "$I/messi5.jpg" "$S/002_trouser.png" > "$T/j"
+  [ $? -eq 1 ] || fail "json: expected exit 1"
+  jsonl "$T/j" "rows[0]['error']['code']=='out_of_domain' and rows[1]['categories'][0]['label']=='Trouser' and rows[1]['out_of_domain']['flag'] is False"
+  "$APPS/sense-classify" -m "$FM" --reject-ood "$S/002_trouser.png" > /dev/null || fail "an accepted input alone must exit 0" ;;
+ood_sentiment)
+  M=$SRC/models/sentiment-sst2.pt
+  "$APPS/sense-sentiment" -m "$M" --json "A gorgeous, witty, seductive movie." "日本語の文です。" "SELECT name FROM users WHERE id = 42;" > "$T/j" || fail "exit $?"
+  jsonl "$T/j" "[r['out_of_domain']['flag'] for r in rows]==[False, True, True]"
+  "$APPS/sense-sentiment" -m "$M" "日本語の文です。" "A gorgeous, witty, seductive movie." > "$T/out" || fail "exit $?"
+  sed -n 1p "$T/out" | grep -q "\[not like the texts this model knows: English" || fail "not shown: $(cat "$T/out")"
+  sed -n 2p "$T/out" | grep -q "not like" && fail "in-domain flagged: $(cat "$T/out")"
+  "$APPS/sense-sentiment" -m "$M" --reject-ood "日本語の文です。" "A gorgeous, witty, seductive movie." > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1"
+  sed -n 1p "$T/out" | grep -q "^error    out_of_domain: arg:1: not like the texts" || fail "not rejected: $(cat "$T/out")"
+  sed -n 2p "$T/out" | grep -q "^positive" || fail "other text affected: $(cat "$T/out")" ;;
+ood_info_and_eval)
+  FM=$SRC/models/fashion-mnist.pt
+  "$APPS/sense-info" "$FM" > "$T/out" || fail "exit $?"
+  grep -q "^  ood          mahalanobis (standardised); flagged above" "$T/out" || fail "no detector row: $(cat "$T/out")"
+  grep -q "domain: Fashion-MNIST, 28 x 28 grey clothing on black" "$T/out" || fail "no domain"
+  grep -q "fitted on: the 55,000 Fashion-MNIST training images" "$T/out" || fail "no fit data"
+  "$APPS/sense-eval" --ood 2> "$T/err"; [ $? -eq 2 ] || fail "--ood without sets: expected exit 2"
+  "$APPS/sense-eval" --ood -m "$MODELS/colour3.pt" a b 2> "$T/err"; [ $? -eq 1 ] || fail "no detector: expected exit 1"
+  grep -q "has no out-of-domain detector" "$T/err" || fail "stderr: $(cat "$T/err")"
+  idx=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  [ -f "$idx" ] || skip "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)"
+  mkdir -p "$T/photos" && cp "$I/messi5.jpg" "$I/butterfly.jpg" "$I/home.jpg" "$I/left01.jpg" "$I/squirrel_cls.jpg" "$T/photos/"
+  "$APPS/sense-eval" --ood -m "$FM" --limit 1000 --json "$idx" "$T/photos" > "$T/j" || fail "eval exit $?"
+  jsonl "$T/j" "rows[0]['all_out_of_domain']['in_domain']==1000 and rows[0]['all_out_of_domain']['auroc']>0.95 and 0.9<rows[0]['all_out_of_domain']['tpr_at_threshold']<1 and rows[0]['accuracy_accepted']>=rows[0]['accuracy_all']"
+  printf 'sentence\tlabel\na gorgeous , witty , seductive movie .\t1\nan ugly , tedious mess .\t0\n' > "$T/in.tsv"
+  "$APPS/sense-eval" --ood -m "$SRC/models/sentiment-sst2.pt" "$T/in.tsv" "$SRC/tests/data/ood/text/emoji.txt" > "$T/t" || fail "text eval exit $?"
+  grep -q "emoji.txt *100  *1.0000" "$T/t" || fail "text eval: $(cat "$T/t")" ;;
+ood_done_when)
+  [ -n "${SHARED:-}" ] && [ -f "$SHARED/images/dog.jpg" ] || skip "../shared/data is absent"
+  "$APPS/sense-classify" "$SHARED/images/dog.jpg" > "$T/out" || fail "exit $?"
+  grep -q "dog.jpg: not like the images this model knows" "$T/out" || fail "dog not flagged: $(cat "$T/out")"
+  "$APPS/sense-classify" "$SRC/models/samples/fashion-mnist/" > "$T/s" || fail "samples exit $?"
+  grep -q "not like" "$T/s" && fail "a sample is flagged: $(cat "$T/s")"
+  [ "$(wc -l < "$T/s")" -eq 12 ] || fail "12 samples: $(cat "$T/s")" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"

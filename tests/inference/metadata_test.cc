@@ -211,6 +211,66 @@ TEST(MetadataTest, GflDetectionLayout) {
   ExpectMetadataError(no_gfl, "detection.gfl");
 }
 
+// ---- out-of-domain detector ("ood") ----------------------------------------
+json WithOod() {
+  json j = Valid();
+  j["outputs"].push_back(json::parse(R"({"name": "features", "dtype": "float32", "shape": [-1, 4]})"));
+  j["assets"] = {"stats.f32"};
+  j["ood"] = json::parse(R"({"signals": [{"name": "mahalanobis", "loc": 10, "scale": 2},
+                                          {"name": "energy", "loc": -3, "scale": 0.5}],
+      "threshold": 1.5, "tpr": 0.95, "domain": "tiny squares", "fitted_on": "train", "threshold_on": "val",
+      "features_output": "features", "statistics_asset": "stats.f32", "feature_dim": 4})");
+  return j;
+}
+
+TEST(MetadataTest, OodDetector) {
+  ModelMetadata m = ParseMetadata(WithOod().dump(), "test.json");
+  ASSERT_TRUE(m.ood.has_value());
+  ASSERT_EQ(m.ood->signals.size(), 2u);
+  EXPECT_EQ(m.ood->signals[0].kind, OodSignalKind::kMahalanobis);
+  EXPECT_FLOAT_EQ(m.ood->signals[1].loc, -3.0f);
+  EXPECT_FLOAT_EQ(m.ood->threshold, 1.5f);
+  EXPECT_EQ(m.ood->feature_dim, 4);
+  EXPECT_EQ(m.ood->domain, "tiny squares");
+  EXPECT_TRUE(m.ood->Uses(OodSignalKind::kEnergy));
+  EXPECT_FALSE(m.ood->Uses(OodSignalKind::kMaxLogit));
+  EXPECT_STREQ(OodSignalName(OodSignalKind::kUnknownShare), "unknown_share");
+  EXPECT_FALSE(ParseMetadata(Valid().dump(), "test.json").ood.has_value());
+
+  auto with = [](const std::string& key, json value) {
+    json j = WithOod();
+    if (value.is_null()) j["ood"].erase(key);
+    else j["ood"][key] = value;
+    return j;
+  };
+  ExpectMetadataError(with("signals", json::array()), "ood.signals");
+  ExpectMetadataError(with("signals", json::parse(R"([{"name": "entropy", "loc": 0, "scale": 1}])")), "ood.signals[0].name");
+  ExpectMetadataError(with("signals", json::parse(R"([{"name": "energy", "loc": 0, "scale": 0}])")), "ood.signals[0].scale");
+  ExpectMetadataError(with("signals", json::parse(R"([{"name": "energy", "loc": 0, "scale": 1},
+                                                      {"name": "energy", "loc": 0, "scale": 1}])")), "listed twice");
+  ExpectMetadataError(with("signals", json::parse(R"([{"name": "unknown_share", "loc": 0, "scale": 1}])")), "for text bundles");
+  ExpectMetadataError(with("tpr", 0), "ood.tpr");
+  ExpectMetadataError(with("tpr", 1.5), "ood.tpr");
+  ExpectMetadataError(with("threshold", nullptr), "ood.threshold");
+  ExpectMetadataError(with("domain", ""), "ood.domain");
+  ExpectMetadataError(with("fitted_on", nullptr), "ood.fitted_on");
+  ExpectMetadataError(with("combine", "mean"), "ood.combine");
+  ExpectMetadataError(with("features_output", "embeddings"), "ood.features_output");
+  ExpectMetadataError(with("features_output", "logits"), "classification output");
+  ExpectMetadataError(with("feature_dim", 8), "ood.feature_dim");
+  ExpectMetadataError(with("statistics_asset", "other.f32"), "ood.statistics_asset");
+  ExpectMetadataError(with("features_output", nullptr), "ood.features_output");
+  // without mahalanobis no features are needed
+  json logits_only = WithOod();
+  logits_only["ood"] = json::parse(R"({"signals": [{"name": "max_logit", "loc": 0, "scale": 1}], "threshold": 0,
+      "tpr": 0.9, "domain": "d", "fitted_on": "f", "threshold_on": "t"})");
+  EXPECT_NO_THROW(ParseMetadata(logits_only.dump(), "test.json"));
+  json embedding = logits_only;
+  embedding["task"] = "image_embedding";
+  embedding["embedding"] = {{"dim", 2}};
+  ExpectMetadataError(embedding, "image_classification and text_classification");
+}
+
 }  // namespace
 }  // namespace sense
 

@@ -33,6 +33,14 @@ TEXT = {
 }
 
 
+OOD = {"signals": [{"name": "energy", "loc": -2.0, "scale": 0.5}], "threshold": 1.5, "tpr": 0.95,
+       "domain": "colour squares", "fitted_on": "train", "threshold_on": "val"}
+OOD_MAHA = {**BASE, "outputs": BASE["outputs"] + [{"name": "features", "dtype": "float32", "shape": [-1, 4]}],
+            "assets": ["stats.f32"],
+            "ood": {**OOD, "signals": [{"name": "mahalanobis", "loc": 10, "scale": 3}], "features_output": "features",
+                    "statistics_asset": "stats.f32", "feature_dim": 4}}
+
+
 def with_(base, path, value):
     m = copy.deepcopy(base)
     cur = m
@@ -106,6 +114,12 @@ CASES = [
     ("embedding without dim", {**with_(BASE, "task", "image_embedding"), "embedding": {}}, False),
     ("detection without detection object", with_(BASE, "task", "object_detection"), False),
     ("top level is an array", [BASE], False),
+    # out-of-domain detector ("ood", issue 16); the other ood rules are in tests/inference/metadata_test.cc
+    ("ood with mahalanobis", OOD_MAHA, True),
+    ("ood.tpr 1.5", with_(BASE, "ood", {**OOD, "tpr": 1.5}), False),
+    ("ood unknown_share on an image model",
+     with_(BASE, "ood", {**OOD, "signals": [{"name": "unknown_share", "loc": 0, "scale": 1}]}), False),
+    ("ood mahalanobis without its asset listed", with_(OOD_MAHA, "assets", []), False),
 ]
 
 

@@ -307,5 +307,39 @@ TEST(TextClassifierTest, DefaultSentimentModelGetsItsLstmKernelFromSampleInputs)
   EXPECT_EQ(c->Classify("A gorgeous, witty, seductive movie.").classifications.categories[0].label, "positive");
 }
 
+// ---- out-of-domain detection (issue 16) --------------------------------------
+TEST(TextClassifierOodTest, DefaultSentimentModelFlagsOtherLanguagesAndJunk) {
+  const std::string path = SourcePath("models/sentiment-sst2.pt");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
+  SENSE_REQUIRE_SENTENCEPIECE();
+  auto c = TextClassifier::Create(Options(path));
+  ASSERT_TRUE(c->metadata().ood.has_value());
+  const std::vector<std::string> texts = {"A gorgeous, witty, seductive movie.", "日本語の文です。",
+                                          "an ugly , tedious mess of a film .", "SELECT name FROM users WHERE id = 42;",
+                                          "🥓 🌣 🧷"};
+  const auto r = c->ClassifyBatch(texts);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    ASSERT_TRUE(r[i].ok()) << r[i].error().what();
+    ASSERT_TRUE(r[i].value().classifications.out_of_domain.has_value()) << texts[i];
+    const OutOfDomain& o = *r[i].value().classifications.out_of_domain;
+    EXPECT_EQ(o.flag, i == 1 || i >= 3) << texts[i] << " score " << o.score;
+  }
+  // every piece unknown: the unknown-share signal alone puts it far above the threshold
+  EXPECT_GT(r[1].value().classifications.out_of_domain->score, 10 * c->metadata().ood->threshold);
+  // alone or in a batch: the same score
+  EXPECT_NEAR(c->Classify(texts[0]).classifications.out_of_domain->score,
+              r[0].value().classifications.out_of_domain->score, 1e-4);
+  // a long text split into windows is scored too
+  std::string long_text;
+  for (int i = 0; i < 40; ++i) long_text += "a gorgeous , witty , seductive movie . ";
+  const TextClassification w = c->Classify(long_text);
+  EXPECT_GT(w.windows, 1);
+  ASSERT_TRUE(w.classifications.out_of_domain.has_value());
+  EXPECT_FALSE(w.classifications.out_of_domain->flag) << w.classifications.out_of_domain->score;
+  auto off = Options(path);
+  off.classifier.detect_out_of_domain = false;
+  EXPECT_FALSE(TextClassifier::Create(off)->Classify(texts[1]).classifications.out_of_domain.has_value());
+}
+
 }  // namespace
 }  // namespace sense::text

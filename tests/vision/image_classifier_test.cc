@@ -206,5 +206,33 @@ TEST(ImageClassifierExplainTest, ModelRaisingInExplanationIsATypedError) {
   }
 }
 
+// ---- out-of-domain detection (issue 16) --------------------------------------
+TEST(ImageClassifierOodTest, DefaultModelFlagsPhotosNotItsSamples) {
+  const std::string path = sense::testing::SourcePath("models/fashion-mnist.pt");
+  auto c = ImageClassifier::Create(Options(path));
+  ASSERT_TRUE(c->metadata().ood.has_value());
+  const std::string samples = sense::testing::SourcePath("models/samples/fashion-mnist/");
+  std::vector<std::string> files = {TestData("images/messi5.jpg"), samples + "000_ankle-boot.png",
+                                    TestData("images/butterfly.jpg"), samples + "018_bag.png"};
+  const auto results = c->ClassifyFiles(files);
+  ASSERT_EQ(results.size(), 4u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].error().what();
+    ASSERT_TRUE(results[i].value().out_of_domain.has_value()) << files[i];
+    const OutOfDomain& o = *results[i].value().out_of_domain;
+    EXPECT_EQ(o.flag, i % 2 == 0) << files[i] << " score " << o.score;
+    EXPECT_EQ(o.flag, o.score > c->metadata().ood->threshold);
+  }
+  // the same image alone or in a batch: the same score (one forward pass gives logits and features)
+  const Classifications one = c->Classify(DecodeImage(files[1]));
+  EXPECT_NEAR(one.out_of_domain->score, results[1].value().out_of_domain->score, 1e-4);
+  // switched off: no score
+  auto o = Options(path);
+  o.classifier.detect_out_of_domain = false;
+  EXPECT_FALSE(ImageClassifier::Create(o)->Classify(DecodeImage(files[0])).out_of_domain.has_value());
+  // a bundle without a detector has none
+  EXPECT_FALSE(ImageClassifier::Create(Options())->Classify(DecodeImage(TestData("images/red.png"))).out_of_domain.has_value());
+}
+
 }  // namespace
 }  // namespace sense::vision

@@ -45,7 +45,27 @@ std::unique_ptr<TextClassifier> TextClassifier::Create(const TextClassifierOptio
 }
 
 TextClassifier::TextClassifier(TextClassifierOptions options, std::unique_ptr<TextRunner> runner)
-    : options_(std::move(options)), runner_(std::move(runner)) {}
+    : options_(std::move(options)), runner_(std::move(runner)) {
+  const ModelMetadata& m = metadata();
+  if (m.ood && options_.classifier.detect_out_of_domain)
+    ood_.emplace(*m.ood, static_cast<int>(m.labels.size()), m.output.temperature,
+                 m.ood->statistics_asset.empty() ? std::string() : model().Asset(m.ood->statistics_asset));
+}
+
+namespace {
+
+// A float32 [1, width] row of a named output, checked.
+const float* OutputRow(const NamedTensors& row_outputs, const std::string& name, int64_t width, const std::string& path,
+                       Tensor* keep) {
+  const Tensor& t = row_outputs.at(name);
+  if (t.dim() != 2 || t.size(0) != 1 || t.size(1) != width)
+    throw Error(ErrorCode::kBackend, path + ": expected output '" + name + "' [batch, " + std::to_string(width) +
+                                         "], model returned a row of " + t.Describe());
+  *keep = t.dtype() == DType::kFloat32 ? t : t.ToFloat();
+  return keep->data<float>();
+}
+
+}  // namespace
 
 std::vector<float> TextClassifier::RowProbabilities(const NamedTensors& row_outputs) const {
   const ModelMetadata& m = metadata();
@@ -59,7 +79,34 @@ std::vector<float> TextClassifier::RowProbabilities(const NamedTensors& row_outp
 }
 
 std::vector<Outcome<std::vector<float>>> TextClassifier::GroupProbabilities(
-    const std::vector<std::vector<EncodedInput>>& groups) const {
+    const std::vector<std::vector<EncodedInput>>& groups, std::vector<std::optional<OutOfDomain>>* ood) const {
+  const bool score = ood && ood_;
+  std::vector<std::vector<double>> raw_sums(score ? groups.size() : 0);
+  // Out-of-domain raw signals of one row: its logits, its features, and the
+  // share of unknown tokens among the group's text tokens (all its rows).
+  auto row_signals = [&](const NamedTensors& outputs, std::size_t g) {
+    const ModelMetadata& m = metadata();
+    Tensor logits, features;
+    OodInputs in;
+    in.num_classes = static_cast<int>(m.labels.size());
+    in.logits = OutputRow(outputs, m.output.name, in.num_classes, model().path(), &logits);
+    if (ood_->needs_features()) {
+      in.feature_dim = m.ood->feature_dim;
+      in.features = OutputRow(outputs, m.ood->features_output, in.feature_dim, model().path(), &features);
+    }
+    if (m.ood->Uses(OodSignalKind::kUnknownShare)) {
+      const int unk = tokenizer().special_ids().unk;
+      std::size_t text = 0, unknown = 0;
+      for (const auto& r : groups[g])
+        for (std::size_t p = 0; p < r.ids.size(); ++p)
+          if (r.sequence_ids[p] == 0) {
+            ++text;
+            unknown += r.ids[p] == unk;
+          }
+      in.unknown_share = text ? static_cast<float>(unknown) / static_cast<float>(text) : 1.0f;
+    }
+    return ood_->RawSignals(in);
+  };
   std::vector<const EncodedInput*> rows;
   std::vector<std::size_t> group_of;
   for (std::size_t g = 0; g < groups.size(); ++g)
@@ -77,12 +124,25 @@ std::vector<Outcome<std::vector<float>>> TextClassifier::GroupProbabilities(
     Outcome<std::vector<float>> p =
         outputs[i].ok() ? Capture([&] { return RowProbabilities(outputs[i].value()); }, ErrorCode::kBackend)
                         : Outcome<std::vector<float>>(outputs[i].error());
+    if (p.ok() && score) {
+      auto raw = Capture([&] { return row_signals(outputs[i].value(), g); }, ErrorCode::kBackend);
+      if (!raw.ok()) p = Outcome<std::vector<float>>(raw.error());
+      else if (raw_sums[g].empty()) raw_sums[g] = raw.value();
+      else for (std::size_t j = 0; j < raw.value().size(); ++j) raw_sums[g][j] += raw.value()[j];
+    }
     if (!p.ok()) {
       errors[g] = p.error();
       continue;
     }
     for (std::size_t c = 0; c < k; ++c) sums[g][c] += p.value()[c];
   }
+  if (ood) ood->assign(groups.size(), std::nullopt);
+  if (score)
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      if (!errors[g] && !groups[g].empty()) {
+        for (double& v : raw_sums[g]) v /= static_cast<double>(groups[g].size());
+        (*ood)[g] = ood_->FromRaw(raw_sums[g]);
+      }
   std::vector<Outcome<std::vector<float>>> out;
   out.reserve(groups.size());
   for (std::size_t g = 0; g < groups.size(); ++g) {
@@ -114,7 +174,8 @@ std::vector<Outcome<TextClassification>> TextClassifier::ClassifyBatch(const std
       groups.push_back(std::move(encoded[i].value()));
       text_of.push_back(i);
     }
-  const auto probs = GroupProbabilities(groups);
+  std::vector<std::optional<OutOfDomain>> ood;
+  const auto probs = GroupProbabilities(groups, &ood);
   std::vector<std::optional<Outcome<TextClassification>>> out(texts.size());
   for (std::size_t i = 0; i < texts.size(); ++i)
     if (!encoded[i].ok()) out[i] = encoded[i].error();
@@ -127,6 +188,7 @@ std::vector<Outcome<TextClassification>> TextClassifier::ClassifyBatch(const std
     const EncodedInput& first = groups[g].front();
     TextClassification r;
     r.classifications = FromProbabilities(probs[g].value(), metadata().labels, options_.classifier);
+    r.classifications.out_of_domain = ood[g];
     r.num_tokens = static_cast<int>(std::count(first.sequence_ids.begin(), first.sequence_ids.end(), 0) + first.truncated);
     r.truncated = groups[g].size() == 1 && first.truncated > 0;
     r.windows = static_cast<int>(groups[g].size());

@@ -26,9 +26,14 @@ std::unique_ptr<ImageClassifier> ImageClassifier::Create(const ImageClassifierOp
 
 ImageClassifier::ImageClassifier(ImageClassifierOptions options, std::unique_ptr<Model> model)
     : options_(std::move(options)), model_(std::move(model)),
-      runner_(*model_->metadata().image, ImageRunnerOptions{options_.max_batch_size, options_.reduced_jpeg_decode}) {}
+      runner_(*model_->metadata().image, ImageRunnerOptions{options_.max_batch_size, options_.reduced_jpeg_decode}) {
+  const ModelMetadata& m = model_->metadata();
+  if (m.ood && options_.classifier.detect_out_of_domain)
+    ood_.emplace(*m.ood, static_cast<int>(m.labels.size()), m.output.temperature,
+                 m.ood->statistics_asset.empty() ? std::string() : model_->Asset(m.ood->statistics_asset));
+}
 
-Tensor ImageClassifier::Logits(const Tensor& batch) const {
+Tensor ImageClassifier::Logits(const Tensor& batch, Tensor* features) const {
   const ModelMetadata& m = model_->metadata();
   NamedTensors out = model_->Run({{m.inputs[0].name, batch}});
   const Tensor& logits = out.at(m.output.name);
@@ -36,6 +41,14 @@ Tensor ImageClassifier::Logits(const Tensor& batch) const {
   if (logits.dim() != 2 || logits.size(0) != n || logits.size(1) != k)
     throw Error(ErrorCode::kBackend, model_->path() + ": expected output [" + std::to_string(n) + ", " + std::to_string(k) +
                                          "], model returned " + logits.Describe());
+  if (features) {
+    const Tensor& f = out.at(m.ood->features_output);
+    if (f.dim() != 2 || f.size(0) != n || f.size(1) != m.ood->feature_dim)
+      throw Error(ErrorCode::kBackend, model_->path() + ": expected features output '" + m.ood->features_output + "' [" +
+                                           std::to_string(n) + ", " + std::to_string(m.ood->feature_dim) +
+                                           "], model returned " + f.Describe());
+    *features = f.dtype() == DType::kFloat32 ? f : f.ToFloat();
+  }
   return logits.dtype() == DType::kFloat32 ? logits : logits.ToFloat();
 }
 
@@ -53,17 +66,30 @@ std::vector<float> ImageClassifier::Scores(const Tensor& batch) const {
 
 std::vector<Classifications> ImageClassifier::ClassifyRows(const ImageBatch& batch) const {
   const ModelMetadata& m = model_->metadata();
-  Tensor logits;
+  Tensor logits, features;
+  const bool with_features = ood_ && ood_->needs_features();
   try {
-    logits = Logits(batch.input);
+    logits = Logits(batch.input, with_features ? &features : nullptr);
   } catch (...) {
     throw CurrentExceptionAsError(ErrorCode::kBackend, model_->path() + ": forward");
   }
   const int64_t n = logits.size(0), k = logits.size(1);
   std::vector<Classifications> results;
   results.reserve(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    results.push_back(sense::Classify(logits.data<float>() + i * k, static_cast<int>(k), m.output, m.labels, options_.classifier));
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = logits.data<float>() + i * k;
+    results.push_back(sense::Classify(row, static_cast<int>(k), m.output, m.labels, options_.classifier));
+    if (ood_) {
+      OodInputs in;
+      in.logits = row;
+      in.num_classes = static_cast<int>(k);
+      if (with_features) {
+        in.features = features.data<float>() + i * features.size(1);
+        in.feature_dim = static_cast<int>(features.size(1));
+      }
+      results.back().out_of_domain = ood_->Score(in);
+    }
+  }
   return results;
 }
 

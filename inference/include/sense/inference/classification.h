@@ -9,10 +9,12 @@
 #ifndef SENSE_INFERENCE_CLASSIFICATION_H_
 #define SENSE_INFERENCE_CLASSIFICATION_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sense/inference/metadata.h"
+#include "sense/inference/ood.h"
 
 namespace sense {
 
@@ -24,6 +26,10 @@ struct Category {
 
 struct Classifications {
   std::vector<Category> categories;  // sorted by score, highest first
+  // Set when the bundle carries an out-of-domain detector (metadata "ood")
+  // and ClassifierOptions::detect_out_of_domain is on: the input's score and
+  // whether it lies outside the model's domain (see ood.h).
+  std::optional<OutOfDomain> out_of_domain;
 };
 
 struct ClassifierOptions {
@@ -31,6 +37,7 @@ struct ClassifierOptions {
   float score_threshold = 0.0f;  // categories scoring below are dropped; in [0, 1]
   std::vector<std::string> allow_labels;  // only these labels (exclusive with deny_labels)
   std::vector<std::string> deny_labels;   // never these labels
+  bool detect_out_of_domain = true;       // score every input with the bundle's detector, when it has one
 };
 
 // Checks the options against a model's labels: unknown labels in the allow

@@ -42,6 +42,20 @@ class ClassificationEvaluator {
   std::vector<float> confidence_;
 };
 
+// Out-of-domain detection quality (sense-eval --ood): scores of in-domain
+// and of out-of-domain inputs, higher meaning "less in-domain".
+struct OodReport {
+  int in_domain = 0, out_of_domain = 0;  // inputs scored
+  double auroc = 0;             // P(score of a random out-of-domain input > a random in-domain one), ties count half
+  double threshold_at_95 = 0;   // the score that accepts (score <= it) 95 % of the in-domain inputs
+  double fpr_at_95_tpr = 0;     // share of out-of-domain inputs accepted at threshold_at_95
+  double threshold = 0;         // the detector's own threshold
+  double tpr = 0;               // share of in-domain inputs it accepts (score <= threshold)
+  double fpr = 0;               // share of out-of-domain inputs it accepts
+};
+// Throws Error(kInput) when either list is empty.
+OodReport EvaluateOod(const std::vector<float>& in_domain, const std::vector<float>& out_of_domain, double threshold);
+
 }  // namespace sense
 
 #endif  // SENSE_INFERENCE_EVALUATION_H_

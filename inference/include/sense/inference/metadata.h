@@ -222,6 +222,43 @@ struct ExplainSpec {
   std::string head_method;      // e.g. "head"
 };
 
+// Out-of-domain detection (docs/model-format.md "ood"; fitted by
+// scripts/fit_ood.py): each signal's raw value r (higher = less like the
+// training data) is standardised, z = (r - loc) / scale, and the score is the
+// largest z; an input whose score is above `threshold` is flagged.
+enum class OodSignalKind {
+  kMahalanobis,   // min over classes of the squared Mahalanobis distance of the features output to the class means
+  kEnergy,        // -logsumexp(logits)
+  kMaxLogit,      // -max(logits)
+  kMaxSoftmax,    // -max(softmax(logits / output.temperature))
+  kUnknownShare,  // text: share of the text's tokens that are the tokenizer's unknown token
+};
+const char* OodSignalName(OodSignalKind kind);  // "mahalanobis", ...
+
+struct OodSignal {
+  OodSignalKind kind = OodSignalKind::kEnergy;
+  float loc = 0.0f;    // mean of the raw value on the fit data
+  float scale = 1.0f;  // its standard deviation there, > 0
+};
+
+struct OodSpec {
+  std::vector<OodSignal> signals;  // non-empty, each kind at most once; combined by their maximum
+  float threshold = 0.0f;          // flag when score > threshold
+  float tpr = 0.95f;               // share of held-in validation inputs accepted at the threshold, in (0, 1]
+  std::string domain;              // what the model knows, for messages: "Fashion-MNIST, 28 x 28 grey clothing on black"
+  std::string fitted_on;           // the data the statistics were fitted on
+  std::string threshold_on;        // the held-in data the threshold was chosen on
+  std::string script, command, created;  // how it was fitted (optional)
+  // kMahalanobis only: the declared output holding the penultimate features
+  // [N, feature_dim], and the asset with the class means and the shared
+  // precision matrix: little-endian float32, means [labels, feature_dim]
+  // row-major then precision [feature_dim, feature_dim].
+  std::string features_output;
+  std::string statistics_asset;
+  int feature_dim = 0;
+  bool Uses(OodSignalKind kind) const;
+};
+
 struct Provenance {
   std::string training_data;
   std::string script;
@@ -249,6 +286,7 @@ struct ModelMetadata {
   std::optional<EmbeddingSpec> embedding;
   std::optional<TokenClassificationSpec> token_classification;
   std::optional<ExplainSpec> explain;
+  std::optional<OodSpec> ood;  // out-of-domain detector (classification tasks)
   std::vector<std::string> assets;  // names of extra files bundled with the model
   // How the floating-point weights are stored: "float32", or "float16" to halve
   // the file; the loader then converts every floating-point parameter and

@@ -16,12 +16,17 @@
 // max_length are truncated, or split into overlapping windows whose
 // probabilities are averaged (truncation "window"); the result says which.
 // Ownership: the classifier owns its model and tokenizer; texts are only read.
+// Out of domain: with a bundle that carries a detector (metadata "ood"),
+// every result has classifications.out_of_domain set, from the same model
+// call (the features output comes with the logits) and the text's share of
+// unknown tokens.
 // Thread safety: Classify, ClassifyBatch and Explain are const and safe to
 // call from several threads at once.
 #ifndef SENSE_TEXT_TEXT_CLASSIFIER_H_
 #define SENSE_TEXT_TEXT_CLASSIFIER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,10 +120,14 @@ class TextClassifier {
   std::vector<float> RowProbabilities(const NamedTensors& row_outputs) const;
   // Mean probabilities over each group's rows (a text's windows); the first
   // failing row's error for a group.
-  std::vector<Outcome<std::vector<float>>> GroupProbabilities(const std::vector<std::vector<EncodedInput>>& groups) const;
+  // With `ood` (and a detector): each group's out-of-domain score from the
+  // same rows, the raw signals averaged over the group's rows.
+  std::vector<Outcome<std::vector<float>>> GroupProbabilities(const std::vector<std::vector<EncodedInput>>& groups,
+                                                              std::vector<std::optional<OutOfDomain>>* ood = nullptr) const;
 
   TextClassifierOptions options_;
   std::unique_ptr<TextRunner> runner_;
+  std::optional<OodScorer> ood_;  // the bundle's out-of-domain detector, when it has one and it is enabled
 };
 
 }  // namespace sense::text

@@ -19,6 +19,9 @@
 // the next chunk overlapped with inference on the current one, and one
 // Outcome per input in input order. An image the model raises on gets its
 // own Error (code kBackend) and the others keep their results.
+// Out of domain: with a bundle that carries a detector (metadata "ood"),
+// every Classifications has out_of_domain set, from the same model call
+// (the features output comes with the logits).
 // Thread safety: Classify, ClassifyBatch, ClassifyFiles and Explain are
 // const and safe to call from several threads at once.
 #ifndef SENSE_VISION_IMAGE_CLASSIFIER_H_
@@ -103,12 +106,13 @@ class ImageClassifier {
   ImageClassifier(ImageClassifierOptions options, std::unique_ptr<Model> model);
   SaliencyMap ExplainUnchecked(const cv::Mat& image, int category_index, const ExplainOptions& options) const;
   std::vector<Classifications> ClassifyRows(const ImageBatch& batch) const;  // the runner's model call
-  Tensor Logits(const Tensor& batch) const;              // checked float32 [N, classes]
+  Tensor Logits(const Tensor& batch, Tensor* features = nullptr) const;  // checked float32 [N, classes] (and [N, D])
   std::vector<float> Scores(const Tensor& batch) const;  // probabilities, row-major [N, classes]
 
   ImageClassifierOptions options_;
   std::unique_ptr<Model> model_;
   ImageRunner runner_;
+  std::optional<OodScorer> ood_;  // the bundle's out-of-domain detector, when it has one and it is enabled
 };
 
 // A heat-map overlay for a person to look at: the image with the saliency
