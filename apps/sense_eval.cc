@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/app.h"
+#include "eval_embeddings.h"  // retrieval and sts modes
 #include "sense/inference/evaluation.h"
 #include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
@@ -162,6 +163,7 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && sense::app::IsEmbeddingEvalMode(argv[1])) return sense::app::EmbeddingEvalMain(argc, argv);
   const std::string app = "sense-eval";
   return sense::app::Guarded(app, [&]() -> int {
     namespace po = sense::app::po;
