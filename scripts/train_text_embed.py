@@ -13,18 +13,28 @@ end, for the log line, and never for training or selection):
      co-occurrences in the Gutenberg books + the training sentences (the same
      code as scripts/train_sentiment.py), and token weights initialised to the
      pieces' smoothed inverse document frequency.
-  3. Supervised: the encoder -- a weighted mean of piece embeddings (one
-     learned positive weight per piece) plus a masked max pool, then a linear
-     projection -- is trained with the CoSENT ranking loss (Su 2022) on
-     cosine similarities: STS-B train (5,749 pairs, scores 0-5), SICK train
-     (4,439 pairs, relatedness 1-5; non-commercial licence, left out with
-     --no-sick) and MRPC train (4,076 pairs, paraphrase 0/1), one data set
-     per batch. The epoch with the best STS-B dev Spearman is kept.
+  3. Supervised: the encoder has two channels side by side (MixedEncoder):
+     a dense one -- a weighted mean of piece embeddings (one learned
+     positive weight per piece) plus a masked max pool, then a linear
+     projection to --out-dim -- and a lexical one -- a fixed random +-1
+     projection to --lexical-dim of the learned-weight bag of pieces, whose
+     cosine approximates a TF-IDF cosine -- each L2-normalised and scaled by
+     cos/sin of a learned angle, so the output's cosine is a learned mixture
+     of the two. Trained with the CoSENT ranking loss (Su 2022) on cosine
+     similarities: STS-B train (5,749 pairs, scores 0-5), SICK train (4,439
+     pairs, relatedness 1-5; non-commercial licence, left out with
+     --no-sick) and MRPC train (3,668 pairs, paraphrase 0/1), one data set
+     per batch, Adam with a one-cycle schedule. The epoch with the best
+     STS-B dev Spearman is kept.
   4. TorchScript with the sense text-embedding contract:
        forward(ids int64 [N,T], mask int64 [N,T]) -> embedding float32 [N,D]
-     (the model pools; sense L2-normalises, "normalize": true), checked for
+     (the model pools and normalises; "normalize": true), checked for
      padding invariance and finite output on empty rows; packed with
      scripts/pack_model.py's pack().
+
+Tried and dropped (dev figures in models/text-embed.md): the dense channel
+alone (dev 74.5); a fixed 25-d GloVe Twitter channel (--glove, no gain).
+The tokenizer and PPMI-SVD step is cached under --cache (/tmp) by settings.
 """
 
 import os
@@ -117,21 +127,25 @@ def spearman(a, b):
 class SentenceEncoder(nn.Module):
     """Weighted mean + max pool of piece embeddings, linear projection."""
 
-    def __init__(self, emb, weights, out_dim, use_max: bool):
+    def __init__(self, emb, weights, out_dim, use_max: bool, glove=None):
         super().__init__()
         V, D = emb.shape
+        G = 0 if glove is None else glove.shape[1]
+        self.register_buffer("glove", glove if glove is not None else torch.zeros(V, 0))
         self.emb = nn.Embedding(V, D)
         self.emb.weight.data.copy_(emb)
         self.weight = nn.Embedding(V, 1)
         self.weight.weight.data.copy_(weights.view(V, 1))
         self.use_max = use_max
-        self.proj = nn.Linear(2 * D if use_max else D, out_dim)
+        self.proj = nn.Linear(2 * (D + G) if use_max else D + G, out_dim)
         nn.init.normal_(self.proj.weight, std=1.0 / math.sqrt(D))
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.to(torch.float32)
         e = self.emb(ids)
+        if self.glove.shape[1] > 0:
+            e = torch.cat([e, self.glove[ids]], 2)
         w = F.softplus(self.weight(ids).squeeze(-1)) * m
         mean = (e * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
         if self.use_max:
@@ -216,6 +230,10 @@ def main():
     ap.add_argument("--dim", type=int, default=300, help="piece embedding size")
     ap.add_argument("--out-dim", type=int, default=256, help="sentence embedding size")
     ap.add_argument("--no-max", action="store_true", help="mean pool only")
+    ap.add_argument("--glove", default="",
+                    help="fixed word vectors for the pieces that spell a whole word, e.g. ../shared/data/word-vectors/"
+                         "glove-twitter-27b-25d-12k/vectors.txt (PDDL 1.0); tried, no gain on dev (78.06 vs 78.07 at "
+                         "epoch 5), so off by default")
     ap.add_argument("--lexical-dim", type=int, default=768, help="size of the lexical channel (0: none)")
     ap.add_argument("--gutenberg-lines", type=int, default=60000)
     ap.add_argument("--window", type=int, default=5)
@@ -296,7 +314,11 @@ def main():
         tr[k] = (enc(a for a, _, _ in v), enc(b for _, b, _ in v), torch.tensor([y for _, _, y in v]))
     dev_a, dev_b, dev_y = enc(a for a, _, _ in dev), enc(b for _, b, _ in dev), [y for _, _, y in dev]
 
-    model = SentenceEncoder(emb, w0, args.out_dim, not args.no_max)
+    glove = None
+    if args.glove:
+        gargs = types.SimpleNamespace(glove=args.glove, glove_scale=1.0)
+        glove = ts.load_glove_channel(gargs, sp, log)
+    model = SentenceEncoder(emb, w0, args.out_dim, not args.no_max, glove)
     if args.lexical_dim:
         model = MixedEncoder(model, w0, args.lexical_dim, args.seed)
         with torch.no_grad():
