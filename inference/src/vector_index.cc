@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 
 #include <faiss/IndexFlat.h>
@@ -112,6 +113,10 @@ struct VectorIndex::Impl {
   std::vector<int64_t> position_ids;
   std::unordered_map<int64_t, std::string> items;
   int64_t next_id = 0;
+  // faiss 1.7.3's IndexHNSW::search ignores SearchParametersHNSW: a search
+  // with another ef than the index's sets hnsw.efSearch under this lock
+  // (the index's own ef needs no lock: nothing changes).
+  mutable std::mutex search_settings;
 
   int dim() const { return model.dim; }
 
@@ -294,16 +299,32 @@ std::vector<std::vector<Neighbor>> VectorIndex::SearchBatch(const float* queries
   std::vector<float> q = m.Prepare(queries, n);
   std::vector<float> dist(static_cast<size_t>(n * kk));
   std::vector<faiss::Index::idx_t> labels(static_cast<size_t>(n * kk));
-  faiss::SearchParametersHNSW hnsw;
-  hnsw.efSearch = std::max<int>(options.ef_search ? options.ef_search : m.options.hnsw_ef_search, static_cast<int>(kk));
-  faiss::SearchParametersIVF ivf;
-  ivf.nprobe = static_cast<size_t>(options.nprobe ? options.nprobe : m.options.ivf_nprobe);
-  const faiss::SearchParameters* params = m.kind == IndexKind::kHnsw ? static_cast<faiss::SearchParameters*>(&hnsw)
-                                          : m.kind == IndexKind::kIvfPq ? static_cast<faiss::SearchParameters*>(&ivf)
-                                                                        : nullptr;
   {
     OmpThreads threads(n > 1 ? m.options.threads : 1);
-    Faiss("vector index search", [&] { m.index->search(n, q.data(), kk, dist.data(), labels.data(), params); });
+    auto search = [&] { Faiss("vector index search", [&] { m.index->search(n, q.data(), kk, dist.data(), labels.data()); }); };
+    if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(m.index.get())) {
+      const int ef = std::max<int>(options.ef_search ? options.ef_search : m.options.hnsw_ef_search, static_cast<int>(kk));
+      if (ef == m.options.hnsw_ef_search) {
+        search();
+      } else {
+        std::lock_guard<std::mutex> lock(m.search_settings);
+        h->hnsw.efSearch = ef;
+        search();
+        h->hnsw.efSearch = m.options.hnsw_ef_search;
+      }
+    } else if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(m.index.get())) {
+      const size_t nprobe = static_cast<size_t>(options.nprobe ? options.nprobe : m.options.ivf_nprobe);
+      if (nprobe == static_cast<size_t>(m.options.ivf_nprobe)) {
+        search();
+      } else {
+        std::lock_guard<std::mutex> lock(m.search_settings);
+        ivf->nprobe = nprobe;
+        search();
+        ivf->nprobe = static_cast<size_t>(m.options.ivf_nprobe);
+      }
+    } else {
+      search();
+    }
   }
   for (int64_t i = 0; i < n; ++i) {
     auto& row = out[static_cast<size_t>(i)];
