@@ -117,6 +117,39 @@ TEST(VectorIndex, AutoChoosesHnswAboveTheThreshold) {
   EXPECT_GE(Recall(*index, data, Clustered(30, 16, 30, 4), 10), 0.9);
 }
 
+// Search-time settings are applied (faiss 1.7.3's HNSW ignores its search
+// parameters object; the index sets efSearch itself). Deterministic: one
+// thread, fixed data.
+TEST(VectorIndex, EfSearchAndNprobeChangeTheSearch) {
+  const auto data = Clustered(4000, 16, 40, 12);
+  const auto queries = Clustered(40, 16, 40, 13);
+  VectorIndexOptions o;
+  o.kind = IndexKind::kHnsw;
+  o.hnsw_m = 4;
+  o.hnsw_ef_construction = 8;
+  auto h = VectorIndex::Build(Model(16), o, Names(data.size()), data);
+  auto recall = [&](const VectorIndex& index, const SearchOptions& so) {
+    double hit = 0;
+    for (const auto& q : queries) {
+      const auto truth = BruteForce(data, q, 10);
+      const std::set<int64_t> t(truth.begin(), truth.end());
+      for (const auto& n : index.Search(q, 10, so)) hit += t.count(n.id);
+    }
+    return hit / (10.0 * queries.size());
+  };
+  SearchOptions narrow, wide;
+  narrow.ef_search = 10;
+  wide.ef_search = 400;
+  EXPECT_LT(recall(*h, narrow), recall(*h, wide));
+  o.kind = IndexKind::kIvfPq;
+  auto ivf = VectorIndex::Build(Model(16), o, Names(data.size()), data);
+  narrow = {};
+  wide = {};
+  narrow.nprobe = 1;
+  wide.nprobe = ivf->options().ivf_lists;
+  EXPECT_LT(recall(*ivf, narrow), recall(*ivf, wide));
+}
+
 TEST(VectorIndex, IvfPqFindsMostNeighbours) {
   const auto data = Clustered(4000, 16, 40, 5);
   VectorIndexOptions o;
