@@ -306,13 +306,17 @@ int main(int argc, char** argv) {
       if (!files.empty()) throw UsageError("--file reads text queries; this index holds images");
       queries = GatherItems(true, args);
     } else {
-      queries = sense::app::GatherTexts(sense::app::OrderedTextArgs(ordered, "args", "file"));
-      // the command and the index path were positionals too
-      queries.erase(std::remove_if(queries.begin(), queries.end(),
-                                   [&](const sense::app::InputItem& q) {
-                                     return q.source.rfind("arg:", 0) == 0 && (q.text == cmd || q.text == index_path);
-                                   }),
-                    queries.end());
+      // the command and the index path are the first two positionals
+      auto targs = sense::app::OrderedTextArgs(ordered, "args", "file");
+      for (int skipped = 0, i = 0; skipped < 2 && i < static_cast<int>(targs.size());) {
+        if (!targs[static_cast<size_t>(i)].is_file) {
+          targs.erase(targs.begin() + i);
+          ++skipped;
+        } else {
+          ++i;
+        }
+      }
+      queries = sense::app::GatherTexts(targs);
     }
     if (queries.empty()) throw UsageError("query needs at least one query (" + std::string(embedder->is_image() ? "image" : "text") + ")");
     const bool skip_same = vm.count("skip-same") > 0;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include <faiss/IndexFlat.h>
@@ -114,9 +115,10 @@ struct VectorIndex::Impl {
   std::unordered_map<int64_t, std::string> items;
   int64_t next_id = 0;
   // faiss 1.7.3's IndexHNSW::search ignores SearchParametersHNSW: a search
-  // with another ef than the index's sets hnsw.efSearch under this lock
-  // (the index's own ef needs no lock: nothing changes).
-  mutable std::mutex search_settings;
+  // with another ef (or nprobe) than the index's sets it on the index while
+  // holding this lock exclusively; searches with the index's own settings
+  // share it.
+  mutable std::shared_mutex search_settings;
 
   int dim() const { return model.dim; }
 
@@ -305,9 +307,10 @@ std::vector<std::vector<Neighbor>> VectorIndex::SearchBatch(const float* queries
     if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(m.index.get())) {
       const int ef = std::max<int>(options.ef_search ? options.ef_search : m.options.hnsw_ef_search, static_cast<int>(kk));
       if (ef == m.options.hnsw_ef_search) {
+        std::shared_lock<std::shared_mutex> lock(m.search_settings);
         search();
       } else {
-        std::lock_guard<std::mutex> lock(m.search_settings);
+        std::unique_lock<std::shared_mutex> lock(m.search_settings);
         h->hnsw.efSearch = ef;
         search();
         h->hnsw.efSearch = m.options.hnsw_ef_search;
@@ -315,9 +318,10 @@ std::vector<std::vector<Neighbor>> VectorIndex::SearchBatch(const float* queries
     } else if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(m.index.get())) {
       const size_t nprobe = static_cast<size_t>(options.nprobe ? options.nprobe : m.options.ivf_nprobe);
       if (nprobe == static_cast<size_t>(m.options.ivf_nprobe)) {
+        std::shared_lock<std::shared_mutex> lock(m.search_settings);
         search();
       } else {
-        std::lock_guard<std::mutex> lock(m.search_settings);
+        std::unique_lock<std::shared_mutex> lock(m.search_settings);
         ivf->nprobe = nprobe;
         search();
         ivf->nprobe = static_cast<size_t>(m.options.ivf_nprobe);
