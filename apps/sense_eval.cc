@@ -16,6 +16,7 @@
 #include "common/app.h"
 #include "eval_detection.h"
 #include "eval_ood.h"
+#include "eval_embeddings.h"  // retrieval and sts modes
 #include "sense/inference/evaluation.h"
 #include "sense/text/text_classifier.h"
 #include "sense/vision/idx.h"
@@ -165,6 +166,7 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 
 int main(int argc, char** argv) {
   if (sense::eval::WantsOod(argc, argv)) return sense::eval::OodMain(argc, argv);  // out-of-domain mode (eval_ood.cc)
+  if (argc > 1 && sense::app::IsEmbeddingEvalMode(argv[1])) return sense::app::EmbeddingEvalMain(argc, argv);
   const std::string app = "sense-eval";
   // Detection models and detection ground truth: COCO metrics (eval_detection.cc).
   if (sense::app::WantsDetectionEval(argc, argv)) return sense::app::RunDetectionEval(argc, argv);

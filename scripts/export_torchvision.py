@@ -16,6 +16,7 @@ falls back to occlusion.
     /usr/bin/python3 scripts/export_torchvision.py --model mobilenet_v3_small --weights none \\
         --out build/mnv3s.pt --onnx build/mnv3s.onnx
     /usr/bin/python3 scripts/export_torchvision.py --list
+    /usr/bin/python3 scripts/export_torchvision.py --model resnet18 --embedding --out models/resnet18-embed.pt
 
 --weights DEFAULT (the default) or an enum name such as IMAGENET1K_V2
 downloads the weights into the torch hub cache ($TORCH_HOME, ~/.cache/torch)
@@ -561,6 +562,88 @@ def export_detector(a):
           f"{len(labels)} labels, input {size} x {size}")
 
 
+
+# ---- image-embedding bundles (--embedding; issue 15) ---------------------------
+# Any torchvision classifier becomes an image_embedding bundle: its last
+# nn.Linear (the ImageNet classifier) is replaced by nn.Identity, so the
+# output is the pooled penultimate features the backbone already computes
+# (resnet18: 512-d, mobilenet_v3_small: 1024-d, vit_b_16: 768-d). Families
+# whose classifier is not a final Linear (squeezenet: a 1x1 conv) are refused.
+
+def strip_classifier(model):
+    """(model with its last nn.Linear replaced by Identity, dim of the features)."""
+    last = None
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear):
+            last = (name, mod)
+    if last is None:
+        return None, 0
+    name, lin = last
+    parent = model
+    parts = name.split(".")
+    for p in parts[:-1]:
+        parent = getattr(parent, p)
+    setattr(parent, parts[-1], torch.nn.Identity())
+    return model, lin.in_features
+
+
+def export_embedding(a):
+    torch.manual_seed(a.seed)
+    meta_weights, weights = resolve_weights(a.model, a.weights)
+    model = build_model(a.model, meta_weights, weights)
+    image = preprocessing(meta_weights)
+    inputs = test_inputs(image)
+    model, dim = strip_classifier(model)
+    if model is None:
+        fail(f"{a.model}: no final nn.Linear classifier to remove; --embedding supports families whose "
+             "classifier is a Linear layer (resnet, mobilenet, efficientnet, convnext, regnet, vit, swin, ...)")
+    module = (LogitsOnly(model).eval() if a.model in ("googlenet", "inception_v3") else model).eval()
+    with torch.no_grad():
+        out = module(inputs[0])
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != dim:
+        fail(f"{a.model}: expected features [N, {dim}] once the classifier is removed, got "
+             f"{list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+    scripted, how = to_script(module, inputs[0], [])
+    scripted.eval()
+    ok, d = compare(module, scripted, inputs, a.tolerance)
+    if not ok:
+        fail(f"the {how} module does not reproduce the eager model (max |diff| {d:.3g})")
+    random = weights is None
+    wname = "random-init" if random else weights.name
+    metadata = {
+        "schema_version": 1, "task": "image_embedding", "name": a.name or f"{a.model}-embed", "version": wname,
+        "description": (f"torchvision {a.model} with RANDOM weights (--weights none), for tests and timing only"
+                        if random else f"torchvision {a.model}, {weights.name} weights: pooled penultimate "
+                                       f"features ({dim}-d) as an image embedding"),
+        "inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, image["height"], image["width"]]}],
+        "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, dim]}],
+        "image": image,
+        "output": {"name": "embedding", "type": "embeddings", "activation": "none"},
+        "embedding": {"dim": dim, "normalize": True, "pooling": "none"},
+        "provenance": {
+            "training_data": "none (random initialisation)" if random else "ImageNet-1k (ILSVRC 2012) training set",
+            "script": "scripts/export_torchvision.py",
+            "command": "/usr/bin/python3 scripts/export_torchvision.py " + " ".join(sys.argv[1:]),
+            "created": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+            "license": "BSD-3-Clause (torchvision code)" + ("; random weights" if random else
+                       "; weights pretrained on ImageNet-1k: check the ImageNet terms of access before commercial use"),
+            "framework": f"torch {torch.__version__}, torchvision {torchvision.__version__}, {how}",
+            "notes": f"the classifier's last Linear replaced by Identity; {how}; eval mode; preprocessing from "
+                     f"{meta_weights}.transforms()",
+        },
+    }
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        pack_model.pack(scripted, metadata, {}, a.out)
+    except pack_model.MetadataError as e:
+        fail(f"metadata: {e}")
+    loaded = torch.jit.load(a.out)
+    ok, d = compare(module, loaded, inputs[:2], a.tolerance)
+    if not ok:
+        fail(f"{a.out}: the saved module does not reproduce the model (max |diff| {d:.3g})")
+    print(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB; image_embedding, {dim}-d; {how})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog="Models: " + ", ".join(classifier_names()))
     ap.add_argument("--model", help="torchvision.models classifier name, e.g. resnet18")
@@ -579,6 +662,8 @@ def main():
     ap.add_argument("--score-threshold", type=float, help="detectors: the bundle's default score threshold (default 0.5)")
     ap.add_argument("--iou-threshold", type=float, default=0.5, help="detectors: the bundle's default NMS IoU (default 0.5)")
     ap.add_argument("--max-detections", type=int, default=100, help="detectors: the bundle's default cap (default 100)")
+    ap.add_argument("--embedding", action="store_true",
+                    help="write an image_embedding bundle (pooled features, classifier removed) instead of a classifier")
     a = ap.parse_args()
     if a.model in detector_names():
         if not a.out or not a.out.endswith(".pt"):
@@ -596,6 +681,11 @@ def main():
              f"{', '.join(classifier_names())}; detectors: {', '.join(detector_names())}")
     if a.out and not a.out.endswith(".pt"):
         fail(f"--out {a.out!r}: a TorchScript bundle should end in .pt")
+
+    if a.embedding:
+        if not a.out or a.onnx:
+            fail("--embedding writes a TorchScript bundle: give --out (ONNX is not supported for it)")
+        return export_embedding(a)
 
     torch.manual_seed(a.seed)
     meta_weights, weights = resolve_weights(a.model, a.weights)

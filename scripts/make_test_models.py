@@ -513,6 +513,91 @@ def make_detection_models(p):
         {"layout": "gfl", "score_threshold": 0.25, "iou_threshold": 0.5, "multi_label": True,
          "gfl": {"scores_output": "scores", "distributions_output": "dists", "strides": [8, 16], "reg_max": 3}},
         width=16, height=16, resize="stretch"), {}, p("det_gfl.pt"))
+# ----------------------------------------------------------------------------
+# Embedding bundles (issue 15): outputs known by construction, so the tests
+# can compute pooling, normalisation and quantisation by hand.
+
+
+class TinyImageEmbed(torch.nn.Module):
+    """2x2 gray image -> [top row sum, bottom row sum, 0.5] of the normalised pixels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x.reshape(x.shape[0], 4)
+        half = torch.full((x.shape[0], 1), 0.5)
+        return torch.cat([f[:, 0:1] + f[:, 1:2], f[:, 2:3] + f[:, 3:4], half], 1)
+
+
+class TinyImageMap(torch.nn.Module):
+    """2x2 gray image -> feature map [N, 2, 2, 2]: (x, 1 - x), to be pooled by sense."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, 1.0 - x], 1)
+
+
+class TinyTokenEmbed(torch.nn.Module):
+    """Token vectors [N, T, 3]: row i of the table is (i, -i, i % 2)."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, 3)
+        with torch.no_grad():
+            i = torch.arange(vocab, dtype=torch.float32)
+            self.emb.weight.copy_(torch.stack([i, -i, i.remainder(2)], 1))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids) * mask.unsqueeze(-1).to(torch.float32)
+
+
+class TinyPooledText(torch.nn.Module):
+    """A model that pools itself: [N, 3] = sum of the token vectors above."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.tokens = TinyTokenEmbed(vocab)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.tokens(ids, mask).sum(1)
+
+
+def make_embedding_models(p):
+    prov = {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}
+    image = {"width": 2, "height": 2, "color": "gray", "resize": "stretch", "interpolation": "nearest",
+             "antialias": False, "mean": [0.0], "std": [1.0]}
+    base = {"schema_version": 1, "task": "image_embedding", "version": "1.0.0",
+            "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 1, 2, 2]}], "image": image, "provenance": prov}
+    pack_model.pack(torch.jit.script(TinyImageEmbed()), dict(
+        base, name="tiny-image-embed",
+        outputs=[{"name": "embedding", "dtype": "float32", "shape": [-1, 3]}],
+        output={"name": "embedding", "type": "embeddings", "activation": "none"},
+        embedding={"dim": 3, "normalize": True}), {}, p("tiny_image_embed.pt"))
+    for pooling in ("mean", "max"):
+        pack_model.pack(torch.jit.script(TinyImageMap()), dict(
+            base, name=f"tiny-image-map-{pooling}",
+            outputs=[{"name": "map", "dtype": "float32", "shape": [-1, 2, 2, 2]}],
+            output={"name": "map", "type": "embeddings", "activation": "none"},
+            embedding={"dim": 2, "normalize": False, "pooling": pooling}), {}, p(f"tiny_image_map_{pooling}.pt"))
+
+    vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ngood\nbad\nfilm\n"
+    n = len(vocab.split())
+    text = {"schema_version": 1, "task": "text_embedding", "version": "1.0.0",
+            "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                       {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+            "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True}, "max_length": 16,
+                     "input_names": {"ids": "ids", "mask": "mask"}},
+            "assets": ["vocab.txt"], "provenance": prov}
+    for pooling in ("mean", "cls", "max"):
+        pack_model.pack(torch.jit.script(TinyTokenEmbed(n).eval()), dict(
+            text, name=f"tiny-text-embed-{pooling}",
+            outputs=[{"name": "tokens", "dtype": "float32", "shape": [-1, -1, 3]}],
+            output={"name": "tokens", "type": "embeddings", "activation": "none"},
+            embedding={"dim": 3, "normalize": False, "pooling": pooling}), {"vocab.txt": vocab.encode()},
+            p(f"tiny_text_embed_{pooling}.pt"))
+    pack_model.pack(torch.jit.script(TinyPooledText(n).eval()), dict(
+        text, name="tiny-text-embed-pooled",
+        outputs=[{"name": "embedding", "dtype": "float32", "shape": [-1, 3]}],
+        output={"name": "embedding", "type": "embeddings", "activation": "none"},
+        embedding={"dim": 3, "normalize": True, "pooling": "none"}), {"vocab.txt": vocab.encode()},
+        p("tiny_text_embed_pooled.pt"))
 
 
 def main():
@@ -584,6 +669,7 @@ def main():
     make_raising_models(p)
     make_probability_model(p)
     make_detection_models(p)
+    make_embedding_models(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

@@ -922,8 +922,8 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
     s.dim = static_cast<int>(e.Int("dim", true, 0, 1));
     s.normalize = e.Bool("normalize", true);
     s.pooling = e.String("pooling", false, "none");
-    if (s.pooling != "none" && s.pooling != "mean" && s.pooling != "cls")
-      e.FailMsg(e.Path("pooling"), "expected \"none\", \"mean\" or \"cls\", found \"" + s.pooling + "\"");
+    if (s.pooling != "none" && s.pooling != "mean" && s.pooling != "cls" && s.pooling != "max")
+      e.FailMsg(e.Path("pooling"), "expected \"none\", \"mean\", \"cls\" or \"max\", found \"" + s.pooling + "\"");
     m.embedding = s;
   } else if (m.task == Task::kImageEmbedding || m.task == Task::kTextEmbedding) {
     throw Error(ErrorCode::kMetadata, source + ": task " + std::string(TaskName(m.task)) + " needs an 'embedding' object (dim)");

@@ -468,6 +468,110 @@ ood_done_when)
   "$APPS/sense-classify" "$SRC/models/samples/fashion-mnist/" > "$T/s" || fail "samples exit $?"
   grep -q "not like" "$T/s" && fail "a sample is flagged: $(cat "$T/s")"
   [ "$(wc -l < "$T/s")" -eq 12 ] || fail "12 samples: $(cat "$T/s")" ;;
+# --- embeddings and similarity search (issue 15) ---------------------------
+embed_texts_json_in_order)
+  # tiny_text_embed_mean: token i is (i, -i, i % 2); "good film" = [CLS] good film [SEP] = 2 4 6 3
+  "$APPS/sense-embed" -m "$MODELS/tiny_text_embed_mean.pt" --json "good film" "" "good" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (an empty text)"
+  jsonl "$T/out" "len(rows)==3 and rows[0]['input']=='good film' and rows[0]['embedding']==[3.75,-3.75,0.25] and rows[1]['error']['code']=='input' and rows[2]['embedding'][0]==3.0"
+  printf 'good\nfilm\n' | "$APPS/sense-embed" -m "$MODELS/tiny_text_embed_cls.pt" --json --quantize > "$T/q" || fail "stdin exit $?"
+  jsonl "$T/q" "len(rows)==2 and rows[0]['int8']==[127,-127,0] and abs(rows[0]['scale']-2/127)<1e-6"
+  "$APPS/sense-embed" -m "$MODELS/tiny_text_embed_mean.pt" "good film" > "$T/h" || fail "human exit $?"
+  grep -q "^good film: \[3.7500, -3.7500, 0.2500\] (3-d)$" "$T/h" || fail "human: $(cat "$T/h")" ;;
+embed_images_npy)
+  "$APPS/sense-embed" -m "$MODELS/tiny_image_embed.pt" --npy "$T/v.npy" "$I/red.png" "$I/missing.png" "$I/blue.png" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (a missing file)"
+  [ "$(wc -l < "$T/out")" -eq 3 ] || fail "one line per input: $(cat "$T/out")"
+  "$PY" -c "
+import numpy as np, sys
+v = np.load(sys.argv[1])
+assert v.shape == (3, 3) and v.dtype == np.float32, (v.shape, v.dtype)
+assert np.isnan(v[1]).all() and np.isfinite(v[[0, 2]]).all()
+assert abs(np.linalg.norm(v[0]) - 1) < 1e-5
+" "$T/v.npy" || fail "npy check" ;;
+similar_images_index_query_sheet)
+  mkdir -p "$T/shop/a" && cp "$I/red.png" "$I/green.png" "$I/blue.png" "$I/butterfly.jpg" "$T/shop/a/"
+  "$APPS/sense-similar" index "$T/shop" -m "$MODELS/tiny_image_embed.pt" -o "$T/shop.sidx" > "$T/out" || fail "index exit $?"
+  grep -q "indexed 4 images (exact, 3-d, tiny-image-embed)" "$T/out" || fail "index: $(cat "$T/out")"
+  "$APPS/sense-similar" query "$T/shop.sidx" -m "$MODELS/tiny_image_embed.pt" -k 2 --json --sheet "$T/sheet.png" "$I/green.png" "$I/missing.png" "$I/red.png" > "$T/q" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 (a missing query)"
+  jsonl "$T/q" "len(rows)==3 and rows[0]['neighbors'][0]['item'].endswith('green.png') and abs(rows[0]['neighbors'][0]['score']-1)<1e-5 and len(rows[0]['neighbors'])==2 and rows[1]['error']['code']=='file' and rows[2]['neighbors'][0]['item'].endswith('red.png')"
+  "$PY" -c "from PIL import Image; import sys; im=Image.open(sys.argv[1]); assert im.size[0] > 300 and im.size[1] > 200, im.size" "$T/sheet.png" || fail "sheet"
+  "$APPS/sense-similar" query "$T/shop.sidx" -m "$MODELS/tiny_image_embed.pt" -k 1 --skip-same "$T/shop/a/red.png" > "$T/s" || fail "skip-same exit $?"
+  grep -q "red.png$" <(tail -n +2 "$T/s") && fail "--skip-same kept the query: $(cat "$T/s")"
+  "$APPS/sense-similar" info "$T/shop.sidx" | grep -q "4 items, exact, cosine, model tiny-image-embed" || fail "info" ;;
+similar_texts_add_remove)
+  printf 'good film\nbad film\n\nbad bad bad\n' > "$T/texts.txt"
+  "$APPS/sense-similar" index "$T/texts.txt" -m "$MODELS/tiny_text_embed_pooled.pt" --kind hnsw -o "$T/t.sidx" > "$T/out" || fail "index exit $?"
+  grep -q "indexed 3 texts (hnsw" "$T/out" || fail "blank lines are not items: $(cat "$T/out")"
+  "$APPS/sense-similar" query "$T/t.sidx" -m "$MODELS/tiny_text_embed_pooled.pt" --json -k 3 "good film" > "$T/q" || fail "query exit $?"
+  jsonl "$T/q" "rows[0]['query']=='good film' and rows[0]['neighbors'][0]['item']=='good film' and len(rows[0]['neighbors'])==3"
+  printf 'good good\n' > "$T/more.txt"
+  "$APPS/sense-similar" add "$T/t.sidx" -m "$MODELS/tiny_text_embed_pooled.pt" "$T/more.txt" | grep -q "added 1 item(s); 4 in" || fail "add"
+  "$APPS/sense-similar" remove "$T/t.sidx" "good film" | grep -q "removed 1 item(s); 3 left" || fail "remove"
+  "$APPS/sense-similar" query "$T/t.sidx" -m "$MODELS/tiny_text_embed_pooled.pt" --json -k 5 "good film" > "$T/q" || fail "query after remove"
+  jsonl "$T/q" "'good film' not in [n['item'] for n in rows[0]['neighbors']] and 'good good' in [n['item'] for n in rows[0]['neighbors']]"
+  "$APPS/sense-similar" remove "$T/t.sidx" "never indexed" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "removing a missing item: exit 1" ;;
+similar_model_mismatch_and_bad_files)
+  printf 'good film\nbad film\n' > "$T/texts.txt"
+  "$APPS/sense-similar" index "$T/texts.txt" -m "$MODELS/tiny_text_embed_pooled.pt" -o "$T/t.sidx" > /dev/null || fail "index"
+  "$APPS/sense-similar" query "$T/t.sidx" -m "$MODELS/tiny_text_embed_mean.pt" "good" > /dev/null 2> "$T/err"
+  [ $? -eq 1 ] || fail "another model: expected exit 1"
+  grep -q "the index was built with tiny-text-embed-pooled" "$T/err" || fail "mismatch message: $(cat "$T/err")"
+  head -c 100 "$T/t.sidx" > "$T/cut.sidx"
+  "$APPS/sense-similar" query "$T/cut.sidx" "good" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "truncated: exit 1"
+  grep -q "truncated vector index" "$T/err" || fail "truncated message: $(cat "$T/err")"
+  "$APPS/sense-similar" info "$I/red.png" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "foreign: exit 1"
+  grep -q "not a sense vector index" "$T/err" || fail "foreign message: $(cat "$T/err")" ;;
+similar_usage_errors)
+  check() { want=$1; shift; "$APPS/sense-similar" "$@" < /dev/null > /dev/null 2> "$T/err"
+            [ $? -eq 2 ] || fail "$* should exit 2"; grep -q -- "$want" "$T/err" || fail "$*: message lacks $want: $(cat "$T/err")"; }
+  check "no command"
+  check "unknown command" frobnicate x
+  check "needs -o" index "$I"
+  check "--top-k" query x.sidx a -k 0
+  check "--kind" index "$I" -o "$T/x.sidx" --kind lsh
+  check "--similarity" index "$I" -o "$T/x.sidx" --similarity l2
+  "$APPS/sense-similar" --help | grep -q "sense-similar query INDEX" || fail "help"
+  "$APPS/sense-embed" --help | grep -q "Usage: sense-embed" || fail "embed help"
+  "$APPS/sense-embed" -m "$MODELS/tiny_text_embed_mean.pt" --batch-size -1 a 2> /dev/null; [ $? -eq 2 ] || fail "embed --batch-size -1"
+  "$APPS/sense-embed" -m "$MODELS/colour3.pt" "$I/red.png" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "classifier bundle: exit 1"
+  grep -q "an embedding bundle" "$T/err" || fail "embed task message: $(cat "$T/err")" ;;
+embed_write_errors)
+  "$APPS/sense-embed" -m "$MODELS/tiny_text_embed_mean.pt" "good" > /dev/full 2> "$T/err"; [ $? -eq 1 ] || fail "embed on /dev/full"
+  grep -q "cannot write to standard output" "$T/err" || fail "embed stderr: $(cat "$T/err")"
+  printf 'good film\n' > "$T/texts.txt"
+  "$APPS/sense-similar" index "$T/texts.txt" -m "$MODELS/tiny_text_embed_pooled.pt" -o "$T/t.sidx" > /dev/null || fail "index"
+  "$APPS/sense-similar" query "$T/t.sidx" -m "$MODELS/tiny_text_embed_pooled.pt" "good" > /dev/full 2> "$T/err"; [ $? -eq 1 ] || fail "similar on /dev/full"
+  "$APPS/sense-similar" index "$T/texts.txt" -m "$MODELS/tiny_text_embed_pooled.pt" -o /nonexistent/dir/t.sidx > /dev/null 2> "$T/err"
+  [ $? -eq 1 ] || fail "unwritable index: exit 1" ;;
+eval_sts_and_retrieval_modes)
+  printf 'good film\tgood film\t5\ngood film\tbad bad\t1\ngood\tgood film\t4\n' > "$T/pairs.tsv"
+  "$APPS/sense-eval" sts -m "$MODELS/tiny_text_embed_pooled.pt" --json "$T/pairs.tsv" > "$T/out" || fail "sts exit $?"
+  jsonl "$T/out" "rows[0]['pairs']==3 and rows[0]['spearman_x100']==100.0"
+  mkdir -p "$T/set/warm" "$T/set/cold"
+  cp "$I/red.png" "$T/set/warm/r1.png"; cp "$I/red.png" "$T/set/warm/r2.png"; cp "$I/blue.png" "$T/set/cold/b1.png"; cp "$I/blue.png" "$T/set/cold/b2.png"
+  "$APPS/sense-eval" retrieval -m "$MODELS/tiny_image_embed.pt" -k 1 --json "$T/set" > "$T/r" || fail "retrieval exit $?"
+  jsonl "$T/r" "rows[0]['items']==4 and rows[0]['precision_at_k']==1.0 and rows[0]['map']==1.0"
+  "$APPS/sense-eval" sts --help | grep -q "Spearman" || fail "sts help" ;;
+similar_fashion_mnist_sneakers)
+  # Done-when of issue 15: the default model over the Fashion-MNIST test set;
+  # a sneaker query returns sneakers and a contact sheet.
+  idx=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+  [ -f "$idx" ] || skip "needs Debian package dataset-fashion-mnist ($idx)"
+  [ -f "$SRC/models/fashion-embed.pt" ] || fail "models/fashion-embed.pt is missing"
+  "$APPS/sense-similar" index "$idx" -m "$SRC/models/fashion-embed.pt" -o "$T/fm.sidx" > "$T/out" || fail "index exit $?"
+  grep -q "indexed 10000 images" "$T/out" || fail "index: $(cat "$T/out")"
+  "$APPS/sense-similar" query "$T/fm.sidx" -m "$SRC/models/fashion-embed.pt" --json --sheet "$T/sheet.png" \
+    "$SRC/models/samples/fashion-mnist/009_sneaker.png" > "$T/q" || fail "query exit $?"
+  "$PY" -c "
+import gzip, json, sys
+labels = gzip.open(sys.argv[2]).read()[8:]
+row = json.loads(open(sys.argv[1]).readline())
+got = [labels[int(n['item'].rsplit('#', 1)[1])] for n in row['neighbors']]
+assert len(got) == 10 and sum(g == 7 for g in got) >= 9, got  # 7 = Sneaker
+" "$T/q" "${idx/images-idx3/labels-idx1}" || fail "neighbours are not sneakers: $(cat "$T/q")"
+  [ -s "$T/sheet.png" ] || fail "no contact sheet" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"

@@ -205,7 +205,7 @@ struct DetectionSpec {
 struct EmbeddingSpec {
   int dim = 0;             // > 0
   bool normalize = true;   // L2-normalise the vector
-  std::string pooling = "none";  // "none" (model pools), "mean", "cls"
+  std::string pooling = "none";  // "none" (model pools), "mean", "cls", "max" (over the tokens the mask keeps)
 };
 
 struct TokenClassificationSpec {

@@ -1,0 +1,444 @@
+#!/usr/bin/python3
+"""Train the default sentence-embedding model and pack it as a sense bundle.
+
+    /usr/bin/python3 scripts/train_text_embed.py [--no-sick] [--out models/text-embed.pt]
+
+Pipeline (every choice is made on STS-B dev; STS-B test is read once, at the
+end, for the log line, and never for training or selection):
+  1. SentencePiece unigram tokenizer (library python3-sentencepiece, the same
+     as the C++ libsentencepiece) on Gutenberg paragraphs + the training
+     sentences, with the sentiment model's normalisation table (NFKC + case
+     folding + PTB-style punctuation splitting, compiled into the .model).
+  2. Unsupervised: piece embeddings from PPMI + truncated SVD of piece
+     co-occurrences in the Gutenberg books + the training sentences (the same
+     code as scripts/train_sentiment.py), and token weights initialised to the
+     pieces' smoothed inverse document frequency.
+  3. Supervised: the encoder has two channels side by side (MixedEncoder):
+     a dense one -- a weighted mean of piece embeddings (one learned
+     positive weight per piece) plus a masked max pool, then a linear
+     projection to --out-dim -- and a lexical one -- a fixed random +-1
+     projection to --lexical-dim of the learned-weight bag of pieces, whose
+     cosine approximates a TF-IDF cosine -- each L2-normalised and scaled by
+     cos/sin of a learned angle, so the output's cosine is a learned mixture
+     of the two. Trained with the CoSENT ranking loss (Su 2022) on cosine
+     similarities: STS-B train (5,749 pairs, scores 0-5), SICK train (4,439
+     pairs, relatedness 1-5; non-commercial licence, left out with
+     --no-sick) and MRPC train (3,668 pairs, paraphrase 0/1), one data set
+     per batch, Adam with a one-cycle schedule. The epoch with the best
+     STS-B dev Spearman is kept.
+  4. TorchScript with the sense text-embedding contract:
+       forward(ids int64 [N,T], mask int64 [N,T]) -> embedding float32 [N,D]
+     (the model pools and normalises; "normalize": true), checked for
+     padding invariance and finite output on empty rows; packed with
+     scripts/pack_model.py's pack().
+
+Tried and dropped (dev figures in models/text-embed.md): the dense channel
+alone (dev 74.5); a fixed 25-d GloVe Twitter channel (--glove, no gain).
+The tokenizer and PPMI-SVD step is cached under --cache (/tmp) by settings.
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import datetime
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+import types
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import sentencepiece as spm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import train_sentiment as ts  # noqa: E402  (normalisation table, Gutenberg reader, PPMI-SVD)
+
+UNK_ID, BOS_ID, EOS_ID, PAD_ID = ts.UNK_ID, ts.BOS_ID, ts.EOS_ID, ts.PAD_ID
+
+
+# ----------------------------------------------------------------------------
+# Data
+
+def read_stsb(path):
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 7:
+                continue
+            pairs.append((p[5], p[6], float(p[4])))
+    return pairs
+
+
+def read_sick(path, split):
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split("\t")
+        ia, ib, ir, iset = (header.index(k) for k in ("sentence_A", "sentence_B", "relatedness_score", "SemEval_set"))
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) > iset and p[iset] == split:
+                pairs.append((p[ia], p[ib], float(p[ir])))
+    return pairs
+
+
+def read_mrpc(path):
+    pairs = []
+    with open(path, encoding="utf-8-sig") as f:
+        f.readline()
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) >= 5:
+                pairs.append((p[3], p[4], float(p[0])))
+    return pairs
+
+
+def rankdata(x):
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    xs = x[order]
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(a, b):
+    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+
+
+# ----------------------------------------------------------------------------
+# Model
+
+class SentenceEncoder(nn.Module):
+    """Weighted mean + max pool of piece embeddings, linear projection."""
+
+    def __init__(self, emb, weights, out_dim, use_max: bool, glove=None):
+        super().__init__()
+        V, D = emb.shape
+        G = 0 if glove is None else glove.shape[1]
+        self.register_buffer("glove", glove if glove is not None else torch.zeros(V, 0))
+        self.emb = nn.Embedding(V, D)
+        self.emb.weight.data.copy_(emb)
+        self.weight = nn.Embedding(V, 1)
+        self.weight.weight.data.copy_(weights.view(V, 1))
+        self.use_max = use_max
+        self.proj = nn.Linear(2 * (D + G) if use_max else D + G, out_dim)
+        nn.init.normal_(self.proj.weight, std=1.0 / math.sqrt(D))
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.to(torch.float32)
+        e = self.emb(ids)
+        if self.glove.shape[1] > 0:
+            e = torch.cat([e, self.glove[ids]], 2)
+        w = F.softplus(self.weight(ids).squeeze(-1)) * m
+        mean = (e * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
+        if self.use_max:
+            mx = e.masked_fill(m.unsqueeze(-1) == 0, -1e4).max(1).values
+            mx = torch.where(m.sum(1, keepdim=True) > 0, mx, torch.zeros_like(mx))
+            mean = torch.cat([mean, mx], 1)
+        return self.proj(mean)
+
+
+class MixedEncoder(nn.Module):
+    """The dense encoder's unit vector and a lexical one, side by side:
+    cat(cos(t) * dense / |dense|, sin(t) * lex / |lex|), so that the cosine of
+    two outputs is cos(t)^2 * dense cosine + sin(t)^2 * lexical cosine. The
+    lexical vector is a random projection (fixed random +-1 codes per piece,
+    stored as int8) of the learned-weight bag of pieces: its cosine
+    approximates a TF-IDF cosine over pieces, the word-overlap signal that is
+    strong on STS and paraphrase data, with learned weights."""
+
+    def __init__(self, dense: SentenceEncoder, weights, lexical_dim: int, seed: int):
+        super().__init__()
+        V = weights.numel()
+        self.dense = dense
+        g = torch.Generator().manual_seed(seed + 99)
+        codes = (torch.randint(0, 2, (V, lexical_dim), generator=g) * 2 - 1).to(torch.int8)
+        codes[PAD_ID] = 0
+        self.register_buffer("codes", codes)
+        self.lex_weight = nn.Embedding(V, 1)
+        self.lex_weight.weight.data.copy_(weights.view(V, 1))
+        self.mix = nn.Parameter(torch.tensor(0.8))  # angle t in radians
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        d = F.normalize(self.dense(ids, mask), dim=1)
+        m = mask.to(torch.float32)
+        w = F.softplus(self.lex_weight(ids).squeeze(-1)) * m
+        lex = (self.codes[ids].to(torch.float32) * w.unsqueeze(-1)).sum(1)
+        lex = F.normalize(lex, dim=1)
+        return torch.cat([torch.cos(self.mix) * d, torch.sin(self.mix) * lex], 1)
+
+
+def pad(seqs):
+    T = max(1, max(len(s) for s in seqs))
+    ids = torch.full((len(seqs), T), PAD_ID, dtype=torch.long)
+    mask = torch.zeros((len(seqs), T), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return ids, mask
+
+
+def embed(model, seqs, bs=512):
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(seqs), bs):
+            out.append(model(*pad(seqs[i:i + bs])))
+    return torch.cat(out)
+
+
+def pair_cos(model, enc_a, enc_b):
+    a = F.normalize(embed(model, enc_a), dim=1)
+    b = F.normalize(embed(model, enc_b), dim=1)
+    return (a * b).sum(1).numpy()
+
+
+def cosent(cos, y, scale):
+    d = (cos[None, :] - cos[:, None]) * scale  # d[i, j] = cos_j - cos_i
+    keep = y[:, None] > y[None, :]             # pairs where i should score above j
+    d = d[keep]
+    if d.numel() == 0:
+        return cos.sum() * 0
+    return torch.logsumexp(torch.cat([torch.zeros(1), d]), 0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = os.path.join(os.path.dirname(ROOT), "shared", "data")
+    ap.add_argument("--data", default=data, help="folder with stsb/, sick/, mrpc/, corpus/")
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "text-embed.pt"))
+    ap.add_argument("--log", default=None, help="log file (default: OUT with .train.log)")
+    ap.add_argument("--no-sick", action="store_true", help="leave SICK (non-commercial licence) out of training")
+    ap.add_argument("--no-mrpc", action="store_true")
+    ap.add_argument("--vocab-size", type=int, default=10000)
+    ap.add_argument("--dim", type=int, default=300, help="piece embedding size")
+    ap.add_argument("--out-dim", type=int, default=256, help="sentence embedding size")
+    ap.add_argument("--no-max", action="store_true", help="mean pool only")
+    ap.add_argument("--glove", default="",
+                    help="fixed word vectors for the pieces that spell a whole word, e.g. ../shared/data/word-vectors/"
+                         "glove-twitter-27b-25d-12k/vectors.txt (PDDL 1.0); tried, no gain on dev (78.06 vs 78.07 at "
+                         "epoch 5), so off by default")
+    ap.add_argument("--lexical-dim", type=int, default=768, help="size of the lexical channel (0: none)")
+    ap.add_argument("--gutenberg-lines", type=int, default=60000)
+    ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--emb-lr", type=float, default=3e-4)
+    ap.add_argument("--scale", type=float, default=20.0, help="CoSENT scale")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "sense-text-embed-cache"),
+                    help="folder for the tokenizer and PPMI-SVD embeddings (reused when the settings match)")
+    ap.add_argument("--max-length", type=int, default=128)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    log = ts.Log(args.log or os.path.splitext(args.out)[0] + ".train.log")
+    t_start = time.time()
+    cmd = "/usr/bin/python3 scripts/train_text_embed.py " + " ".join(
+        a if not os.path.isabs(a) else ts.rel(a) for a in sys.argv[1:])
+    log(f"command: {cmd}")
+
+    stsb = os.path.join(args.data, "stsb")
+    train_sets = {"stsb": read_stsb(os.path.join(stsb, "sts-train.csv"))}
+    if not args.no_sick:
+        train_sets["sick"] = read_sick(os.path.join(args.data, "sick", "SICK.txt"), "TRAIN")
+    if not args.no_mrpc:
+        train_sets["mrpc"] = read_mrpc(os.path.join(args.data, "mrpc", "train.tsv"))
+    dev = read_stsb(os.path.join(stsb, "sts-dev.csv"))
+    log("train sets: " + ", ".join(f"{k} {len(v)} pairs" for k, v in train_sets.items()) + f"; dev {len(dev)} pairs")
+    train_texts = sorted({s for v in train_sets.values() for a, b, _ in v for s in (a, b)})
+
+    # 1. tokenizer, 2. PPMI-SVD (cached: minutes of CPU)
+    key = f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
+    cdir = os.path.join(args.cache, key)
+    os.makedirs(cdir, exist_ok=True)
+    sp_path = os.path.join(cdir, "tokenizer.model")
+    corpus = os.path.join(args.data, "corpus", "gutenberg")
+    if not os.path.exists(sp_path):
+        targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,
+                                      spm_type="unigram", vocab_size=args.vocab_size, threads=args.threads)
+        made = ts.train_tokenizer(targs, train_texts, cdir, log)
+        assert made == sp_path
+    sp = spm.SentencePieceProcessor(model_file=sp_path)
+    V = sp.get_piece_size()
+    emb_path = os.path.join(cdir, "ppmi_svd.pt")
+    if os.path.exists(emb_path):
+        saved = torch.load(emb_path)
+        emb, idf = saved["emb"], saved["idf"]
+        log(f"PPMI-SVD embeddings and IDF from the cache {ts.rel(emb_path)}")
+    else:
+        pargs = types.SimpleNamespace(corpus=corpus, pretrain_gutenberg_lines=args.gutenberg_lines,
+                                      seed=args.seed, pretrain_window=args.window)
+        pmi, seen = ts.ppmi_matrix(pargs, sp, train_texts, log)
+        emb = ts.svd_embeddings(pmi, seen, args.dim, args.seed, 1.0)
+        del pmi
+        # document frequency of pieces over Gutenberg paragraphs + training sentences
+        docs = ts.gutenberg_lines(corpus, 100000, args.seed + 2) + train_texts
+        df = np.zeros(V)
+        for i in range(0, len(docs), 20000):
+            for s in sp.encode(docs[i:i + 20000], out_type=int):
+                df[list(set(s))] += 1
+        idf = torch.tensor(np.log((len(docs) + 1) / (df + 1)), dtype=torch.float32)
+        torch.save({"emb": emb, "idf": idf}, emb_path)
+        log(f"PPMI-SVD {V}x{args.dim} and IDF over {len(docs)} documents, {time.time() - t_start:.0f}s so far")
+    emb = emb.clone()
+    emb[PAD_ID] = 0
+    # softplus^-1(idf) so that the initial weight is the IDF itself
+    w0 = torch.log(torch.expm1(idf.clamp(min=0.05)))
+
+    def enc(texts):
+        return [s[:args.max_length] for s in sp.encode(list(texts), out_type=int)]
+
+    tr = {}
+    for k, v in train_sets.items():
+        tr[k] = (enc(a for a, _, _ in v), enc(b for _, b, _ in v), torch.tensor([y for _, _, y in v]))
+    dev_a, dev_b, dev_y = enc(a for a, _, _ in dev), enc(b for _, b, _ in dev), [y for _, _, y in dev]
+
+    glove = None
+    if args.glove:
+        gargs = types.SimpleNamespace(glove=args.glove, glove_scale=1.0)
+        glove = ts.load_glove_channel(gargs, sp, log)
+    model = SentenceEncoder(emb, w0, args.out_dim, not args.no_max, glove)
+    if args.lexical_dim:
+        model = MixedEncoder(model, w0, args.lexical_dim, args.seed)
+        with torch.no_grad():
+            model.mix.fill_(math.pi / 2)
+            lex_only = spearman(pair_cos(model, dev_a, dev_b), dev_y)
+            model.mix.fill_(0.8)
+        log(f"dev Spearman x100 of the lexical channel alone at init (IDF-weighted pieces, random projection "
+            f"to {args.lexical_dim}): {100 * lex_only:.2f}")
+    # baseline: the untrained encoder without projection = IDF-weighted mean of PPMI vectors
+    base = SentenceEncoder(emb, w0, args.dim, False)
+    with torch.no_grad():
+        base.proj.weight.copy_(torch.eye(args.dim))
+    log(f"dev Spearman x100 before supervision (IDF-weighted mean of PPMI-SVD piece vectors): "
+        f"{100 * spearman(pair_cos(base, dev_a, dev_b), dev_y):.2f}")
+    emb_params = [p for n, p in model.named_parameters() if n.endswith("emb.weight")]
+    other = [p for n, p in model.named_parameters() if not n.endswith("emb.weight")]
+    opt = torch.optim.Adam([{"params": emb_params, "lr": args.emb_lr}, {"params": other, "lr": args.lr}])
+    best, best_state, best_epoch = -1.0, None, 0
+    t_train = time.time()
+    steps_per_epoch = sum(math.ceil(len(y) / args.batch) for _, _, y in tr.values())
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[args.emb_lr, args.lr], total_steps=args.epochs * steps_per_epoch,
+                                                pct_start=0.1, anneal_strategy="cos")
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        batches = []
+        for k, (a, b, y) in tr.items():
+            idx = list(range(len(y)))
+            random.shuffle(idx)
+            batches += [(k, idx[i:i + args.batch]) for i in range(0, len(idx), args.batch)]
+        random.shuffle(batches)
+        total = 0.0
+        for k, idx in batches:
+            a, b, y = tr[k]
+            ea = model(*pad([a[i] for i in idx]))
+            eb = model(*pad([b[i] for i in idx]))
+            cos = F.cosine_similarity(ea, eb, dim=1)
+            loss = cosent(cos, y[idx], args.scale)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        model.eval()
+        r = spearman(pair_cos(model, dev_a, dev_b), dev_y)
+        mark = ""
+        if r > best:
+            best, best_epoch, mark = r, epoch, " *"
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        mixinfo = f", mix angle {model.mix.item():.3f}" if args.lexical_dim else ""
+        log(f"epoch {epoch}: loss {total / len(batches):.4f}, STS-B dev Spearman x100 {100 * r:.2f}{mark}{mixinfo} "
+            f"({time.time() - t_train:.0f}s)")
+    model.load_state_dict(best_state)
+    torch.save(best_state, os.path.join(cdir, 'best_state.pt'))
+    model.eval()
+    test = read_stsb(os.path.join(stsb, "sts-test.csv"))
+    test_r = spearman(pair_cos(model, enc(a for a, _, _ in test), enc(b for _, b, _ in test)), [y for _, _, y in test])
+    log(f"best epoch {best_epoch}: STS-B dev {100 * best:.2f}; STS-B test {100 * test_r:.2f} (test read once, here)")
+
+    # 4. export
+    scripted = torch.jit.script(model)
+    scripted.eval()
+    seqs = enc(t for t, _, _ in dev[:40])
+    with torch.no_grad():
+        batch = scripted(*pad(seqs))
+        worst = 0.0
+        for i, s in enumerate(seqs):
+            worst = max(worst, (scripted(*pad([s]))[0] - batch[i]).abs().max().item())
+        ids, mask = pad([seqs[0]])
+        ids = torch.cat([ids, torch.full((1, 9), 7, dtype=torch.long)], 1)
+        mask = torch.cat([mask, torch.zeros((1, 9), dtype=torch.long)], 1)
+        worst = max(worst, (scripted(ids, mask)[0] - batch[0]).abs().max().item())
+        empty = scripted(torch.full((2, 3), PAD_ID, dtype=torch.long), torch.zeros((2, 3), dtype=torch.long))
+    assert worst < 1e-4, f"padding changes the embedding by {worst}"
+    assert torch.isfinite(empty).all()
+    log(f"contract: padding max |diff| {worst:.1e}; empty rows finite")
+    with open(sp_path, "rb") as f:
+        sp_bytes = f.read()
+    n_params = sum(p.numel() for p in model.parameters())
+    out_dim = args.out_dim + args.lexical_dim
+    sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
+                      "sick": "SICK train (4,439 pairs, CC BY-NC-SA 3.0: non-commercial)",
+                      "mrpc": "MRPC train (4,076 pairs, MSR licence)"}[k] for k in train_sets)
+    meta = {
+        "schema_version": 1, "task": "text_embedding", "name": "text-embed", "version": "1.0.0",
+        "description": "English sentence embeddings: learned-weight mean + max pool of SentencePiece piece vectors "
+                       "(PPMI-SVD on Gutenberg), linear projection trained for cosine similarity on STS pairs"
+                       + (f", next to a {args.lexical_dim}-d lexical channel (random projection of learned-weight piece counts)."
+                          if args.lexical_dim else "."),
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, out_dim]}],
+        "text": {"tokenizer": {"type": "sentencepiece", "asset": "tokenizer.model", "add_bos": False, "add_eos": False},
+                 "max_length": args.max_length, "truncation": "longest_first", "padding": "longest",
+                 "pad_id": PAD_ID, "input_names": {"ids": "ids", "mask": "mask"}},
+        "assets": ["tokenizer.model"],
+        "output": {"name": "embedding", "type": "embeddings", "activation": "none"},
+        "embedding": {"dim": out_dim, "normalize": True, "pooling": "none"},
+        "provenance": {
+            "training_data": "unsupervised: 79 Project Gutenberg books (public domain) for the tokenizer, PPMI-SVD piece "
+                             "vectors and IDF; supervised: " + sets + "; selection on STS-B dev",
+            "script": "scripts/train_text_embed.py",
+            "command": cmd,
+            "created": datetime.date.today().isoformat(),
+            "license": "model weights: research use; " + ("trained on SICK (CC BY-NC-SA 3.0), so non-commercial"
+                                                         if "sick" in train_sets else "no non-commercial data"),
+            "framework": f"torch {torch.__version__} (Debian python3-torch), sentencepiece {spm.__version__}",
+            "metrics": {"stsb_dev_spearman_x100_python": round(100 * best, 2),
+                        "stsb_test_spearman_x100_python": round(100 * test_r, 2)},
+            "notes": f"{n_params:,} parameters; vocab {V}; best epoch {best_epoch} of {args.epochs}; "
+                     f"whole script {(time.time() - t_start) / 60:.1f} min at {args.threads} thread(s)",
+        },
+    }
+    from pack_model import load, pack
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    pack(scripted, meta, {"tokenizer.model": sp_bytes}, args.out)
+    loaded, extra = load(args.out, ["tokenizer.model"])
+    with torch.no_grad():
+        assert (loaded(*pad(seqs)) - batch).abs().max().item() < 1e-5
+    log(f"wrote {ts.rel(args.out)} ({os.path.getsize(args.out) / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
