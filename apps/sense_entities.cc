@@ -1,5 +1,6 @@
 // sense-entities: the people, organisations, places and other names in each
 // line of text, as inline markup, JSON Lines with offsets, or CoNLL columns.
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
         if (as_json) {
           json ents = json::array();
           for (const auto& en : r.entities)
-            ents.push_back({{"text", en.text}, {"type", en.type}, {"score", en.score}, {"begin", en.char_begin},
+            ents.push_back({{"text", en.text}, {"type", en.type}, {"score", std::round(static_cast<double>(en.score) * 1e4) / 1e4}, {"begin", en.char_begin},
                             {"end", en.char_end}, {"byte_begin", en.begin}, {"byte_end", en.end}});
           json j = {{"source", item.source}, {"text", item.text}, {"entities", ents}, {"words", r.words.size()}};
           if (r.truncated) j["truncated"] = true;

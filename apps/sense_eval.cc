@@ -161,7 +161,11 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 
 }  // namespace
 
+// entities (issue 14): "sense-eval entities ..." (apps/eval_entities.cc).
+int RunEntityEval(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "entities") return RunEntityEval(argc - 1, argv + 1);
   const std::string app = "sense-eval";
   return sense::app::Guarded(app, [&]() -> int {
     namespace po = sense::app::po;
@@ -187,7 +191,8 @@ int main(int argc, char** argv) {
                                       "sense-eval [options] DATA\n\n"
                                       "Evaluates a classification bundle on a labelled set: images (a folder per class, or IDX\n"
                                       "files) for image models, a TSV file (text<TAB>label) for text models.\n"
-                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                      "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                                      "Named entities on CoNLL files: sense-eval entities --help",
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
