@@ -817,9 +817,82 @@ def export(args, log):
     log(f"wrote {rel(args.out)} ({os.path.getsize(args.out) / 1e6:.2f} MB)")
 
 
+# ---------------------------------------------------------------------------- bias check
+BIAS_TEMPLATES = [
+    "{name} said on Tuesday that the deal was off.",
+    "The company hired {name} as its new chief executive.",
+    "I had lunch with {name} yesterday.",
+    "According to {name}, the results will be published next week.",
+    "{name}'s latest book became a bestseller.",
+    "Police questioned {name} about the incident.",
+    "Thanks, {name}! See you at the meeting.",
+    "The prize went to {name} for work on climate research.",
+]
+BIAS_NAMES = {
+    "English (US/UK)": ["John Smith", "Emily Johnson", "Michael Brown", "Sarah Williams", "David Miller",
+                        "Jessica Taylor", "James Wilson", "Laura Davies"],
+    "German": ["Jürgen Müller", "Anna Schmidt", "Klaus Schneider", "Katrin Fischer", "Wolfgang Weber",
+               "Sabine Becker", "Uwe Hoffmann", "Birgit Schulz"],
+    "French": ["Jean Dupont", "Marie Lefèvre", "Pierre Moreau", "Camille Laurent", "François Girard",
+               "Élodie Bernard", "Thierry Lambert", "Sophie Rousseau"],
+    "Hispanic": ["José García", "María Rodríguez", "Carlos Hernández", "Lucía Martínez", "Javier López",
+                 "Carmen Sánchez", "Alejandro Pérez", "Guadalupe Ramírez"],
+    "Arabic": ["Mohammed Al-Farsi", "Fatima Haddad", "Ahmed Mansour", "Layla Khalil", "Omar Nasser",
+               "Aisha Rahman", "Youssef Saleh", "Mariam Abboud"],
+    "Chinese": ["Wang Wei", "Li Na", "Zhang Wei", "Liu Yang", "Chen Jing", "Huang Lei", "Zhao Min", "Zhou Xin"],
+    "Indian": ["Rahul Sharma", "Priya Patel", "Amit Kumar", "Sunita Reddy", "Vikram Singh", "Ananya Iyer",
+               "Arjun Nair", "Deepika Gupta"],
+    "West African": ["Chinedu Okafor", "Ngozi Adeyemi", "Kwame Mensah", "Abena Owusu", "Oluwaseun Balogun",
+                     "Amara Nwosu", "Kofi Boateng", "Yetunde Okonkwo"],
+    "Japanese": ["Hiroshi Tanaka", "Yuki Sato", "Takeshi Suzuki", "Haruka Watanabe", "Kenji Yamamoto",
+                 "Aiko Nakamura", "Daisuke Kobayashi", "Mei Ito"],
+    "Vietnamese": ["Nguyen Van An", "Tran Thi Lan", "Le Minh Duc", "Pham Thu Ha", "Hoang Quoc Bao",
+                   "Vu Thi Mai", "Dang Van Hung", "Bui Thanh Huong"],
+}
+
+
+def bias_check(args, log):
+    """Person recall per name origin through the C++ path (sense-entities --json)."""
+    import subprocess
+    app = os.environ.get("SENSE_ENTITIES", os.path.join(ROOT, "build", "apps", "sense-entities"))
+    lines, keys = [], []
+    for group, names in BIAS_NAMES.items():
+        for name in names:
+            for t in BIAS_TEMPLATES:
+                for case in ("as written", "lower-cased"):
+                    text = t.format(name=name)
+                    if case == "lower-cased":
+                        text = text.lower()
+                    start = text.lower().index(name.lower())
+                    lines.append(text)
+                    keys.append((group, case, start, start + len(name)))
+    r = subprocess.run([app, "-m", args.out, "--json", "--threads", str(args.threads)], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(rows) == len(lines)
+    stats = collections.defaultdict(lambda: [0, 0, 0])  # exact PER, any PER overlap, total
+    for (group, case, b, e), row in zip(keys, rows):
+        ents = row["entities"]
+        exact = any(x["type"] == "PER" and x["begin"] == b and x["end"] == e for x in ents)
+        overlap = any(x["type"] == "PER" and x["begin"] < e and b < x["end"] for x in ents)
+        st = stats[(group, case)]
+        st[0] += exact
+        st[1] += overlap
+        st[2] += 1
+    log(f"bias check: {len(BIAS_TEMPLATES)} templates x 8 names per group; person recall (exact span as PER / "
+        f"any overlapping PER) per name origin, through {rel(app)} on {rel(args.out)}")
+    log(f"{'group':18s} {'as written':>22s} {'lower-cased':>22s}")
+    for group in BIAS_NAMES:
+        cells = []
+        for case in ("as written", "lower-cased"):
+            a, o, n = stats[(group, case)]
+            cells.append(f"{100 * a / n:5.1f}% / {100 * o / n:5.1f}% (n={n})")
+        log(f"{group:18s} {cells[0]:>22s} {cells[1]:>22s}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["train", "export"])
+    ap.add_argument("step", choices=["train", "export", "bias"])
     ap.add_argument("--log", default=os.path.join(ROOT, "models", "ner-conll2003.train.log"))
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "ner-conll2003.pt"))
     ap.add_argument("--threads", type=int, default=1)
@@ -855,9 +928,11 @@ def main():
     if args.step == "train":
         log("=== train: " + " ".join(sys.argv))
         train(args, log)
-    else:
+    elif args.step == "export":
         log("=== export: " + " ".join(sys.argv))
         export(args, log)
+    else:
+        bias_check(args, log)
 
 
 if __name__ == "__main__":
