@@ -1,5 +1,6 @@
 // sense-entities: the people, organisations, places and other names in each
 // line of text, as inline markup, JSON Lines with offsets, or CoNLL columns.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -39,6 +40,22 @@ std::string Markup(const std::string& text, const sense::text::EntityResult& r) 
   return out;
 }
 
+// "{Angela Merkel (PER): Merkel +1.00, Angela +0.62, met +0.10; ...}": the three words with the largest weights.
+std::string ExplanationText(const std::vector<sense::text::EntityExplanation>& ex) {
+  std::ostringstream o;
+  o << "{";
+  for (size_t k = 0; k < ex.size(); ++k) {
+    auto words = ex[k].words;
+    std::stable_sort(words.begin(), words.end(), [](const auto& a, const auto& b) { return std::fabs(a.weight) > std::fabs(b.weight); });
+    o << (k ? "; " : "") << sense::app::EscapeControl(ex[k].entity.text) << " (" << ex[k].entity.type << "):";
+    for (size_t i = 0; i < words.size() && i < 3; ++i)
+      o << (i ? ", " : " ") << sense::app::EscapeControl(words[i].word) << " " << std::showpos << std::fixed
+        << std::setprecision(2) << words[i].weight << std::noshowpos;
+  }
+  o << "}";
+  return o.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,6 +74,7 @@ int main(int argc, char** argv) {
       ("types,t", po::value(&types), "keep only these entity types, comma-separated, e.g. PER,ORG")
       ("threshold", po::value(&threshold)->default_value(0.0f), "drop entities scoring below this, in [0, 1]")
       ("decoding", po::value(&decoding)->default_value("auto"), "auto (Viterbi when the bundle has CRF scores), viterbi or greedy")
+      ("explain", "for each entity, the words that made the model call it so (occlusion; weights in JSON)")
       ("conll", "print CoNLL columns instead: word<TAB>tag<TAB>score per line, a blank line after each text")
       ("batch-size,b", po::value(&batch)->default_value(32), "model rows per call (>= 1)")
       ("threads", po::value(&threads)->default_value(0), "inference threads (0: all cores)")
@@ -81,9 +99,10 @@ int main(int argc, char** argv) {
                                       opts, "text", &vm, &rc, &ordered))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;
-    const bool as_json = vm.count("json") > 0, conll = vm.count("conll") > 0;
+    const bool as_json = vm.count("json") > 0, conll = vm.count("conll") > 0, explain = vm.count("explain") > 0;
     using sense::app::UsageError;
     if (as_json && conll) throw UsageError("--json and --conll exclude each other");
+    if (explain && conll) throw UsageError("--explain and --conll exclude each other");
     if (batch < 1) throw UsageError("--batch-size must be >= 1; found " + std::to_string(batch));
     if (!(threshold >= 0 && threshold <= 1)) throw UsageError("--threshold must be in [0, 1]; found " + std::to_string(threshold));
     sense::text::EntityRecognizerOptions options;
@@ -129,6 +148,21 @@ int main(int argc, char** argv) {
           error = outcome.error().what();
           code = sense::ErrorCodeName(outcome.error().code());
         }
+        // An explanation that fails keeps the entities and adds its error.
+        std::vector<sense::text::EntityExplanation> ex;
+        std::string explain_error, explain_code;
+        if (error.empty() && explain && !outcome.value().entities.empty()) {
+          try {
+            ex = recognizer->Explain(item.text);
+          } catch (const sense::Error& err) {
+            explain_error = err.what();
+            explain_code = sense::ErrorCodeName(err.code());
+          }
+        }
+        if (!explain_error.empty()) {
+          ++failed;
+          sense::app::PrintError(app, item.source, "explanation failed: " + explain_error);
+        }
         progress.Tick();
         if (!error.empty()) {
           ++failed;
@@ -147,12 +181,23 @@ int main(int argc, char** argv) {
         const auto& r = outcome.value();
         if (as_json) {
           json ents = json::array();
-          for (const auto& en : r.entities)
-            ents.push_back({{"text", en.text}, {"type", en.type}, {"score", std::round(static_cast<double>(en.score) * 1e4) / 1e4}, {"begin", en.char_begin},
-                            {"end", en.char_end}, {"byte_begin", en.begin}, {"byte_end", en.end}});
+          for (size_t k = 0; k < r.entities.size(); ++k) {
+            const auto& en = r.entities[k];
+            json je = {{"text", en.text}, {"type", en.type}, {"score", std::round(static_cast<double>(en.score) * 1e4) / 1e4},
+                       {"begin", en.char_begin}, {"end", en.char_end}, {"byte_begin", en.begin}, {"byte_end", en.end}};
+            if (k < ex.size()) {
+              json words = json::array();
+              for (const auto& w : ex[k].words)
+                words.push_back({{"word", w.word}, {"byte_begin", w.begin}, {"byte_end", w.end},
+                                 {"weight", std::round(static_cast<double>(w.weight) * 1e3) / 1e3}});
+              je["explanation"] = {{"method", ex[k].method}, {"words", words}};
+            }
+            ents.push_back(je);
+          }
           json j = {{"source", item.source}, {"text", item.text}, {"entities", ents}, {"words", r.words.size()}};
           if (r.truncated) j["truncated"] = true;
           if (r.windows > 1) j["windows"] = r.windows;
+          if (!explain_error.empty()) j["explanation_error"] = {{"code", explain_code}, {"message", explain_error}};
           sense::app::PrintJsonLine(j);
         } else if (conll) {
           std::ostringstream o;
@@ -162,7 +207,10 @@ int main(int argc, char** argv) {
           }
           std::cout << o.str() << "\n";
         } else {
-          std::cout << Markup(item.text, r) << (r.truncated ? "  (truncated)" : "") << "\n";
+          std::cout << Markup(item.text, r) << (r.truncated ? "  (truncated)" : "");
+          if (!ex.empty()) std::cout << "  " << ExplanationText(ex);
+          if (!explain_error.empty()) std::cout << "  (explanation failed: " << sense::app::EscapeControl(explain_error) << ")";
+          std::cout << "\n";
         }
       }
       sense::app::CheckStdout();

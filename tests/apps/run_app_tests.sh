@@ -261,7 +261,11 @@ entities_outputs_in_order)
   printf '\xc2\xabAngela Merkel\xc2\xbb in Paris\n' | "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --json > "$T/j" || fail "json exit $?"
   jsonl "$T/j" "len(rows)==1 and [(e['text'],e['type'],e['begin'],e['end'],e['byte_begin'],e['byte_end']) for e in rows[0]['entities']]==[('Angela Merkel','PER',1,14,2,15),('Paris','LOC',19,24,21,26)] and all(rows[0]['text'][e['begin']:e['end']]==e['text'] for e in rows[0]['entities']) and 0<rows[0]['entities'][0]['score']<=1"
   "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --conll "Angela Merkel" "in Paris" > "$T/c" || fail "conll exit $?"
-  diff <(cut -f1,2 "$T/c") <(printf 'Angela\tB-PER\nMerkel\tI-PER\n\nin\tO\nParis\tB-LOC\n\n') || fail "conll: $(cat -A "$T/c")" ;;
+  diff <(cut -f1,2 "$T/c") <(printf 'Angela\tB-PER\nMerkel\tI-PER\n\nin\tO\nParis\tB-LOC\n\n') || fail "conll: $(cat -A "$T/c")"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --explain --json "Angela Merkel in Paris" "met" > "$T/x" || fail "explain exit $?"
+  jsonl "$T/x" "len(rows)==2 and [len(e['explanation']['words']) for e in rows[0]['entities']]==[4,4] and max(rows[0]['entities'][1]['explanation']['words'], key=lambda w: abs(w['weight']))['word']=='Paris' and rows[1]['entities']==[]"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --explain "in Paris" > "$T/x" || fail "explain exit $?"
+  grep -qF 'in [Paris](LOC)  {Paris (LOC): Paris +1.00' "$T/x" || fail "explain text: $(cat "$T/x")" ;;
 entities_types_and_usage_errors)
   "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --types LOC "Angela Merkel in Paris" > "$T/out" || fail "exit $?"
   grep -qxF 'Angela Merkel in [Paris](LOC)' "$T/out" || fail "--types: $(cat "$T/out")"

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -144,6 +145,31 @@ TEST(EntityRecognizer, BatchKeepsOrderAndReportsBadItems) {
   EXPECT_FALSE(out[4].ok());
   EXPECT_TRUE(out[5].ok());
   EXPECT_TRUE(out[5].value().entities.empty());
+}
+
+TEST(EntityRecognizer, ExplainByOcclusion) {
+  auto r = Make("tiny_ner_words.pt");
+  const auto ex = r->Explain("Angela Merkel met Merkel in Paris.");
+  ASSERT_EQ(ex.size(), 3u);
+  EXPECT_EQ(ex[0].entity.text, "Angela Merkel");
+  EXPECT_EQ(ex[0].method, "occlusion");
+  ASSERT_EQ(ex[0].words.size(), 7u);
+  float top = 0;
+  size_t arg = 0;
+  for (size_t w = 0; w < ex[0].words.size(); ++w) {
+    EXPECT_LE(std::fabs(ex[0].words[w].weight), 1.0f + 1e-6f);
+    if (std::fabs(ex[0].words[w].weight) > top) {
+      top = std::fabs(ex[0].words[w].weight);
+      arg = w;
+    }
+  }
+  EXPECT_LT(arg, 2u);  // one of the entity's own words matters most
+  EXPECT_FLOAT_EQ(top, 1.0f);
+  // "Paris" is decided by its own emissions alone: the period and "in" do not change it
+  EXPECT_EQ(ex[2].entity.text, "Paris");
+  EXPECT_FLOAT_EQ(ex[2].words[5].weight, 1.0f);
+  EXPECT_TRUE(r->Explain("met in").empty());
+  EXPECT_THROW(r->Explain(""), Error);
 }
 
 // The metadata block token_classification: scheme, labels, aggregation, CRF scores.

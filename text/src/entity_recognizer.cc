@@ -141,7 +141,7 @@ void Softmax(const float* logits, int k, float temperature, float* out) {
 }  // namespace
 
 EntityResult EntityRecognizer::Decode(std::string_view text, const std::vector<EncodedInput>& rows,
-                                      const std::vector<const NamedTensors*>& outputs) const {
+                                      const std::vector<const NamedTensors*>& outputs, std::vector<float>* probs) const {
   const ModelMetadata& m = metadata();
   const int k = static_cast<int>(m.labels.size());
   // 1. The text's tokens across all rows (windows overlap), in text order.
@@ -242,6 +242,7 @@ EntityResult EntityRecognizer::Decode(std::string_view text, const std::vector<E
   std::vector<int> label(static_cast<size_t>(n), -1);
   std::vector<float> score(static_cast<size_t>(n), 0.0f);
   const bool probabilities = m.output.type == OutputType::kProbabilities || m.output.activation == Activation::kNone;
+  if (probs) probs->assign(static_cast<size_t>(n) * k, 0.0f);
   for (int a = 0; a < n;) {
     if (!labelled[static_cast<size_t>(a)]) {
       ++a;
@@ -258,6 +259,7 @@ EntityResult EntityRecognizer::Decode(std::string_view text, const std::vector<E
         label[static_cast<size_t>(a + t)] = path[static_cast<size_t>(t)];
         score[static_cast<size_t>(a + t)] = marg[static_cast<size_t>(t) * k + path[static_cast<size_t>(t)]];
       }
+      if (probs) std::copy(marg.begin(), marg.end(), probs->begin() + static_cast<long>(a) * k);
     } else {
       std::vector<float> p(static_cast<size_t>(k));
       for (int t = 0; t < len; ++t) {
@@ -267,6 +269,7 @@ EntityResult EntityRecognizer::Decode(std::string_view text, const std::vector<E
         const int best = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
         label[static_cast<size_t>(a + t)] = best;
         score[static_cast<size_t>(a + t)] = p[static_cast<size_t>(best)];
+        if (probs) std::copy(p.begin(), p.end(), probs->begin() + static_cast<long>(a + t) * k);
       }
     }
     std::vector<Tag> run_tags;
@@ -313,6 +316,90 @@ EntityResult EntityRecognizer::Decode(std::string_view text, const std::vector<E
     result.entities[i].char_end = chars[static_cast<size_t>(n) + i].end;
   }
   return result;
+}
+
+std::vector<EntityExplanation> EntityRecognizer::Explain(std::string_view text) const {
+  const int unk = runner_->tokenizer().special_ids().unk;
+  if (unk < 0)
+    throw Error(ErrorCode::kUnsupported, model().path() + ": occlusion needs an unknown-token id in the vocabulary");
+  const std::vector<EncodedInput> rows = runner_->Encode({std::string(text)}).front().value();
+  std::vector<const EncodedInput*> row_ptrs;
+  for (const auto& r : rows) row_ptrs.push_back(&r);
+  const auto base_out = runner_->Run(row_ptrs);
+  std::vector<const NamedTensors*> base_ptrs;
+  for (const auto& o : base_out) base_ptrs.push_back(&o.value());
+  std::vector<float> base_probs;
+  const EntityResult base = Decode(text, rows, base_ptrs, &base_probs);
+  const int k = static_cast<int>(labels().size());
+  const size_t n = base.words.size();
+  std::vector<EntityExplanation> out;
+  if (base.entities.empty()) return out;
+  // One variant per word: its tokens replaced by a single unknown token spanning the word.
+  std::vector<std::vector<EncodedInput>> variants(n);
+  for (size_t w = 0; w < n; ++w) {
+    const std::size_t wb = base.words[w].begin, we = base.words[w].end;
+    for (const auto& row : rows) {
+      EncodedInput v;
+      v.source = row.source;
+      v.window = row.window;
+      for (size_t p = 0; p < row.length(); ++p) {
+        const bool inside = row.sequence_ids[p] == 0 && row.offsets[p].begin >= wb && row.offsets[p].begin < we;
+        if (inside && row.offsets[p].begin != wb) continue;  // later tokens of the word: dropped
+        v.ids.push_back(inside ? unk : row.ids[p]);
+        v.attention_mask.push_back(row.attention_mask[p]);
+        v.type_ids.push_back(row.type_ids[p]);
+        v.sequence_ids.push_back(row.sequence_ids[p]);
+        v.offsets.push_back(inside ? Span{wb, we} : row.offsets[p]);
+      }
+      variants[w].push_back(std::move(v));
+    }
+  }
+  std::vector<const EncodedInput*> all;
+  for (const auto& vs : variants)
+    for (const auto& v : vs) all.push_back(&v);
+  const auto var_out = runner_->Run(all);
+  std::vector<std::vector<float>> var_probs(n);
+  size_t at = 0;
+  for (size_t w = 0; w < n; ++w) {
+    std::vector<const NamedTensors*> ptrs;
+    for (size_t r = 0; r < variants[w].size(); ++r) ptrs.push_back(&var_out[at++].value());
+    const EntityResult vr = Decode(text, variants[w], ptrs, &var_probs[w]);
+    if (vr.words.size() != n)
+      throw Error(ErrorCode::kInternal, "occlusion changed the words of the text (" + std::to_string(n) + " -> " +
+                                            std::to_string(vr.words.size()) + ")");
+  }
+  for (const Entity& e : base.entities) {
+    EntityExplanation ex;
+    ex.entity = e;
+    std::vector<int> lab;
+    for (int w = e.first_word; w <= e.last_word; ++w) {
+      const auto& tag = base.words[static_cast<size_t>(w)].tag;
+      lab.push_back(static_cast<int>(std::find(labels().begin(), labels().end(), tag) - labels().begin()));
+    }
+    auto entity_prob = [&](const std::vector<float>& probs) {
+      double s = 0;
+      for (int w = e.first_word; w <= e.last_word; ++w)
+        s += probs[static_cast<size_t>(w) * k + lab[static_cast<size_t>(w - e.first_word)]];
+      return s / static_cast<double>(lab.size());
+    };
+    const double b = entity_prob(base_probs);
+    float scale = 0;
+    std::vector<float> weight(n);
+    for (size_t w = 0; w < n; ++w) {
+      weight[w] = static_cast<float>(b - entity_prob(var_probs[w]));
+      scale = std::max(scale, std::fabs(weight[w]));
+    }
+    for (size_t w = 0; w < n; ++w) {
+      WordAttribution a;
+      a.word = base.words[w].text;
+      a.begin = base.words[w].begin;
+      a.end = base.words[w].end;
+      a.weight = scale > 0 ? weight[w] / scale : 0.0f;
+      ex.words.push_back(std::move(a));
+    }
+    out.push_back(std::move(ex));
+  }
+  return out;
 }
 
 }  // namespace sense::text

@@ -51,6 +51,7 @@
 #include "sense/inference/model.h"
 #include "sense/inference/outcome.h"
 #include "sense/text/tag_scheme.h"
+#include "sense/text/text_classifier.h"  // WordAttribution
 #include "sense/text/text_runner.h"
 #include "sense/text/tokenizer.h"
 
@@ -104,6 +105,19 @@ struct EntityResult {
   std::string decoding;          // "viterbi" or "greedy"
 };
 
+// Which words made the model call a span what it did: occlusion. Each word
+// of the text in turn is replaced by the unknown token (one token spanning
+// the word, so every other word keeps its place) and the text is decoded
+// again; a word's weight is how much the entity's probability (the mean over
+// its words of the probability of their decoded labels: CRF marginals or
+// softmax) drops without it. Weights are signed and scaled so that the
+// largest magnitude per entity is 1.
+struct EntityExplanation {
+  Entity entity;
+  std::string method = "occlusion";
+  std::vector<WordAttribution> words;  // every word of the text, in order
+};
+
 class EntityRecognizer {
  public:
   // Loads the bundle (must be token_classification with a text section)
@@ -119,6 +133,12 @@ class EntityRecognizer {
   // a failing batch retried row by row).
   std::vector<Outcome<EntityResult>> RecognizeBatch(const std::vector<std::string>& texts) const;
 
+  // One explanation per entity of Recognize(text) (after the types and
+  // score filters), in order. Costs one model row per word of the text
+  // (batched). Throws sense::Error (the text's error; kUnsupported for a
+  // vocabulary without an unknown token).
+  std::vector<EntityExplanation> Explain(std::string_view text) const;
+
   const ModelMetadata& metadata() const { return runner_->metadata(); }
   const Model& model() const { return runner_->model(); }
   const TextRunner& runner() const { return *runner_; }
@@ -131,7 +151,7 @@ class EntityRecognizer {
  private:
   EntityRecognizer() = default;
   EntityResult Decode(std::string_view text, const std::vector<EncodedInput>& rows,
-                      const std::vector<const NamedTensors*>& outputs) const;
+                      const std::vector<const NamedTensors*>& outputs, std::vector<float>* probs = nullptr) const;
 
   EntityRecognizerOptions options_;
   std::unique_ptr<TextRunner> runner_;
