@@ -214,8 +214,9 @@ TEST(EntityMetadata, ValidatesTokenClassification) {
   expect_error(bad, "token_classification.aggregation");
 }
 
-// The committed default model, through the C++ path, on the first 300 dev sentences:
-// entity-level F1 must stay near what the model card reports for the whole dev set.
+// The committed default model, through the C++ path, on the first 300 dev sentences
+// (words joined by spaces, as sense-eval entities does): 94.38 F1 when it was committed
+// (models/ner-conll2003.md); a regression in tokenization, windows or decoding shows here.
 TEST(EntityRecognizer, CommittedModelOnDevSlice) {
   SENSE_REQUIRE_SHARED("conll2003/dev.txt");
   const std::string model = sense::testing::SourcePath("models/ner-conll2003.pt");
@@ -271,8 +272,8 @@ TEST(EntityRecognizer, CommittedModelOnDevSlice) {
     ev.Add(gold_tags[i], SpansToTags(pred, static_cast<int>(gold_tags[i].size()), TagScheme::kBIO));
   }
   const EntityReport rep = ev.Report();
-  EXPECT_GT(rep.overall.gold, 300);
-  EXPECT_GT(rep.overall.f1, 80.0) << EntityEvaluator::Format(rep);
+  EXPECT_EQ(rep.overall.gold, 534);
+  EXPECT_NEAR(rep.overall.f1, 94.38, 0.5) << EntityEvaluator::Format(rep);
 }
 
 }  // namespace
