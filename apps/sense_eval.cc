@@ -164,9 +164,13 @@ void WriteConfusionPng(const sense::ClassificationReport& r, const std::string& 
 
 }  // namespace
 
+// entities (issue 14): "sense-eval entities ..." (apps/eval_entities.cc).
+int RunEntityEval(int argc, char** argv);
+
 int main(int argc, char** argv) {
   if (sense::eval::WantsOod(argc, argv)) return sense::eval::OodMain(argc, argv);  // out-of-domain mode (eval_ood.cc)
   if (argc > 1 && sense::app::IsEmbeddingEvalMode(argv[1])) return sense::app::EmbeddingEvalMain(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "entities") return RunEntityEval(argc - 1, argv + 1);
   const std::string app = "sense-eval";
   // Detection models and detection ground truth: COCO metrics (eval_detection.cc).
   if (sense::app::WantsDetectionEval(argc, argv)) return sense::app::RunDetectionEval(argc, argv);
@@ -197,7 +201,8 @@ int main(int argc, char** argv) {
                                       "Example: sense-eval /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
                                       "Object detection (COCO metrics): sense-eval [--model M] COCO_FOLDER|instances.json|BOXES.txt;\n"
                                       "see 'sense-eval --detection --help'.\n"
-                                      "Out-of-domain detection: sense-eval --ood IN OUT... (see sense-eval --ood --help)",
+                                      "Out-of-domain detection: sense-eval --ood IN OUT... (see sense-eval --ood --help)\n"
+                                      "Named entities on CoNLL files: sense-eval entities --help",
                                       opts, "data", &vm, &rc))
       return rc;
     if (!sense::app::CheckThreadsOption(app, &threads, &rc)) return rc;

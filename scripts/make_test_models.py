@@ -600,6 +600,98 @@ def make_embedding_models(p):
         p("tiny_text_embed_pooled.pt"))
 
 
+# ---- entities (issue 14): tiny taggers whose answers are known by construction
+NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+class TinyTagger(torch.nn.Module):
+    """Word-level tagger: each token id has a fixed row of label logits."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("table", table)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.table[ids] * mask.unsqueeze(2).float()
+
+
+class TinyBertTagger(torch.nn.Module):
+    """BERT-shaped three-input tagger (input_ids, attention_mask as bool, token_type_ids as int32)."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("table", table)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor) -> torch.Tensor:
+        return self.table[input_ids] * attention_mask.unsqueeze(2).float() + 0.0 * token_type_ids.unsqueeze(2).float()
+
+
+def make_entity_models(p):
+    """tiny_ner_words.pt (word vocab, lower-cased, CRF scores that forbid O -> I-),
+    tiny_ner_window.pt (the same with 6-token windows), tiny_ner_greedy.pt (no CRF),
+    tiny_ner_bert.pt (three inputs, sub-words: "merkel" is mer ##kel, and ##kel
+    votes B-LOC, which first-subword labelling must ignore)."""
+    prov = {"script": "scripts/make_test_models.py", "training_data": "none: weights set by construction"}
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "angela", "merkel", "paris", "met", "in", ".", "jr", "'", "s",
+             "the", "new", "york"]
+    idx = {w: i for i, w in enumerate(words)}
+    K = len(NER_LABELS)
+    table = torch.zeros(len(words), K)
+    table[:, 0] = 2.0  # O by default
+    def row(w, scores):
+        table[idx[w]] = torch.tensor(scores)
+    row("angela", [0, 3, 1, 0, 0])
+    row("merkel", [0, 1, 3, 0, 0])   # I-PER: after angela one entity; alone, conlleval starts one
+    row("jr", [1.0, 0, 0.8, 0, 0])
+    row("paris", [0, 0, 0, 3, 0])
+    row("new", [1, 0, 0, 1.5, 0])
+    row("york", [2, 0, 0, 0, 3])
+    trans = [[0.0] * K for _ in range(K)]
+    for i in range(K):
+        for j in (2, 4):  # I-PER, I-LOC only after B-/I- of the same type
+            if not (i in (j - 1, j)):
+                trans[i][j] = -100.0
+    start = [0.0, 0.0, -100.0, 0.0, -100.0]
+    def meta(name, max_length=512, truncation="longest_first", crf=True, extra=None):
+        m = {
+            "schema_version": 1, "task": "token_classification", "name": name, "labels": NER_LABELS,
+            "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                       {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, -1, K]}],
+            "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": True},
+                     "max_length": max_length, "truncation": truncation, "window_stride": 3,
+                     "input_names": {"ids": "ids", "mask": "mask"}},
+            "token_classification": {"scheme": "bio", "aggregation": "first"},
+            "assets": ["vocab.txt"], "provenance": prov}
+        if crf:
+            m["token_classification"].update({"transitions": trans, "start_scores": start, "end_scores": [0.0] * K})
+        if extra:
+            m.update(extra)
+        return m
+    vocab = ("\n".join(words) + "\n").encode()
+    tagger = torch.jit.script(TinyTagger(table).eval())
+    pack_model.pack(tagger, meta("tiny-ner-words"), {"vocab.txt": vocab}, p("tiny_ner_words.pt"))
+    pack_model.pack(tagger, meta("tiny-ner-window", max_length=6, truncation="window"), {"vocab.txt": vocab},
+                    p("tiny_ner_window.pt"))
+    pack_model.pack(tagger, meta("tiny-ner-greedy", crf=False), {"vocab.txt": vocab}, p("tiny_ner_greedy.pt"))
+    bwords = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "angela", "mer", "##kel", "paris", "met", "in", "."]
+    bidx = {w: i for i, w in enumerate(bwords)}
+    bt = torch.zeros(len(bwords), K)
+    bt[:, 0] = 2.0
+    bt[bidx["angela"]] = torch.tensor([0.0, 3, 1, 0, 0])
+    bt[bidx["mer"]] = torch.tensor([0.0, 1, 3, 0, 0])
+    bt[bidx["##kel"]] = torch.tensor([0.0, 0, 0, 5, 0])
+    bt[bidx["paris"]] = torch.tensor([0.0, 0, 0, 3, 0])
+    bm = meta("tiny-ner-bert", crf=False)
+    bm["inputs"] = [{"name": "input_ids", "dtype": "int64", "shape": [-1, -1]},
+                    {"name": "attention_mask", "dtype": "bool", "shape": [-1, -1]},
+                    {"name": "token_type_ids", "dtype": "int32", "shape": [-1, -1]}]
+    del bm["text"]["input_names"]
+    pack_model.pack(torch.jit.script(TinyBertTagger(bt).eval()), bm, {"vocab.txt": ("\n".join(bwords) + "\n").encode()},
+                    p("tiny_ner_bert.pt"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -670,6 +762,7 @@ def main():
     make_probability_model(p)
     make_detection_models(p)
     make_embedding_models(p)
+    make_entity_models(p)
 
     # ONNX export of the colour model with a sidecar, for the OpenCV DNN backend.
     try:

@@ -928,13 +928,53 @@ ModelMetadata ParseMetadata(const std::string& json_text, const std::string& sou
   } else if (m.task == Task::kImageEmbedding || m.task == Task::kTextEmbedding) {
     throw Error(ErrorCode::kMetadata, source + ": task " + std::string(TaskName(m.task)) + " needs an 'embedding' object (dim)");
   }
+  // token_classification (entities issue): scheme, labels that fit it, sub-token aggregation, optional CRF scores.
   if (r.Has("token_classification")) {
     Reader t = r.Object("token_classification");
     TokenClassificationSpec s;
     s.scheme = t.String("scheme", false, s.scheme);
-    if (s.scheme != "bio" && s.scheme != "iob1" && s.scheme != "bioes")
-      t.FailMsg(t.Path("scheme"), "expected \"bio\", \"iob1\" or \"bioes\", found \"" + s.scheme + "\"");
+    if (s.scheme != "bio" && s.scheme != "iob1" && s.scheme != "bioes" && s.scheme != "bilou")
+      t.FailMsg(t.Path("scheme"), "expected \"bio\", \"iob1\", \"bioes\" or \"bilou\", found \"" + s.scheme + "\"");
+    const std::string prefixes = s.scheme == "bioes" ? "BIES" : s.scheme == "bilou" ? "BILU" : "BI";
+    for (const auto& l : m.labels) {
+      const bool ok = l == "O" || (l.size() >= 3 && (l[1] == '-' || l[1] == '_') && prefixes.find(l[0]) != std::string::npos);
+      if (!ok)
+        r.FailMsg("labels", "label \"" + l + "\" does not fit token_classification.scheme \"" + s.scheme +
+                                "\": expected O or one of " + prefixes + " followed by '-' and a type, e.g. B-PER");
+    }
     s.aggregation = t.String("aggregation", false, s.aggregation);
+    if (s.aggregation != "first" && s.aggregation != "average" && s.aggregation != "max")
+      t.FailMsg(t.Path("aggregation"), "expected \"first\", \"average\" or \"max\", found \"" + s.aggregation + "\"");
+    const size_t k = m.labels.size();
+    if (t.Has("transitions")) {
+      const json& tr = t.Get("transitions");
+      if (!tr.is_array() || tr.size() != k)
+        t.Fail(t.Path("transitions"), std::to_string(k) + " rows of " + std::to_string(k) + " numbers (labels x labels)", tr);
+      for (size_t i = 0; i < k; ++i) {
+        const json& row = tr.at(i);
+        if (!row.is_array() || row.size() != k)
+          t.Fail(t.Path("transitions") + "[" + std::to_string(i) + "]", "an array of " + std::to_string(k) + " numbers", row);
+        for (const json& v : row) {
+          if (!v.is_number() || !std::isfinite(v.get<double>()))
+            t.Fail(t.Path("transitions") + "[" + std::to_string(i) + "]", "finite numbers", v);
+          s.transitions.push_back(static_cast<float>(v.get<double>()));
+        }
+      }
+    }
+    for (const char* key : {"start_scores", "end_scores"}) {
+      std::vector<float>& dst = std::string(key) == "start_scores" ? s.start_scores : s.end_scores;
+      if (!t.Has(key)) {
+        if (!s.transitions.empty()) dst.assign(k, 0.0f);
+        continue;
+      }
+      if (s.transitions.empty()) t.FailMsg(t.Path(key), "given without token_classification.transitions");
+      const json& v = t.Get(key);
+      if (!v.is_array() || v.size() != k) t.Fail(t.Path(key), std::to_string(k) + " numbers (one per label)", v);
+      for (const json& x : v) {
+        if (!x.is_number() || !std::isfinite(x.get<double>())) t.Fail(t.Path(key), "finite numbers", x);
+        dst.push_back(static_cast<float>(x.get<double>()));
+      }
+    }
     m.token_classification = s;
   }
   if (r.Has("explain")) {

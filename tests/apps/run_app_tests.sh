@@ -572,6 +572,66 @@ got = [labels[int(n['item'].rsplit('#', 1)[1])] for n in row['neighbors']]
 assert len(got) == 10 and sum(g == 7 for g in got) >= 9, got  # 7 = Sneaker
 " "$T/q" "${idx/images-idx3/labels-idx1}" || fail "neighbours are not sneakers: $(cat "$T/q")"
   [ -s "$T/sheet.png" ] || fail "no contact sheet" ;;
+# ---- entities (issue 14): sense-entities and sense-eval entities
+entities_outputs_in_order)
+  printf 'in Paris\n\nANGELA MERKEL\n' > "$T/f"
+  printf 'Merkel met \xff\n' > "$T/bad"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" "Angela Merkel met Merkel in Paris." -f "$T/f" -f "$T/bad" "the New York" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 when a line fails"
+  [ "$(wc -l < "$T/out")" -eq 6 ] || fail "6 inputs, $(wc -l < "$T/out") lines: $(cat -A "$T/out")"
+  sed -n 1p "$T/out" | grep -qxF '[Angela Merkel](PER) met [Merkel](PER) in [Paris](LOC).' || fail "line 1: $(sed -n 1p "$T/out")"
+  sed -n 2p "$T/out" | grep -qxF 'in [Paris](LOC)' || fail "line 2: $(sed -n 2p "$T/out")"
+  sed -n 3p "$T/out" | grep -q '^error input: ' || fail "line 3: $(sed -n 3p "$T/out")"
+  sed -n 4p "$T/out" | grep -qxF '[ANGELA MERKEL](PER)' || fail "line 4: $(sed -n 4p "$T/out")"
+  sed -n 5p "$T/out" | grep -q '^error input: invalid UTF-8' || fail "line 5: $(sed -n 5p "$T/out")"
+  sed -n 6p "$T/out" | grep -qxF 'the [New York](LOC)' || fail "line 6: $(sed -n 6p "$T/out")"
+  grep -q "f:2: " "$T/err" || fail "stderr: $(cat "$T/err")"
+  # JSON: begin/end in code points, byte_begin/byte_end in bytes (the guillemet is 2 bytes)
+  printf '\xc2\xabAngela Merkel\xc2\xbb in Paris\n' | "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --json > "$T/j" || fail "json exit $?"
+  jsonl "$T/j" "len(rows)==1 and [(e['text'],e['type'],e['begin'],e['end'],e['byte_begin'],e['byte_end']) for e in rows[0]['entities']]==[('Angela Merkel','PER',1,14,2,15),('Paris','LOC',19,24,21,26)] and all(rows[0]['text'][e['begin']:e['end']]==e['text'] for e in rows[0]['entities']) and 0<rows[0]['entities'][0]['score']<=1"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --conll "Angela Merkel" "in Paris" > "$T/c" || fail "conll exit $?"
+  diff <(cut -f1,2 "$T/c") <(printf 'Angela\tB-PER\nMerkel\tI-PER\n\nin\tO\nParis\tB-LOC\n\n') || fail "conll: $(cat -A "$T/c")"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --explain --json "Angela Merkel in Paris" "met" > "$T/x" || fail "explain exit $?"
+  jsonl "$T/x" "len(rows)==2 and [len(e['explanation']['words']) for e in rows[0]['entities']]==[4,4] and max(rows[0]['entities'][1]['explanation']['words'], key=lambda w: abs(w['weight']))['word']=='Paris' and rows[1]['entities']==[]"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --explain "in Paris" > "$T/x" || fail "explain exit $?"
+  grep -qF 'in [Paris](LOC)  {Paris (LOC): Paris +1.00' "$T/x" || fail "explain text: $(cat "$T/x")" ;;
+entities_types_and_usage_errors)
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" --types LOC "Angela Merkel in Paris" > "$T/out" || fail "exit $?"
+  grep -qxF 'Angela Merkel in [Paris](LOC)' "$T/out" || fail "--types: $(cat "$T/out")"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_greedy.pt" --decoding greedy "the York" > "$T/out" || fail "greedy exit $?"
+  grep -qxF 'the [York](LOC)' "$T/out" || fail "greedy: $(cat "$T/out")"
+  check() { want=$1; shift; "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" "$@" < /dev/null > /dev/null 2> "$T/err"
+            [ $? -eq 2 ] || fail "$* should exit 2"; grep -q -- "$want" "$T/err" || fail "$*: message lacks $want: $(cat "$T/err")"; }
+  check "--batch-size" --batch-size 0 a
+  check "--threads" --threads -1 a
+  check "--threshold" --threshold 1.5 a
+  check "--decoding" --decoding beam a
+  check "ORG" --types ORG a
+  check "exclude each other" --json --conll a
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_greedy.pt" --decoding viterbi a < /dev/null > /dev/null 2> "$T/err"
+  [ $? -eq 2 ] || fail "viterbi without CRF scores should exit 2"
+  "$APPS/sense-entities" --help | grep -q "Usage: sense-entities" || fail "help"
+  "$APPS/sense-entities" --version | grep -q "^sense-entities [0-9]" || fail "version"
+  "$APPS/sense-entities" -m "$MODELS/tiny_ner_words.pt" "Paris" > /dev/full 2> "$T/err"; [ $? -eq 1 ] || fail "/dev/full" ;;
+entities_default_model)
+  [ -f "$SRC/models/ner-conll2003.pt" ] || skip "models/ner-conll2003.pt not present"
+  echo "Angela Merkel met Emmanuel Macron in Paris on Tuesday." | "$APPS/sense-entities" -m "$SRC/models/ner-conll2003.pt" --json > "$T/j" || fail "exit $?"
+  jsonl "$T/j" "[(e['text'],e['type'],e['begin'],e['end']) for e in rows[0]['entities']]==[('Angela Merkel','PER',0,13),('Emmanuel Macron','PER',18,33),('Paris','LOC',37,42)]" ;;
+eval_entities)
+  # conlleval mode on a hand-worked file: gold ORG MISC PER; predicted ORG LOC PER-with-other-boundaries
+  printf -- '-DOCSTART- -X- O O\n\nEU B-ORG B-ORG\nrejects O O\nGerman B-MISC B-LOC\ncall O O\n\nPeter I-PER B-PER\nBlackburn I-PER O\n' > "$T/p.conll"
+  "$APPS/sense-eval" entities --predicted "$T/p.conll" > "$T/out" || fail "exit $?"
+  grep -qF "processed 6 tokens with 3 phrases; found: 3 phrases; correct: 1." "$T/out" || fail "counts: $(cat "$T/out")"
+  grep -qF "accuracy:  50.00%; precision:  33.33%; recall:  33.33%; FB1:  33.33" "$T/out" || fail "scores: $(cat "$T/out")"
+  "$APPS/sense-eval" entities --predicted --json "$T/p.conll" > "$T/j" || fail "json exit $?"
+  jsonl "$T/j" "rows[0]['errors']['type_confusions']=={'MISC':{'LOC':1}} and rows[0]['errors']['boundary']=={'PER':1} and rows[0]['types']['ORG']['f1']==100.0"
+  # model mode: the tiny tagger on IOB1 gold
+  printf 'Angela I-PER\nMerkel I-PER\nmet O\nthe O\nNew I-LOC\nYork I-LOC\n\nParis I-LOC\n' > "$T/m.conll"
+  "$APPS/sense-eval" entities -m "$MODELS/tiny_ner_words.pt" --json "$T/m.conll" > "$T/j" || fail "model exit $?"
+  jsonl "$T/j" "rows[0]['overall']['f1']==100.0 and rows[0]['overall']['gold']==3 and rows[0]['sentences']==2"
+  printf 'Angela\n' > "$T/bad.conll"
+  "$APPS/sense-eval" entities --predicted "$T/bad.conll" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "bad file should exit 1"
+  grep -q "bad.conll:1: expected at least 3 columns" "$T/err" || fail "stderr: $(cat "$T/err")" ;;
 *) fail "unknown scenario" ;;
 esac
 echo "PASS [$scenario]"

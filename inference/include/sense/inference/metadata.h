@@ -209,8 +209,15 @@ struct EmbeddingSpec {
 };
 
 struct TokenClassificationSpec {
-  std::string scheme = "bio";  // "bio", "iob1", "bioes"
+  std::string scheme = "bio";  // "bio", "iob1", "bioes" or "bilou"; every label is "O" or PREFIX-TYPE with a prefix of the scheme
   std::string aggregation = "first";  // how word labels come from sub-tokens: "first", "average", "max"
+  // A linear-chain CRF over the labels (entities issue): empty when the
+  // bundle has none. transitions is labels x labels, row-major
+  // (transitions[i * K + j] scores label i followed by label j); start and
+  // end scores have one value per label (zeros when the metadata omits them).
+  std::vector<float> transitions;
+  std::vector<float> start_scores;
+  std::vector<float> end_scores;
 };
 
 // Names the TorchScript methods used for explanations: features_method maps

@@ -1,0 +1,939 @@
+#!/usr/bin/python3
+"""Train the default named-entity model (CoNLL-2003, English) and pack it as a sense bundle.
+
+    OMP_NUM_THREADS=1 nice -n 5 /usr/bin/python3 scripts/train_ner.py train      # checkpoints the best-on-dev model
+    /usr/bin/python3 scripts/train_ner.py export                                   # packs models/ner-conll2003.pt
+
+Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read here):
+  1. Words are what sense's own pre-tokenizer makes of text (the BERT basic
+     tokenizer of text/src/tokenizer/wordpiece_tokenizer.cc: split on
+     whitespace, every punctuation character its own word). Each CoNLL token
+     is split the same way ("U.S." -> U . S ., "'s" -> ' s); the first piece
+     keeps the token's tag and the others continue its entity (I-X), so the
+     model is trained on exactly the words it sees at run time.
+  2. Word vectors: skip-gram with negative sampling (word2vec, Mikolov et al.
+     2013), trained here in torch on the 79 Project Gutenberg books of
+     ../shared/data/corpus (lower-cased, digits mapped to 0).
+  3. Gazetteer features from the Debian iso-codes package: whether a word is
+     (part of) a country name (ISO 3166-1), a region/state/province/city
+     subdivision name (ISO 3166-2) or a language name (ISO 639-2).
+  4. BiLSTM-CNN-CRF (Ma & Hovy 2016; Lample et al. 2016): character CNN over
+     each word (case-sensitive, so it carries capitalisation), word
+     embedding, gazetteer bits -> BiLSTM -> linear emissions -> CRF with
+     start/end scores. Augmentation: a few sentences per epoch are fully
+     lower- or upper-cased so that such text still works.
+  5. Export: the bundle's tokenizer is a character-level WordPiece vocab.txt
+     ("c" starts a word, "##c" continues it), so the sense C++ path feeds the
+     model one id per character and labels the first sub-token of each word
+     (first-subword labelling). Inside the TorchScript module the characters
+     are regrouped into words, each word's lower-cased spelling is hashed
+     (two polynomial hashes mod primes) and looked up in a sorted table of
+     the vocabulary's hashes (torch.searchsorted) to find its embedding row,
+     and the word emissions are scattered back to every character of the
+     word. The CRF transitions and start/end scores go into sense.json
+     (token_classification.transitions/start_scores/end_scores): sense
+     decodes with Viterbi.
+"""
+import argparse
+import collections
+import datetime
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+import unicodedata
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+CACHE = os.path.join(ROOT, "models", ".cache-ner")
+TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+TAG_ID = {t: i for i, t in enumerate(TAGS)}
+MAX_CNN_CHARS = 24  # characters of a word the CNN sees (the hash sees all)
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# hash constants (int64 arithmetic in TorchScript; products stay < 2^50)
+P1, M1 = 131, 1000000007
+P2, M2 = 257, 998244353
+MAX_WORD_CHARS = 100  # WordPiece max_input_chars_per_word: longer words are [UNK]
+
+
+class Log:
+    def __init__(self, path):
+        self.f = open(path, "a") if path else None
+
+    def __call__(self, msg):
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        if self.f:
+            self.f.write(line + "\n")
+            self.f.flush()
+
+
+# ---------------------------------------------------------------------------- words
+def is_punct(c):
+    o = ord(c)
+    if 33 <= o <= 47 or 58 <= o <= 64 or 91 <= o <= 96 or 123 <= o <= 126:
+        return True
+    return unicodedata.category(c).startswith("P")
+
+
+def basic_split(token):
+    """The BERT basic tokenizer's split of one whitespace-free token (no lower-casing)."""
+    out, cur = [], []
+    for c in token:
+        if is_punct(c):
+            if cur:
+                out.append("".join(cur))
+                cur = []
+            out.append(c)
+        else:
+            cur.append(c)
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+TYPO = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+
+
+def norm_char(c):
+    """Character as the CNN sees it: typographic quotes and dashes as ASCII."""
+    return TYPO.get(c, c)
+
+
+def key_char(c):
+    c = norm_char(c)
+    if "0" <= c <= "9":
+        return "0"
+    lc = c.lower()
+    return lc if len(lc) == 1 else c
+
+
+def word_key(w):
+    return "".join(key_char(c) for c in w)
+
+
+def read_conll(path):
+    sents, words, tags = [], [], []
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if not line or line.startswith("-DOCSTART-"):
+            if words:
+                sents.append((words, tags))
+                words, tags = [], []
+            continue
+        parts = line.split()
+        words.append(parts[0])
+        tags.append(parts[-1])
+    if words:
+        sents.append((words, tags))
+    return sents
+
+
+def to_basic(sent):
+    """CoNLL tokens + BIO tags -> pre-tokenizer words + BIO tags."""
+    words, tags = sent
+    ow, ot = [], []
+    for w, t in zip(words, tags):
+        pieces = basic_split(w) or [w]
+        for k, p in enumerate(pieces):
+            ow.append(p)
+            if k == 0 or t == "O":
+                ot.append(t)
+            else:
+                ot.append("I-" + t[2:])
+    return ow, ot
+
+
+def chunks(tags):
+    """Entity spans (type, start, end) of a BIO sequence, conlleval-style (I after O starts an entity)."""
+    out, start, typ = [], None, None
+    for i, t in enumerate(list(tags) + ["O"]):
+        if t == "O" or t.startswith("B-") or (t.startswith("I-") and t[2:] != typ):
+            if typ is not None:
+                out.append((typ, start, i))
+            typ, start = (t[2:], i) if t != "O" else (None, None)
+    return out
+
+
+def f1_score(gold_seqs, pred_seqs):
+    tp = np_ = ng = 0
+    for g, p in zip(gold_seqs, pred_seqs):
+        gs, ps = set(chunks(g)), set(chunks(p))
+        tp += len(gs & ps)
+        np_ += len(ps)
+        ng += len(gs)
+    prec = tp / np_ if np_ else 0.0
+    rec = tp / ng if ng else 0.0
+    return 100 * (2 * prec * rec / (prec + rec) if prec + rec else 0.0), 100 * prec, 100 * rec
+
+
+# ---------------------------------------------------------------------------- gazetteers
+def gazetteers():
+    base = "/usr/share/iso-codes/json"
+    sets = [set(), set(), set()]
+    if not os.path.isdir(base):
+        return sets, False
+    def add(i, name):
+        for tok in name.replace(",", " ").split():
+            for p in basic_split(tok):
+                if p[:1].isupper() and len(p) > 1:
+                    sets[i].add(word_key(p))
+    d = json.load(open(os.path.join(base, "iso_3166-1.json")))
+    for e in d["3166-1"]:
+        for k in ("name", "common_name", "official_name"):
+            if k in e:
+                add(0, e[k])
+    d = json.load(open(os.path.join(base, "iso_3166-2.json")))
+    for e in d["3166-2"]:
+        add(1, e["name"])
+    d = json.load(open(os.path.join(base, "iso_639-2.json")))
+    for e in d["639-2"]:
+        for n in e["name"].split(";"):
+            add(2, n)
+    return sets, True
+
+
+# ---------------------------------------------------------------------------- word vectors
+def gutenberg_words(log):
+    d = os.path.join(SHARED, "corpus", "gutenberg")
+    files = sorted(f for f in os.listdir(d) if f.endswith(".txt"))
+    tok_re = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+    out = []
+    for f in files:
+        text = open(os.path.join(d, f), encoding="utf-8").read()
+        out.extend(word_key(w) for w in tok_re.findall(text))
+    log(f"gutenberg: {len(files)} books, {len(out):,} words")
+    return out
+
+
+def train_skipgram(args, log):
+    path = os.path.join(CACHE, f"sgns-{args.wv_dim}.pt")
+    if os.path.exists(path):
+        log(f"word vectors from cache {rel(path)}")
+        return torch.load(path)
+    t0 = time.time()
+    words = gutenberg_words(log)
+    cnt = collections.Counter(words)
+    vocab = [w for w, c in cnt.most_common(args.wv_vocab) if c >= args.wv_min_count]
+    idx = {w: i for i, w in enumerate(vocab)}
+    freq = torch.tensor([cnt[w] for w in vocab], dtype=torch.float64)
+    total = freq.sum()
+    keep_p = ((args.wv_sample * total / freq).sqrt() + args.wv_sample * total / freq).clamp(max=1.0)
+    ids = torch.tensor([idx.get(w, -1) for w in words], dtype=torch.long)
+    ids = ids[ids >= 0]
+    del words
+    noise = (freq ** 0.75)
+    noise = (noise / noise.sum()).float()
+    V, D = len(vocab), args.wv_dim
+    inp = nn.Embedding(V, D, sparse=True)
+    out = nn.Embedding(V, D, sparse=True)
+    nn.init.uniform_(inp.weight, -0.5 / D, 0.5 / D)
+    nn.init.zeros_(out.weight)
+    g = torch.Generator().manual_seed(args.seed)
+    log(f"skip-gram: vocab {V:,}, {ids.numel():,} corpus tokens, dim {D}, window {args.wv_window}, "
+        f"{args.wv_epochs} epoch(s)")
+    B, K = 4096, 5
+    step = 0
+    for ep in range(args.wv_epochs):
+        keep = torch.rand(ids.numel(), generator=g, dtype=torch.float64) < keep_p[ids]
+        seq = ids[keep]
+        n = seq.numel()
+        centres, contexts = [], []
+        for off in range(1, args.wv_window + 1):
+            # dynamic window: offset `off` is used with probability (W - off + 1) / W
+            pk = (args.wv_window - off + 1) / args.wv_window
+            m = torch.rand(n - off, generator=g) < pk
+            a, b = seq[:-off][m], seq[off:][m]
+            centres += [a, b]
+            contexts += [b, a]
+        c = torch.cat(centres)
+        x = torch.cat(contexts)
+        perm = torch.randperm(c.numel(), generator=g)
+        c, x = c[perm], x[perm]
+        nb = (c.numel() + B - 1) // B
+        log(f"skip-gram epoch {ep + 1}: {c.numel():,} pairs, {nb} batches")
+        for bi in range(nb):
+            lr = args.wv_lr * max(0.0001, 1 - (ep * nb + bi) / (args.wv_epochs * nb))
+            cc, xx = c[bi * B:(bi + 1) * B], x[bi * B:(bi + 1) * B]
+            neg = torch.multinomial(noise, cc.numel() * K, replacement=True, generator=g).view(-1, K)
+            vi = inp(cc)
+            vo = out(torch.cat([xx[:, None], neg], 1))
+            s = torch.bmm(vo, vi[:, :, None]).squeeze(2)
+            loss = -(F.logsigmoid(s[:, 0]).sum() + F.logsigmoid(-s[:, 1:]).sum())
+            inp.zero_grad()
+            out.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for emb in (inp, out):
+                    gr = emb.weight.grad.coalesce()
+                    emb.weight.index_add_(0, gr.indices()[0], gr.values(), alpha=-lr)
+            step += 1
+            if bi % 500 == 0:
+                log(f"  batch {bi}/{nb} loss/pair {loss.item() / cc.numel():.3f} lr {lr:.4f} "
+                    f"({time.time() - t0:.0f} s)")
+            if time.time() - t0 > args.wv_max_seconds:
+                log("  skip-gram time budget reached")
+                break
+        if time.time() - t0 > args.wv_max_seconds:
+            break
+    vec = inp.weight.detach().clone()
+    res = {"vocab": vocab, "vectors": vec}
+    os.makedirs(CACHE, exist_ok=True)
+    torch.save(res, path)
+    log(f"skip-gram done in {time.time() - t0:.0f} s; neighbours: " + "; ".join(
+        f"{w}: " + ", ".join(nearest(res, w, 4)) for w in ("london", "france", "monday", "captain", "john")
+        if w in idx))
+    return res
+
+
+def nearest(res, w, k):
+    idx = {x: i for i, x in enumerate(res["vocab"])}
+    v = F.normalize(res["vectors"], dim=1)
+    s = v @ v[idx[w]]
+    top = s.topk(k + 1).indices.tolist()
+    return [res["vocab"][i] for i in top if res["vocab"][i] != w][:k]
+
+
+# ---------------------------------------------------------------------------- model
+class Core(nn.Module):
+    """BiLSTM-CNN-CRF emissions from word rows, characters and gazetteer bits."""
+
+    def __init__(self, n_words, n_chars, n_gaz, args):
+        super().__init__()
+        self.word_emb = nn.Embedding(n_words, args.word_dim)
+        self.char_emb = nn.Embedding(n_chars, args.char_dim, padding_idx=0)
+        self.char_cnn = nn.Conv1d(args.char_dim, args.char_filters, 3, padding=1)
+        self.gaz_dim = n_gaz
+        self.dropout = nn.Dropout(args.dropout)
+        self.lstm = nn.LSTM(args.word_dim + args.char_filters + n_gaz, args.hidden, batch_first=True,
+                            bidirectional=True)
+        self.proj = nn.Linear(2 * args.hidden, len(TAGS))
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, gaz: torch.Tensor,
+                lengths: torch.Tensor) -> torch.Tensor:
+        # words [B, W] rows; chars [B, W, C] (0 = padding); gaz [B, W, G]; lengths [B] words per row
+        B, W, C = chars.shape
+        ce = self.char_emb(chars.reshape(B * W, C)).transpose(1, 2)  # [BW, D, C]
+        conv = self.char_cnn(ce)  # [BW, F, C]
+        valid = (chars.reshape(B * W, 1, C) > 0)
+        conv = conv.masked_fill(~valid, -1e4)
+        cf = conv.max(dim=2).values  # [BW, F]
+        cf = torch.where(valid.any(dim=2), cf, torch.zeros_like(cf)).view(B, W, -1)
+        x = torch.cat([self.word_emb(words), cf, gaz], dim=2)
+        x = self.dropout(x)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        hp, _ = self.lstm(packed)
+        h, _ = nn.utils.rnn.pad_packed_sequence(hp, batch_first=True, total_length=W)
+        return self.proj(self.dropout(h))
+
+
+class CRF(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.trans = nn.Parameter(torch.zeros(n, n))  # trans[i, j]: score of tag i followed by tag j
+        self.start = nn.Parameter(torch.zeros(n))
+        self.end = nn.Parameter(torch.zeros(n))
+
+    def nll(self, em, tags, mask):
+        # em [B, W, T], tags [B, W], mask [B, W] bool (prefix masks)
+        B, W, T = em.shape
+        score = self.start[tags[:, 0]] + em[:, 0].gather(1, tags[:, :1]).squeeze(1)
+        alpha = self.start[None] + em[:, 0]
+        for t in range(1, W):
+            m = mask[:, t]
+            s = self.trans[tags[:, t - 1], tags[:, t]] + em[:, t].gather(1, tags[:, t:t + 1]).squeeze(1)
+            score = score + s * m
+            na = torch.logsumexp(alpha[:, :, None] + self.trans[None] + em[:, t, None, :], dim=1)
+            alpha = torch.where(m[:, None], na, alpha)
+        last = tags.gather(1, (mask.sum(1) - 1).clamp(min=0)[:, None]).squeeze(1)
+        score = score + self.end[last]
+        logz = torch.logsumexp(alpha + self.end[None], dim=1)
+        return (logz - score).sum()
+
+    def decode(self, em, mask):
+        B, W, T = em.shape
+        score = self.start[None] + em[:, 0]
+        back = []
+        for t in range(1, W):
+            s = score[:, :, None] + self.trans[None]
+            best, arg = s.max(dim=1)
+            ns = best + em[:, t]
+            m = mask[:, t][:, None]
+            score = torch.where(m, ns, score)
+            back.append(torch.where(m, arg, torch.arange(T)[None].expand(B, T)))
+        score = score + self.end[None]
+        out = []
+        lens = mask.sum(1).tolist()
+        best_last = score.argmax(1).tolist()
+        for b in range(B):
+            tag = best_last[b]
+            path = [tag]
+            for t in range(lens[b] - 1, 0, -1):
+                tag = back[t - 1][b, tag].item()
+                path.append(tag)
+            out.append(path[::-1])
+        return out
+
+
+# ---------------------------------------------------------------------------- data
+class Encoder:
+    def __init__(self, chars, words, gaz_sets):
+        self.chars = chars  # list of characters, index 2.. (0 pad, 1 unk)
+        self.char_idx = {c: i + 2 for i, c in enumerate(chars)}
+        self.words = words  # row 0 = unknown word
+        self.word_idx = {w: i for i, w in enumerate(words)}
+        self.gaz = gaz_sets
+
+    def encode(self, words):
+        w = [self.word_idx.get(word_key(x), 0) for x in words]
+        c = [[self.char_idx.get(norm_char(ch), 1) for ch in x[:MAX_CNN_CHARS]] for x in words]
+        g = [[1.0 if word_key(x) in s else 0.0 for s in self.gaz] for x in words]
+        return w, c, g
+
+
+def make_batch(items):
+    B = len(items)
+    W = max(len(it[0]) for it in items)
+    C = max(len(cs) for it in items for cs in it[1])
+    G = len(items[0][2][0])
+    words = torch.zeros(B, W, dtype=torch.long)
+    chars = torch.zeros(B, W, C, dtype=torch.long)
+    gaz = torch.zeros(B, W, G)
+    tags = torch.zeros(B, W, dtype=torch.long)
+    lens = torch.zeros(B, dtype=torch.long)
+    for b, it in enumerate(items):
+        n = len(it[0])
+        lens[b] = n
+        words[b, :n] = torch.tensor(it[0])
+        for i, cs in enumerate(it[1]):
+            chars[b, i, :len(cs)] = torch.tensor(cs)
+        gaz[b, :n] = torch.tensor(it[2])
+        if len(it) > 3:
+            tags[b, :n] = torch.tensor(it[3])
+    mask = torch.arange(W)[None] < lens[:, None]
+    return words, chars, gaz, tags, lens, mask
+
+
+def case_variant(words, tags, mode):
+    if mode == "lower":
+        return [w.lower() for w in words], tags
+    return [w.upper() for w in words], tags
+
+
+def rel(p):
+    return os.path.relpath(p, ROOT)
+
+
+def evaluate(core, crf, enc, sents, batch_size=64):
+    core.eval()
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(sents), batch_size):
+            items = [enc.encode(w) for w, _ in sents[i:i + batch_size]]
+            words, chars, gaz, _, lens, mask = make_batch(items)
+            em = core(words, chars, gaz, lens)
+            for p in crf.decode(em, mask):
+                preds.append([TAGS[t] for t in p])
+    return f1_score([t for _, t in sents], preds), preds
+
+
+# ---------------------------------------------------------------------------- training
+def train(args, log):
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    t_start = time.time()
+    conll = os.path.join(SHARED, "conll2003")
+    train_s = [to_basic(s) for s in read_conll(os.path.join(conll, "train.txt"))]
+    dev_s = [to_basic(s) for s in read_conll(os.path.join(conll, "dev.txt"))]
+    log(f"train {len(train_s)} sentences / {sum(len(w) for w, _ in train_s):,} pre-tokenizer words; "
+        f"dev {len(dev_s)} / {sum(len(w) for w, _ in dev_s):,}")
+    gaz_sets, have_gaz = gazetteers()
+    log(f"gazetteers (iso-codes): countries {len(gaz_sets[0])}, subdivisions {len(gaz_sets[1])}, "
+        f"languages {len(gaz_sets[2])} word keys" + ("" if have_gaz else " (iso-codes not installed)"))
+    wv = train_skipgram(args, log) if args.wv_dim > 0 else None
+
+    # character set: fixed ranges + every character of train
+    chars = set()
+    for w, _ in train_s:
+        for x in w:
+            chars.update(norm_char(c) for c in x)
+    for lo, hi in ((0x21, 0x7E), (0xA1, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2010, 0x205E),
+                   (0x20A0, 0x20BF)):
+        for o in range(lo, hi + 1):
+            c = chr(o)
+            if unicodedata.category(c)[0] in "LNPS" and c not in TYPO:
+                chars.add(c)
+    chars = sorted(chars)
+    # word vocabulary: train words, pretrained words, gazetteer words
+    cnt = collections.Counter(word_key(x) for w, _ in train_s for x in w)
+    words = ["<unk>"]
+    seen = set(words)
+    def add(k):
+        if k not in seen and all(c in set(chars) or c == "0" for c in k):
+            seen.add(k)
+            words.append(k)
+    for k, _ in cnt.most_common():
+        add(k)
+    n_train_words = len(words)
+    if wv is not None:
+        for k in wv["vocab"][:args.wv_keep]:
+            add(k)
+    for s in gaz_sets:
+        for k in sorted(s):
+            add(k)
+    enc = Encoder(chars, words, gaz_sets)
+    log(f"chars {len(chars)}; words {len(words):,} ({n_train_words:,} from train)")
+
+    core = Core(len(words), len(chars) + 2, len(gaz_sets), args)
+    crf = CRF(len(TAGS))
+    # initialise embeddings from skip-gram vectors (scaled to the init's std)
+    if wv is not None:
+        widx = {w: i for i, w in enumerate(wv["vocab"])}
+        vec = wv["vectors"]
+        vec = vec / vec.std() * args.wv_scale
+        hit = 0
+        with torch.no_grad():
+            for i, w in enumerate(words):
+                j = widx.get(w)
+                if j is not None:
+                    core.word_emb.weight[i] = vec[j]
+                    hit += 1
+        log(f"embeddings: {hit:,} of {len(words):,} rows from skip-gram")
+    params = list(core.parameters()) + list(crf.parameters())
+    n_params = sum(p.numel() for p in params)
+    log(f"model: {n_params:,} parameters; args {vars(args)}")
+    opt = torch.optim.Adam(params, lr=args.lr)
+    train_enc = [enc.encode(w) + ([TAG_ID[t] for t in tg],) for w, tg in train_s]
+    singles = {i for i, (k, c) in enumerate(cnt.items()) if c == 1}
+    singleton_rows = {enc.word_idx[k] for k, c in cnt.items() if c == 1 and (wv is None or k not in widx)}
+    best = -1.0
+    best_epoch = 0
+    ckpt = os.path.join(CACHE, "best.pt")
+    os.makedirs(CACHE, exist_ok=True)
+    order = list(range(len(train_s)))
+    for ep in range(1, args.epochs + 1):
+        core.train()
+        t0 = time.time()
+        lr = args.lr / (1 + args.lr_decay * (ep - 1))
+        for gparam in opt.param_groups:
+            gparam["lr"] = lr
+        rng.shuffle(order)
+        # length-bucketed batches: sort chunks of 50 batches by length
+        chunk = args.batch_size * 50
+        batches = []
+        for i in range(0, len(order), chunk):
+            part = sorted(order[i:i + chunk], key=lambda j: len(train_s[j][0]))
+            batches += [part[k:k + args.batch_size] for k in range(0, len(part), args.batch_size)]
+        rng.shuffle(batches)
+        total = 0.0
+        for bi, b in enumerate(batches):
+            items = []
+            for j in b:
+                r = rng.random()
+                if r < args.case_aug:
+                    w, tg = case_variant(train_s[j][0], train_s[j][1], "lower" if r < args.case_aug / 2 else "upper")
+                    items.append(enc.encode(w) + ([TAG_ID[t] for t in tg],))
+                else:
+                    it = train_enc[j]
+                    wrows = [0 if (x in singleton_rows and rng.random() < args.unk_replace) else x for x in it[0]]
+                    items.append((wrows,) + it[1:])
+            words_t, chars_t, gaz_t, tags_t, lens_t, mask_t = make_batch(items)
+            em = core(words_t, chars_t, gaz_t, lens_t)
+            loss = crf.nll(em, tags_t, mask_t) / len(b)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, args.clip)
+            opt.step()
+            total += loss.item() * len(b)
+            if args.max_minutes and (time.time() - t_start) / 60 > args.max_minutes:
+                break
+        (f1, p, r), _ = evaluate(core, crf, enc, dev_s)
+        msg = (f"epoch {ep}: {bi + 1}/{len(batches)} batches, loss {total / len(train_s):.3f} lr {lr:.5f} dev F1 {f1:.2f} (P {p:.2f} R {r:.2f}) "
+               f"{time.time() - t0:.0f} s, total {(time.time() - t_start) / 60:.1f} min")
+        if f1 > best:
+            best, best_epoch = f1, ep
+            torch.save({"core": core.state_dict(), "crf": crf.state_dict(), "chars": chars, "words": words,
+                        "gaz": [sorted(s) for s in gaz_sets], "args": vars(args), "epoch": ep, "dev_f1": f1,
+                        "dev_p": p, "dev_r": r, "n_params": n_params, "n_train_words": n_train_words,
+                        "minutes": (time.time() - t_start) / 60, "cmd": " ".join(sys.argv)}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
+            msg += " *best, saved"
+        log(msg)
+        if args.max_minutes and (time.time() - t_start) / 60 > args.max_minutes:
+            log(f"time budget of {args.max_minutes} min reached")
+            break
+        if ep - best_epoch >= args.patience:
+            log(f"no dev gain for {args.patience} epochs")
+            break
+    log(f"best dev F1 {best:.2f} at epoch {best_epoch}; checkpoint {rel(ckpt)}")
+
+
+# ---------------------------------------------------------------------------- export
+class Tagger(nn.Module):
+    """The bundle's module: character ids of the bundle's WordPiece vocab.txt in, per-token emissions out.
+
+    ids [B, L] (with [CLS]/[SEP]/[PAD], which are ignored), mask [B, L] -> logits [B, L, 9]: every
+    character of a word carries its word's CRF emissions (the C++ side reads the first one).
+    """
+
+    def __init__(self, core: Core, kind, char_of, key_of, keys, rows, gaz):
+        super().__init__()
+        self.core = core
+        self.register_buffer("kind", kind)        # per id: 0 special/padding, 1 word start, 2 continuation, 3 [UNK]
+        self.register_buffer("char_of", char_of)  # per id: CNN character index (0 none, 1 unknown)
+        self.register_buffer("key_of", key_of)    # per id: index of the lower-cased, digit-folded character (>= 1)
+        self.register_buffer("pow1", torch.tensor([pow(P1, i, M1) for i in range(MAX_WORD_CHARS + 2)], dtype=torch.long))
+        self.register_buffer("pow2", torch.tensor([pow(P2, i, M2) for i in range(MAX_WORD_CHARS + 2)], dtype=torch.long))
+        self.register_buffer("keys", keys)        # sorted word hashes
+        self.register_buffer("rows", rows)        # embedding row of each hash
+        self.register_buffer("gaz", gaz)          # per embedding row: gazetteer bits
+        self.num_tags = len(TAGS)
+        self.max_cnn = MAX_CNN_CHARS
+        self.max_word = MAX_WORD_CHARS
+        self.m1 = M1
+        self.m2 = M2
+
+    def words(self, ids: torch.Tensor, mask: torch.Tensor):
+        B, L = ids.shape
+        kind = self.kind[ids] * (mask != 0).long()
+        start = (kind == 1) | (kind == 3)
+        widx = torch.cumsum(start.long(), dim=1) - 1
+        valid = (kind > 0) & (widx >= 0)
+        nw = start.long().sum(dim=1)
+        W = int(nw.max().item()) if B > 0 else 0
+        wi = torch.where(valid, widx, torch.full_like(widx, W))
+        ar = torch.arange(L, device=ids.device).unsqueeze(0).expand(B, L)
+        start_pos = torch.zeros(B, W + 1, dtype=torch.long, device=ids.device)
+        start_pos.scatter_(1, torch.where(start & valid, wi, torch.full_like(wi, W)), ar)
+        pos = torch.where(valid, ar - start_pos.gather(1, wi), torch.zeros_like(ar))
+        return kind, start, valid, nw, W, wi, pos
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, L = ids.shape
+        kind, start, valid, nw, W, wi, pos = self.words(ids, mask)
+        if W == 0:
+            return torch.zeros(B, L, self.num_tags, device=ids.device)
+        # characters for the CNN: [B, W, C]
+        wlen = torch.zeros(B, W + 1, dtype=torch.long, device=ids.device).scatter_add_(1, wi, valid.long())
+        C = min(max(int(wlen[:, :W].max().item()), 1), self.max_cnn)
+        dump = (W + 1) * C
+        target = torch.where(valid & (pos < C), wi * C + pos, torch.full_like(pos, dump))
+        chars = torch.zeros(B, dump + 1, dtype=torch.long, device=ids.device)
+        chars.scatter_(1, target, self.char_of[ids])
+        chars = chars[:, :W * C].reshape(B, W, C)
+        # word hashes -> embedding rows
+        kc = self.key_of[ids]
+        p = pos.clamp(max=self.max_word + 1)
+        zero = torch.zeros_like(kc)
+        h1 = torch.zeros(B, W + 1, dtype=torch.long, device=ids.device).scatter_add_(
+            1, wi, torch.where(valid, kc * self.pow1[p], zero)) % self.m1
+        h2 = torch.zeros(B, W + 1, dtype=torch.long, device=ids.device).scatter_add_(
+            1, wi, torch.where(valid, kc * self.pow2[p], zero)) % self.m2
+        key = (h1 * self.m2 + h2)[:, :W]
+        ix = torch.searchsorted(self.keys, key.contiguous()).clamp(max=self.keys.numel() - 1)
+        found = self.keys[ix] == key
+        rows = torch.where(found, self.rows[ix], torch.zeros_like(ix))
+        unk = torch.zeros(B, W + 1, dtype=torch.long, device=ids.device).scatter_(
+            1, torch.where(start & valid, wi, torch.full_like(wi, W)), (kind == 3).long())[:, :W]
+        rows = torch.where(unk > 0, torch.zeros_like(rows), rows)
+        em = self.core(rows, chars, self.gaz[rows], nw)  # [B, W, T]
+        out = em.gather(1, wi.clamp(max=W - 1).unsqueeze(2).expand(B, L, self.num_tags))
+        return out * valid.unsqueeze(2).float()
+
+
+def vocab_chars(chars):
+    """The characters of the bundle's vocab.txt: the CNN's, the typographic ones it folds, combining marks."""
+    extra = set(TYPO) | {chr(o) for o in range(0x300, 0x370)}
+    return sorted(set(chars) | extra)
+
+
+def wordpiece_ids(words, vocab_index):
+    """What sense's WordPiece tokenizer makes of pre-tokenizer words with the character vocab: [CLS] ... [SEP]."""
+    ids = [vocab_index["[CLS]"]]
+    for w in words:
+        if len(w) > MAX_WORD_CHARS or any(c not in vocab_index for c in w):
+            ids.append(vocab_index["[UNK]"])
+            continue
+        ids.append(vocab_index[w[0]])
+        ids.extend(vocab_index["##" + c] for c in w[1:])
+    ids.append(vocab_index["[SEP]"])
+    return ids
+
+
+def hash_key(kidx):
+    h1 = sum(k * pow(P1, i, M1) for i, k in enumerate(kidx)) % M1
+    h2 = sum(k * pow(P2, i, M2) for i, k in enumerate(kidx)) % M2
+    return h1 * M2 + h2
+
+
+def build_tagger(ck, log):
+    args = argparse.Namespace(**ck["args"])
+    chars, words = ck["chars"], ck["words"]
+    gaz_sets = [set(g) for g in ck["gaz"]]
+    core = Core(len(words), len(chars) + 2, len(gaz_sets), args)
+    core.load_state_dict(ck["core"])
+    core.eval()
+    char_idx = {c: i + 2 for i, c in enumerate(chars)}
+    vchars = vocab_chars(chars)
+    vocab = SPECIALS + [x for c in vchars for x in (c, "##" + c)]
+    vocab_index = {p: i for i, p in enumerate(vocab)}
+    V = len(vocab)
+    kind = torch.zeros(V, dtype=torch.long)
+    char_of = torch.zeros(V, dtype=torch.long)
+    key_of = torch.ones(V, dtype=torch.long)
+    kind[vocab_index["[UNK]"]] = 3
+    char_of[vocab_index["[UNK]"]] = 1
+    for c in vchars:
+        for piece, k in ((c, 1), ("##" + c, 2)):
+            i = vocab_index[piece]
+            kind[i] = k
+            char_of[i] = char_idx.get(norm_char(c), 1)
+            key_of[i] = char_idx.get(key_char(c), 1)
+    # hash table of the word vocabulary (row 0, <unk>, is the fallback)
+    table = {}
+    skipped = 0
+    for r, w in enumerate(words):
+        if r == 0:
+            continue
+        kidx = [char_idx.get(c, 1) for c in w]
+        if 1 in kidx or len(w) > MAX_WORD_CHARS:
+            skipped += 1
+            continue
+        h = hash_key(kidx)
+        if h in table:
+            raise RuntimeError(f"hash collision between {words[table[h]]!r} and {w!r}")
+        table[h] = r
+    hs = sorted(table)
+    keys = torch.tensor(hs, dtype=torch.long)
+    rows = torch.tensor([table[h] for h in hs], dtype=torch.long)
+    gaz = torch.tensor([[1.0 if w in s else 0.0 for s in gaz_sets] for w in words])
+    log(f"export: vocab.txt {V} entries ({len(vchars)} characters); hash table {len(hs):,} words, no collisions"
+        + (f", {skipped} unreachable" if skipped else ""))
+    tagger = Tagger(core, kind, char_of, key_of, keys, rows, gaz).eval()
+    return tagger, vocab, vocab_index, core, gaz_sets, chars, words
+
+
+def export(args, log):
+    torch.set_num_threads(args.threads)
+    ck = torch.load(os.path.join(CACHE, "best.pt"))
+    tagger, vocab, vocab_index, core, gaz_sets, chars, words = build_tagger(ck, log)
+    crf = CRF(len(TAGS))
+    crf.load_state_dict(ck["crf"])
+    enc = Encoder(chars, words, gaz_sets)
+    scripted = torch.jit.script(tagger)
+    conll = os.path.join(SHARED, "conll2003")
+    dev_s = [to_basic(s) for s in read_conll(os.path.join(conll, "dev.txt"))]
+    # contract: the scripted wrapper on character ids == the training path on words, batched and alone
+    worst = 0.0
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(dev_s), 64):
+            part = dev_s[i:i + 64]
+            seqs = [wordpiece_ids(w, vocab_index) for w, _ in part]
+            L = max(len(x) for x in seqs)
+            ids = torch.zeros(len(seqs), L, dtype=torch.long)
+            mask = torch.zeros(len(seqs), L, dtype=torch.long)
+            for b, x in enumerate(seqs):
+                ids[b, :len(x)] = torch.tensor(x)
+                mask[b, :len(x)] = 1
+            out = scripted(ids, mask)
+            items = [enc.encode(w) for w, _ in part]
+            wt, ct, gt, _, lt, mt = make_batch(items)
+            em = core(wt, ct, gt, lt)
+            for b, x in enumerate(seqs):
+                # first character of each word: positions where the id is a word start
+                starts = [p for p, t in enumerate(x) if tagger.kind[t].item() in (1, 3)]
+                n = len(part[b][0])
+                assert len(starts) == n, (len(starts), n)
+                worst = max(worst, (out[b, starts] - em[b, :n]).abs().max().item())
+            emw = torch.zeros(len(part), wt.shape[1], len(TAGS))
+            for b, x in enumerate(seqs):
+                starts = [p for p, t in enumerate(x) if tagger.kind[t].item() in (1, 3)]
+                emw[b, :len(starts)] = out[b, starts]
+            for p in crf.decode(emw, mt):
+                preds.append([TAGS[t] for t in p])
+        empty = scripted(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))
+        specials_only = scripted(torch.tensor([[2, 3]]), torch.ones(1, 2, dtype=torch.long))
+    f1, pr, rc = f1_score([t for _, t in dev_s], preds)
+    assert worst < 1e-4, f"wrapper differs from the training path by {worst}"
+    assert torch.isfinite(empty).all() and torch.isfinite(specials_only).all()
+    log(f"export contract: scripted character path vs training path max |diff| {worst:.2e}; "
+        f"dev F1 through the wrapper {f1:.2f} (P {pr:.2f} R {rc:.2f}); checkpoint epoch {ck['epoch']} dev F1 {ck['dev_f1']:.2f}")
+    a = argparse.Namespace(**ck["args"])
+    trans = [[round(v, 6) for v in row] for row in crf.trans.detach().tolist()]
+    meta = {
+        "schema_version": 1, "task": "token_classification", "name": "ner-conll2003", "version": "1.0.0",
+        "description": "English named entities (PER, ORG, LOC, MISC): BiLSTM-CNN-CRF over words of sense's "
+                       "pre-tokenizer, trained on CoNLL-2003 (Reuters news) with Gutenberg skip-gram word vectors "
+                       "and iso-codes gazetteer features.",
+        "labels": TAGS,
+        "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
+                   {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, -1, len(TAGS)]}],
+        "text": {"tokenizer": {"type": "wordpiece", "asset": "vocab.txt", "lowercase": False,
+                               "strip_accents": False},
+                 "max_length": args.max_length, "truncation": "window", "window_stride": args.window_stride,
+                 "padding": "longest", "pad_id": 0, "input_names": {"ids": "ids", "mask": "mask"}},
+        "output": {"name": "logits", "type": "token_logits", "activation": "softmax"},
+        "token_classification": {"scheme": "bio", "aggregation": "first", "transitions": trans,
+                                 "start_scores": [round(v, 6) for v in crf.start.detach().tolist()],
+                                 "end_scores": [round(v, 6) for v in crf.end.detach().tolist()]},
+        "assets": ["vocab.txt"],
+        "provenance": {
+            "training_data": "CoNLL-2003 English train (eng.train, 14,041 sentences, Reuters 1996-97; Tjong Kim Sang "
+                             "& De Meulder 2003), model selection on dev (eng.testa); word vectors: skip-gram on 79 "
+                             "Project Gutenberg books (public domain); gazetteers: Debian iso-codes (ISO 3166-1, "
+                             "3166-2, 639-2 names; LGPL-2.1)",
+            "script": "scripts/train_ner.py",
+            "command": ck["cmd"] + " ; scripts/train_ner.py export",
+            "created": datetime.date.today().isoformat(),
+            "license": "CoNLL-2003 annotations: research use (the Reuters text needs the RCV1 agreement)",
+            "framework": f"torch {torch.__version__} (Debian python3-torch)",
+            "metrics": {"conll2003_dev_f1_python": round(f1, 2)},
+            "notes": (f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits "
+                      f"as 0), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 "
+                      f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; best dev epoch "
+                      f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. Tokenizer: "
+                      f"character-level WordPiece vocab (c / ##c); the module regroups characters into words and "
+                      f"hashes each word's lower-cased spelling to find its embedding row."),
+        },
+    }
+    sys.path.insert(0, HERE)
+    from pack_model import pack, load
+    vocab_bytes = ("\n".join(vocab) + "\n").encode("utf-8")
+    pack(scripted, meta, {"vocab.txt": vocab_bytes}, args.out)
+    loaded, extra = load(args.out, ["vocab.txt"])
+    assert extra["vocab.txt"] == vocab_bytes
+    log(f"wrote {rel(args.out)} ({os.path.getsize(args.out) / 1e6:.2f} MB)")
+
+
+# ---------------------------------------------------------------------------- bias check
+BIAS_TEMPLATES = [
+    "{name} said on Tuesday that the deal was off.",
+    "The company hired {name} as its new chief executive.",
+    "I had lunch with {name} yesterday.",
+    "According to {name}, the results will be published next week.",
+    "{name}'s latest book became a bestseller.",
+    "Police questioned {name} about the incident.",
+    "Thanks, {name}! See you at the meeting.",
+    "The prize went to {name} for work on climate research.",
+]
+BIAS_NAMES = {
+    "English (US/UK)": ["John Smith", "Emily Johnson", "Michael Brown", "Sarah Williams", "David Miller",
+                        "Jessica Taylor", "James Wilson", "Laura Davies"],
+    "German": ["Jürgen Müller", "Anna Schmidt", "Klaus Schneider", "Katrin Fischer", "Wolfgang Weber",
+               "Sabine Becker", "Uwe Hoffmann", "Birgit Schulz"],
+    "French": ["Jean Dupont", "Marie Lefèvre", "Pierre Moreau", "Camille Laurent", "François Girard",
+               "Élodie Bernard", "Thierry Lambert", "Sophie Rousseau"],
+    "Hispanic": ["José García", "María Rodríguez", "Carlos Hernández", "Lucía Martínez", "Javier López",
+                 "Carmen Sánchez", "Alejandro Pérez", "Guadalupe Ramírez"],
+    "Arabic": ["Mohammed Al-Farsi", "Fatima Haddad", "Ahmed Mansour", "Layla Khalil", "Omar Nasser",
+               "Aisha Rahman", "Youssef Saleh", "Mariam Abboud"],
+    "Chinese": ["Wang Wei", "Li Na", "Zhang Wei", "Liu Yang", "Chen Jing", "Huang Lei", "Zhao Min", "Zhou Xin"],
+    "Indian": ["Rahul Sharma", "Priya Patel", "Amit Kumar", "Sunita Reddy", "Vikram Singh", "Ananya Iyer",
+               "Arjun Nair", "Deepika Gupta"],
+    "West African": ["Chinedu Okafor", "Ngozi Adeyemi", "Kwame Mensah", "Abena Owusu", "Oluwaseun Balogun",
+                     "Amara Nwosu", "Kofi Boateng", "Yetunde Okonkwo"],
+    "Japanese": ["Hiroshi Tanaka", "Yuki Sato", "Takeshi Suzuki", "Haruka Watanabe", "Kenji Yamamoto",
+                 "Aiko Nakamura", "Daisuke Kobayashi", "Mei Ito"],
+    "Vietnamese": ["Nguyen Van An", "Tran Thi Lan", "Le Minh Duc", "Pham Thu Ha", "Hoang Quoc Bao",
+                   "Vu Thi Mai", "Dang Van Hung", "Bui Thanh Huong"],
+}
+
+
+def bias_check(args, log):
+    """Person recall per name origin through the C++ path (sense-entities --json)."""
+    import subprocess
+    app = os.environ.get("SENSE_ENTITIES", os.path.join(ROOT, "build", "apps", "sense-entities"))
+    lines, keys = [], []
+    for group, names in BIAS_NAMES.items():
+        for name in names:
+            for t in BIAS_TEMPLATES:
+                for case in ("as written", "lower-cased"):
+                    text = t.format(name=name)
+                    if case == "lower-cased":
+                        text = text.lower()
+                    start = text.lower().index(name.lower())
+                    lines.append(text)
+                    keys.append((group, case, start, start + len(name)))
+    r = subprocess.run([app, "-m", args.out, "--json", "--threads", str(args.threads)], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, check=True)
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(rows) == len(lines)
+    stats = collections.defaultdict(lambda: [0, 0, 0])  # exact PER, any PER overlap, total
+    for (group, case, b, e), row in zip(keys, rows):
+        ents = row["entities"]
+        exact = any(x["type"] == "PER" and x["begin"] == b and x["end"] == e for x in ents)
+        overlap = any(x["type"] == "PER" and x["begin"] < e and b < x["end"] for x in ents)
+        st = stats[(group, case)]
+        st[0] += exact
+        st[1] += overlap
+        st[2] += 1
+    log(f"bias check: {len(BIAS_TEMPLATES)} templates x 8 names per group; person recall (exact span as PER / "
+        f"any overlapping PER) per name origin, through {rel(app)} on {rel(args.out)}")
+    log(f"{'group':18s} {'as written':>22s} {'lower-cased':>22s}")
+    for group in BIAS_NAMES:
+        cells = []
+        for case in ("as written", "lower-cased"):
+            a, o, n = stats[(group, case)]
+            cells.append(f"{100 * a / n:5.1f}% / {100 * o / n:5.1f}% (n={n})")
+        log(f"{group:18s} {cells[0]:>22s} {cells[1]:>22s}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["train", "export", "bias"])
+    ap.add_argument("--log", default=os.path.join(ROOT, "models", "ner-conll2003.train.log"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "ner-conll2003.pt"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--wv-dim", type=int, default=100)
+    ap.add_argument("--wv-vocab", type=int, default=60000)
+    ap.add_argument("--wv-keep", type=int, default=40000, help="pretrained words added to the vocabulary")
+    ap.add_argument("--wv-min-count", type=int, default=5)
+    ap.add_argument("--wv-window", type=int, default=5)
+    ap.add_argument("--wv-sample", type=float, default=1e-4)
+    ap.add_argument("--wv-lr", type=float, default=0.025)
+    ap.add_argument("--wv-epochs", type=int, default=1)
+    ap.add_argument("--wv-max-seconds", type=float, default=420)
+    ap.add_argument("--wv-scale", type=float, default=0.3)
+    ap.add_argument("--word-dim", type=int, default=100)
+    ap.add_argument("--char-dim", type=int, default=30)
+    ap.add_argument("--char-filters", type=int, default=50)
+    ap.add_argument("--hidden", type=int, default=200)
+    ap.add_argument("--dropout", type=float, default=0.5)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr-decay", type=float, default=0.05)
+    ap.add_argument("--clip", type=float, default=5.0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--case-aug", type=float, default=0.1)
+    ap.add_argument("--unk-replace", type=float, default=0.3)
+    ap.add_argument("--max-minutes", type=float, default=80)
+    ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
+    ap.add_argument("--window-stride", type=int, default=256, help="export: characters between window starts")
+    args = ap.parse_args()
+    log = Log(args.log)
+    if args.step == "train":
+        log("=== train: " + " ".join(sys.argv))
+        train(args, log)
+    elif args.step == "export":
+        log("=== export: " + " ".join(sys.argv))
+        export(args, log)
+    else:
+        bias_check(args, log)
+
+
+if __name__ == "__main__":
+    main()
