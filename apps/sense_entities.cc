@@ -133,21 +133,10 @@ int main(int argc, char** argv) {
     const auto items = sense::app::GatherTexts(sense::app::OrderedTextArgs(ordered, "text", "file"));
     sense::app::Progress progress(items.size(), "tagging", 200);
     int failed = 0;
-    // Chunks keep memory flat on long inputs and let output start early.
-    const size_t chunk = static_cast<size_t>(batch) * 8;
-    for (size_t b = 0; b < items.size(); b += chunk) {
-      const size_t e = std::min(items.size(), b + chunk);
-      std::vector<std::string> batch_texts;
-      for (size_t i = b; i < e; ++i) batch_texts.push_back(items[i].text);
-      const auto results = recognizer->RecognizeBatch(batch_texts);
-      for (size_t i = b; i < e; ++i) {
-        const auto& item = items[i];
-        const auto& outcome = results[i - b];
-        std::string error = item.error, code = "input";
-        if (error.empty() && !outcome.ok()) {
-          error = outcome.error().what();
-          code = sense::ErrorCodeName(outcome.error().code());
-        }
+    sense::app::ForEachTextResult<sense::text::EntityResult>(
+        items, static_cast<size_t>(batch) * 8,
+        [&](const std::vector<std::string>& texts) { return recognizer->RecognizeBatch(texts); },
+        [&](const sense::app::InputItem& item, const sense::Outcome<sense::text::EntityResult>& outcome, std::string error, std::string code) {
         // An explanation that fails keeps the entities and adds its error.
         std::vector<sense::text::EntityExplanation> ex;
         std::string explain_error, explain_code;
@@ -176,7 +165,7 @@ int main(int argc, char** argv) {
           } else {
             std::cout << "error " << code << ": " << sense::app::EscapeControl(error) << "\n";
           }
-          continue;
+          return;
         }
         const auto& r = outcome.value();
         if (as_json) {
@@ -212,9 +201,7 @@ int main(int argc, char** argv) {
           if (!explain_error.empty()) std::cout << "  (explanation failed: " << sense::app::EscapeControl(explain_error) << ")";
           std::cout << "\n";
         }
-      }
-      sense::app::CheckStdout();
-    }
+        });
     progress.Finish();
     return failed ? 1 : 0;
   });

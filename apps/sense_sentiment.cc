@@ -126,21 +126,10 @@ int main(int argc, char** argv) {
     const bool tty = isatty(STDOUT_FILENO);
     sense::app::Progress progress(items.size(), "classifying", 200);
     int failed = 0;
-    // Chunks keep memory flat on long inputs and let output start early.
-    const size_t chunk = static_cast<size_t>(std::max(1, batch)) * 8;
-    for (size_t b = 0; b < items.size(); b += chunk) {
-      const size_t e = std::min(items.size(), b + chunk);
-      std::vector<std::string> batch_texts;
-      for (size_t i = b; i < e; ++i) batch_texts.push_back(items[i].text);
-      const auto results = classifier->ClassifyBatch(batch_texts);
-      for (size_t i = b; i < e; ++i) {
-        const auto& item = items[i];
-        const auto& outcome = results[i - b];
-        std::string error = item.error, code = "input";
-        if (error.empty() && !outcome.ok()) {
-          error = outcome.error().what();
-          code = sense::ErrorCodeName(outcome.error().code());
-        }
+    sense::app::ForEachTextResult<sense::text::TextClassification>(
+        items, static_cast<size_t>(std::max(1, batch)) * 8,
+        [&](const std::vector<std::string>& texts) { return classifier->ClassifyBatch(texts); },
+        [&](const sense::app::InputItem& item, const sense::Outcome<sense::text::TextClassification>& outcome, std::string error, std::string code) {
         if (error.empty() && reject_ood && sense::app::Flagged(outcome.value().classifications)) {
           error = item.source + ": " +
                   sense::app::OodMessage(classifier->metadata(), *outcome.value().classifications.out_of_domain, "texts");
@@ -168,7 +157,7 @@ int main(int argc, char** argv) {
           } else {
             std::cout << "error    " << code << ": " << sense::app::EscapeControl(error) << "\n";
           }
-          continue;
+          return;
         }
         if (!explain_error.empty()) {
           ++failed;
@@ -218,9 +207,7 @@ int main(int argc, char** argv) {
           }
           std::cout << line.str() << "\n";
         }
-      }
-      sense::app::CheckStdout();
-    }
+        });
     progress.Finish();
     return failed ? 1 : 0;
   });

@@ -7,12 +7,17 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "sense/inference/error.h"
+#include "sense/inference/outcome.h"
 
 namespace sense::app {
 
@@ -139,6 +144,36 @@ bool CheckThreadsOption(const std::string& app_name, int* threads, int* exit_cod
 // outside (0, 1000000] (NaN included) is a UsageError. Checked before the
 // conversion: a double beyond int64's range does not convert.
 int64_t MaxPixelsOption(double megapixels);
+
+// The batch loop of the text apps: `run` gets the texts of `items` in chunks
+// of at most chunk_size, in order (chunks keep memory flat on long inputs and
+// let output start early), and `each` is called once per item, in input
+// order, with the outcome and the item's error: the one gathering it already
+// had (code "input"), else the outcome's, empty when it succeeded; after
+// each chunk, CheckStdout().
+template <typename R>
+void ForEachTextResult(
+    const std::vector<InputItem>& items, size_t chunk_size,
+    const std::function<std::vector<Outcome<R>>(const std::vector<std::string>&)>& run,
+    const std::function<void(const InputItem&, const Outcome<R>&, std::string error, std::string code)>& each) {
+  chunk_size = std::max<size_t>(1, chunk_size);
+  for (size_t b = 0; b < items.size(); b += chunk_size) {
+    const size_t e = std::min(items.size(), b + chunk_size);
+    std::vector<std::string> texts;
+    for (size_t i = b; i < e; ++i) texts.push_back(items[i].text);
+    const std::vector<Outcome<R>> results = run(texts);
+    for (size_t i = b; i < e; ++i) {
+      const Outcome<R>& outcome = results[i - b];
+      std::string error = items[i].error, code = "input";
+      if (error.empty() && !outcome.ok()) {
+        error = outcome.error().what();
+        code = ErrorCodeName(outcome.error().code());
+      }
+      each(items[i], outcome, std::move(error), std::move(code));
+    }
+    CheckStdout();
+  }
+}
 
 }  // namespace sense::app
 
