@@ -62,6 +62,13 @@ struct LocatedMetadata {
   std::map<std::string, std::string> extra;
 };
 LocatedMetadata LocateMetadata(const std::string& path, const std::string& metadata_path);
+
+// The sidecar metadata of an OpenCV model file (ONNX, Darknet, cascade):
+// `metadata_path` when given, else FindSidecar(path), read into `text`.
+// None: Error(kMetadata) "<path>: <needs> a sidecar sense.json: expected
+// <path>.json or <stem>.json<hint>", e.g. needs = "ONNX models need".
+LocatedMetadata LocateSidecar(const std::string& path, const std::string& metadata_path, const std::string& needs,
+                              const std::string& hint = "");
 // The metadata's assets: the archive's extra files when it is embedded, else
 // files beside the sidecar. Error(kMetadata) naming a missing one.
 std::map<std::string, std::string> ReadAssets(const std::string& path, const ModelMetadata& metadata,

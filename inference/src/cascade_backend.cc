@@ -140,14 +140,9 @@ std::unique_ptr<Model> LoadCascade(const LoadPlan& plan) {
   const std::string& path = plan.options.path;
   if (plan.device.type != Device::Type::kCPU)
     throw Error(ErrorCode::kDevice, path + ": OpenCV cascades run on cpu only; found device \"" + plan.device.ToString() + "\"");
-  const std::string source = plan.options.metadata_path.empty() ? FindSidecar(path) : plan.options.metadata_path;
-  if (source.empty())
-    throw Error(ErrorCode::kMetadata, path + ": an OpenCV cascade needs a sidecar sense.json: expected " + path + ".json or " +
-                                          (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".json")).string() +
-                                          ", or pass the sidecar itself as the model (see models/cascades/)");
-  LocatedMetadata located;
-  located.source = source;
-  located.text = ReadFileText(source);
+  const LocatedMetadata located = LocateSidecar(path, plan.options.metadata_path, "an OpenCV cascade needs",
+                                                ", or pass the sidecar itself as the model (see models/cascades/)");
+  const std::string& source = located.source;
   ModelMetadata metadata = ParseMetadata(located.text, source);
   if (metadata.task != Task::kObjectDetection)
     throw Error(ErrorCode::kMetadata, source + ": an OpenCV cascade is an object detector; 'task' is \"" +

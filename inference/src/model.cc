@@ -139,6 +139,18 @@ std::string FindSidecar(const std::string& path) {
   return "";
 }
 
+LocatedMetadata LocateSidecar(const std::string& path, const std::string& metadata_path, const std::string& needs,
+                              const std::string& hint) {
+  LocatedMetadata located;
+  located.source = metadata_path.empty() ? FindSidecar(path) : metadata_path;
+  if (located.source.empty())
+    throw Error(ErrorCode::kMetadata, path + ": " + needs + " a sidecar sense.json: expected " + path + ".json or " +
+                                          (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".json")).string() +
+                                          hint);
+  located.text = ReadFileText(located.source);
+  return located;
+}
+
 LocatedMetadata LocateMetadata(const std::string& path, const std::string& metadata_path) {
   LocatedMetadata l;
   if (metadata_path.empty() && EndsWith(path, ".json")) {  // a sidecar given as the model: it is its own metadata

@@ -187,13 +187,8 @@ std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan) {
   if (plan.device.type != Device::Type::kCPU)
     throw Error(ErrorCode::kDevice, path + ": the ONNX (OpenCV DNN) backend runs on cpu only; found device \"" +
                                         plan.device.ToString() + "\"");
-  std::string source = plan.options.metadata_path.empty() ? FindSidecar(path) : plan.options.metadata_path;
-  if (source.empty())
-    throw Error(ErrorCode::kMetadata, path + ": ONNX models need a sidecar sense.json: expected " + path + ".json or " +
-                                          (fs::path(path).parent_path() / (fs::path(path).stem().string() + ".json")).string());
-  LocatedMetadata located;
-  located.source = source;
-  located.text = ReadFileText(source);
+  const LocatedMetadata located = LocateSidecar(path, plan.options.metadata_path, "ONNX models need");
+  const std::string& source = located.source;
   ModelMetadata metadata = ParseMetadata(located.text, source);
   std::map<std::string, std::string> assets = ReadAssets(path, metadata, located);
   for (const auto& spec : metadata.inputs)
@@ -253,14 +248,9 @@ std::unique_ptr<Model> LoadDarknet(const LoadPlan& plan_in) {
     throw Error(ErrorCode::kDevice, given + ": the Darknet (OpenCV DNN) backend runs on cpu only; found device \"" +
                                         plan.device.ToString() + "\"");
   const bool given_cfg = fs::path(given).extension() == ".cfg" || fs::path(given).extension() == ".CFG";
-  std::string source = plan.options.metadata_path.empty() ? FindSidecar(given) : plan.options.metadata_path;
-  if (source.empty())
-    throw Error(ErrorCode::kMetadata, given + ": Darknet models need a sidecar sense.json: expected " + given + ".json or " +
-                                          (fs::path(given).parent_path() / (fs::path(given).stem().string() + ".json")).string() +
-                                          ", or pass the sidecar itself as the model");
-  LocatedMetadata located;
-  located.source = source;
-  located.text = ReadFileText(source);
+  const LocatedMetadata located =
+      LocateSidecar(given, plan.options.metadata_path, "Darknet models need", ", or pass the sidecar itself as the model");
+  const std::string& source = located.source;
   ModelMetadata metadata = ParseMetadata(located.text, source);
   // The pair: from the sidecar's files (already resolved when it was the
   // model path), else the file of the same stem beside the given one.
