@@ -2,8 +2,8 @@
 """128-d SIFT descriptors with real structure, for the vector index benchmark.
 
 OpenCV's SIFT on the shared photos (../shared/data/images and
-../shared/data/coco-val-mini/images), each at several scales and as
-horizontally flipped copies, until --n base vectors plus --queries held-out
+../shared/data/coco-val-mini/images), each at several scales, mirrored, and as random crops
+at random scales, until --n base vectors plus --queries held-out
 query vectors are collected (queries come from images the base does not use,
 so no query has an exact duplicate in the base). Written as float32 .npy:
 OUT/base.npy [n, 128], OUT/queries.npy [q, 128]; each descriptor is as SIFT
@@ -42,14 +42,25 @@ def main():
         if img is None:
             return []
         out = []
-        for scale in (1.0, 0.7, 0.5, 0.35):
-            im = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1.0 else img
-            for flip in (False, True):
-                _, d = sift.detectAndCompute(cv2.flip(im, 1) if flip else im, None)
-                if d is not None:
-                    out.append(d)
-                if sum(len(x) for x in out) >= want:
-                    return out
+        # the photo at fixed scales, then random crops (60-100 % of each side)
+        # at random scales, some mirrored: what a shop's product photos and
+        # their crops give; crops shift SIFT's sampling grid, so their
+        # descriptors are near, not exact, copies of the full photo's
+        views = [(s, 1.0, 0.0, 0.0, m) for s in (1.0, 0.7, 0.5, 1.4) for m in (False, True)]
+        vr = random.Random(path)
+        views += [(vr.uniform(0.4, 2.2), vr.uniform(0.6, 1.0), vr.random(), vr.random(), vr.random() < 0.5) for _ in range(40)]
+        h, w = img.shape
+        for scale, frac, ox, oy, mirror in views:
+            ch, cw = max(16, int(h * frac)), max(16, int(w * frac))
+            y0, x0 = int((h - ch) * oy), int((w - cw) * ox)
+            im = img[y0:y0 + ch, x0:x0 + cw]
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            im = cv2.resize(im, None, fx=scale, fy=scale, interpolation=interp) if scale != 1.0 else im
+            _, d = sift.detectAndCompute(cv2.flip(im, 1) if mirror else im, None)
+            if d is not None:
+                out.append(d)
+            if sum(len(x) for x in out) >= want:
+                return out
         return out
 
     q = np.concatenate([d for p in query_paths for d in descriptors(p, a.queries)])
@@ -65,7 +76,9 @@ def main():
                 break
         if total >= a.n:
             break
-        base = []  # not enough: more per image (more scales and flips) next round
+        base = []  # not enough: more per image (more scales and views) next round
+    if not base:
+        raise SystemExit(f"fewer than {a.n} descriptors from {len(base_paths)} images at every scale and view; ask for fewer")
     b = np.unique(np.concatenate(base), axis=0)
     if len(b) < a.n:
         raise SystemExit(f"only {len(b)} distinct descriptors from {len(base_paths)} images; ask for fewer")

@@ -150,6 +150,78 @@ TEST(VectorIndex, EfSearchAndNprobeChangeTheSearch) {
   EXPECT_LT(recall(*ivf, narrow), recall(*ivf, wide));
 }
 
+// Build on several threads, search on one (SearchOptions::threads): the
+// same neighbours as the index's own thread count; a negative count is an
+// option error that names the value.
+TEST(VectorIndex, SearchThreadsOverrideTheBuildThreads) {
+  const auto data = Clustered(3000, 16, 30, 21);
+  const auto queries = Clustered(64, 16, 30, 22);
+  std::vector<float> flat;
+  for (const auto& q : queries) flat.insert(flat.end(), q.begin(), q.end());
+  VectorIndexOptions o;
+  o.kind = IndexKind::kHnsw;
+  o.threads = 2;
+  auto h = VectorIndex::Build(Model(16), o, Names(data.size()), data);
+  SearchOptions one;
+  one.threads = 1;
+  const auto a = h->SearchBatch(flat.data(), static_cast<int64_t>(queries.size()), 10);
+  const auto b = h->SearchBatch(flat.data(), static_cast<int64_t>(queries.size()), 10, one);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].size(), b[i].size());
+    for (size_t j = 0; j < a[i].size(); ++j) EXPECT_EQ(a[i][j].id, b[i][j].id);
+  }
+  SearchOptions bad;
+  bad.threads = -1;
+  try {
+    h->SearchBatch(flat.data(), 1, 10, bad);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kOption);
+    EXPECT_NE(std::string(e.what()).find("-1"), std::string::npos) << e.what();
+  }
+}
+
+// HNSW distances come from sense's own inner-product kernel (AVX2 where
+// the CPU has it, else a portable loop) inside faiss's graph code: with a
+// dimension that is no multiple of 8 or 32 (the kernels' tails), every
+// returned score is the exact dot product of the query and that item's
+// vector, before and after Save/Load, and the graph finds what exact
+// search finds.
+TEST(VectorIndex, HnswScoresAreExactDotProducts) {
+  const int dim = 45;
+  const auto data = Clustered(1500, dim, 15, 31);
+  const auto queries = Clustered(25, dim, 15, 32);
+  VectorIndexOptions o;
+  o.kind = IndexKind::kHnsw;
+  o.similarity = Similarity::kDot;
+  auto h = VectorIndex::Build(Model(dim), o, Names(data.size()), data);
+  o.kind = IndexKind::kExact;
+  auto exact = VectorIndex::Build(Model(dim), o, Names(data.size()), data);
+  const std::string path = ::testing::TempDir() + "/dot45.sidx";
+  h->Save(path);
+  auto loaded = VectorIndex::Load(path);
+  SearchOptions wide;
+  wide.ef_search = 200;
+  double hits = 0;
+  for (const auto& q : queries) {
+    const auto truth = exact->Search(q, 10);
+    std::set<int64_t> t;
+    for (const auto& nb : truth) t.insert(nb.id);
+    for (const VectorIndex* index : {h.get(), loaded.get()}) {
+      const auto got = index->Search(q, 10, wide);
+      ASSERT_EQ(got.size(), 10u);
+      for (const auto& nb : got) {
+        double want = 0;
+        for (int j = 0; j < dim; ++j) want += double(q[j]) * data[static_cast<size_t>(nb.id)][static_cast<size_t>(j)];
+        EXPECT_NEAR(nb.score, want, 1e-4 * std::max(1.0, std::abs(want)));
+        hits += t.count(nb.id);
+      }
+    }
+  }
+  EXPECT_GE(hits / (2 * 10.0 * queries.size()), 0.95);
+}
+
 TEST(VectorIndex, IvfPqFindsMostNeighbours) {
   const auto data = Clustered(4000, 16, 40, 5);
   VectorIndexOptions o;

@@ -76,6 +76,7 @@ struct Neighbor {
 struct SearchOptions {
   int ef_search = 0;  // HNSW
   int nprobe = 0;     // IVF-PQ
+  int threads = 0;    // SearchBatch's faiss threads (e.g. build on many, serve on one)
 };
 
 class VectorIndex {
