@@ -10,7 +10,8 @@
 //   for (const auto& n : loaded->Search(query, 10)) std::cout << n.item << " " << n.score << "\n";
 //
 // Kinds: exact (faiss IndexFlatIP: every vector compared), HNSW (a graph;
-// fast and accurate, memory ~ (dim * 4 + M * 8) bytes per vector), IVF-PQ
+// fast and accurate, memory ~ (dim * 4 + M * 8) bytes per vector; its
+// distances use sense's AVX2 inner product inside faiss's graph code), IVF-PQ
 // (inverted lists of product-quantised codes: compact, needs training on the
 // vectors it is built from, lower recall). kAuto picks exact below
 // VectorIndexOptions::exact_max_items vectors and HNSW above. Scores are
