@@ -27,7 +27,12 @@ Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read
      each word (case-sensitive, so it carries capitalisation), word
      embedding, gazetteer bits -> BiLSTM -> linear emissions -> CRF with
      start/end scores. Augmentation: a few sentences per epoch are fully
-     lower- or upper-cased so that such text still works. Every epoch is
+     lower- or upper-cased so that such text still works; with
+     --mention-replace p, a fraction p of the sentences each epoch has every
+     entity mention swapped for a random distinct mention of the same type
+     from CoNLL train (mention replacement, Dai & Adel 2020), so that the
+     context and the character shape of a name, not the memorised words of
+     the mention, have to carry the type. Every epoch is
      snapshotted; the average step then tries the mean weights of the last k
      and of the best k epochs (k = 2..8) and keeps whichever of these or the
      single best epoch is best on dev (checkpoint averaging).
@@ -491,6 +496,36 @@ def case_variant(words, tags, mode):
     return [w.upper() for w in words], tags
 
 
+def mention_pool(sents):
+    """Distinct entity mentions (tuples of pre-tokenizer words) per type, from the given (train) sentences."""
+    pool = collections.defaultdict(set)
+    for words, tags in sents:
+        for typ, s, e in chunks(tags):
+            pool[typ].add(tuple(words[s:e]))
+    return {t: sorted(v) for t, v in pool.items()}
+
+
+def replace_mentions(words, tags, pool, rng):
+    """Mention replacement (Dai & Adel 2020): every entity mention becomes a random mention of the same
+    type from the pool; the new mention is tagged B-X I-X ... over its own length. In an all-capitals
+    sentence (a headline) the new mention is upper-cased too."""
+    spans = chunks(tags)
+    if not spans:
+        return words, tags
+    caps = all(w.upper() == w for w in words)
+    ow, ot, pos = [], [], 0
+    for typ, s, e in spans:
+        ow += words[pos:s]
+        ot += tags[pos:s]
+        m = rng.choice(pool[typ])
+        ow += [x.upper() for x in m] if caps else list(m)
+        ot += ["B-" + typ] + ["I-" + typ] * (len(m) - 1)
+        pos = e
+    ow += words[pos:]
+    ot += tags[pos:]
+    return ow, ot
+
+
 def rel(p):
     return os.path.relpath(p, ROOT)
 
@@ -578,6 +613,10 @@ def train(args, log):
     train_enc = [enc.encode(w) + ([TAG_ID[t] for t in tg],) for w, tg in train_s]
     singles = {i for i, (k, c) in enumerate(cnt.items()) if c == 1}
     singleton_rows = {enc.word_idx[k] for k, c in cnt.items() if c == 1 and (wv is None or k not in widx)}
+    pool = mention_pool(train_s) if args.mention_replace > 0 else None  # train only: never dev/test
+    if pool:
+        log(f"mention replacement: {args.mention_replace} of the sentences per epoch; pool of distinct train "
+            "mentions " + ", ".join(f"{t} {len(pool[t]):,}" for t in sorted(pool)))
     best = -1.0
     best_epoch = 0
     ckpt = os.path.join(CACHE, "best.pt")
@@ -608,12 +647,16 @@ def train(args, log):
         for bi, b in enumerate(batches):
             items = []
             for j in b:
+                w, tg = train_s[j]
+                swapped = pool is not None and rng.random() < args.mention_replace
+                if swapped:
+                    w, tg = replace_mentions(w, tg, pool, rng)
                 r = rng.random()
                 if r < args.case_aug:
-                    w, tg = case_variant(train_s[j][0], train_s[j][1], "lower" if r < args.case_aug / 2 else "upper")
+                    w, tg = case_variant(w, tg, "lower" if r < args.case_aug / 2 else "upper")
                     items.append(enc.encode(w) + ([TAG_ID[t] for t in tg],))
                 else:
-                    it = train_enc[j]
+                    it = enc.encode(w) + ([TAG_ID[t] for t in tg],) if swapped else train_enc[j]
                     wrows = [0 if (x in singleton_rows and rng.random() < args.unk_replace) else x for x in it[0]]
                     items.append((wrows,) + it[1:])
             words_t, chars_t, gaz_t, tags_t, lens_t, mask_t = make_batch(items)
@@ -1049,6 +1092,9 @@ def main():
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--case-aug", type=float, default=0.1)
     ap.add_argument("--unk-replace", type=float, default=0.3)
+    ap.add_argument("--mention-replace", type=float, default=0.0,
+                    help="fraction of train sentences per epoch whose entity mentions are each replaced by a random "
+                         "train mention of the same type (0 = off)")
     ap.add_argument("--max-minutes", type=float, default=80)
     ap.add_argument("--average", type=int, default=1, help="train: end with the average step (1) or not (0)")
     ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
