@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Train the default named-entity model (CoNLL-2003, English) and pack it as a sense bundle.
 
-    OMP_NUM_THREADS=1 nice -n 5 /usr/bin/python3 scripts/train_ner.py train      # checkpoints the best-on-dev model
-    /usr/bin/python3 scripts/train_ner.py export                                   # packs models/ner-conll2003.pt
+    OMP_NUM_THREADS=1 nice -n 5 /usr/bin/python3 scripts/train_ner.py train \
+        --wv-modern-repeat 3 --wv-epochs 3 --wv-max-seconds 840 --epochs 60 --patience 10 --max-minutes 68
+                                 # snapshots every epoch, then averages checkpoints (chosen on dev)
+    /usr/bin/python3 scripts/train_ner.py export   # packs models/ner-conll2003.pt
+    /usr/bin/python3 scripts/train_ner.py bias     # person recall by name origin, through the C++ path
 
 Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read here):
   1. Words are what sense's own pre-tokenizer makes of text (the BERT basic
@@ -13,7 +16,10 @@ Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read
      model is trained on exactly the words it sees at run time.
   2. Word vectors: skip-gram with negative sampling (word2vec, Mikolov et al.
      2013), trained here in torch on the 79 Project Gutenberg books of
-     ../shared/data/corpus (lower-cased, digits mapped to 0).
+     ../shared/data/corpus plus --wv-modern-repeat copies of the English
+     sentence text that is here and is not CoNLL dev/test (CoNLL train,
+     MRPC, STS-B, SICK, SST-2: news and web text, closer to Reuters than
+     19th-century books); lower-cased, digits mapped to 0.
   3. Gazetteer features from the Debian iso-codes package: whether a word is
      (part of) a country name (ISO 3166-1), a region/state/province/city
      subdivision name (ISO 3166-2) or a language name (ISO 639-2).
@@ -21,7 +27,15 @@ Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read
      each word (case-sensitive, so it carries capitalisation), word
      embedding, gazetteer bits -> BiLSTM -> linear emissions -> CRF with
      start/end scores. Augmentation: a few sentences per epoch are fully
-     lower- or upper-cased so that such text still works.
+     lower- or upper-cased so that such text still works; with
+     --mention-replace p, a fraction p of the sentences each epoch has every
+     entity mention swapped for a random distinct mention of the same type
+     from CoNLL train (mention replacement, Dai & Adel 2020), so that the
+     context and the character shape of a name, not the memorised words of
+     the mention, have to carry the type. Every epoch is
+     snapshotted; the average step then tries the mean weights of the last k
+     and of the best k epochs (k = 2..8) and keeps whichever of these or the
+     single best epoch is best on dev (checkpoint averaging).
   5. Export: the bundle's tokenizer is a character-level WordPiece vocab.txt
      ("c" starts a word, "##c" continues it), so the sense C++ path feeds the
      model one id per character and labels the first sub-token of each word
@@ -214,13 +228,62 @@ def gutenberg_words(log):
     return out
 
 
+def modern_sentences(log):
+    """English sentence text that is here and is not CoNLL dev/test: CoNLL train (Reuters), MRPC (news),
+    STS-B (news headlines, forums, captions), SICK (captions), SST-2 (film reviews); unique sentences."""
+    import csv
+    tok_re = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+    seen, out, per = set(), [], collections.Counter()
+    def add(src, text):
+        text = text.strip()
+        if text and text not in seen:
+            seen.add(text)
+            out.append([word_key(w) for w in tok_re.findall(text)])
+            per[src] += len(out[-1])
+    for words, _ in read_conll(os.path.join(SHARED, "conll2003", "train.txt")):
+        add("conll-train", " ".join(words))
+    for f in ("train.tsv", "dev.tsv", "test.tsv"):
+        with open(os.path.join(SHARED, "mrpc", f), encoding="utf-8-sig") as fh:
+            for row in list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]:
+                if len(row) >= 5:
+                    add("mrpc", row[3])
+                    add("mrpc", row[4])
+    for f in ("sts-train.csv", "sts-dev.csv", "sts-test.csv"):
+        for line in open(os.path.join(SHARED, "stsb", f), encoding="utf-8"):
+            row = line.rstrip("\n").split("\t")
+            if len(row) >= 7:
+                add("stsb", row[5])
+                add("stsb", row[6])
+    for i, line in enumerate(open(os.path.join(SHARED, "sick", "SICK.txt"), encoding="utf-8")):
+        row = line.rstrip("\n").split("\t")
+        if i and len(row) >= 3:
+            add("sick", row[1])
+            add("sick", row[2])
+    for f in ("train.tsv", "dev.tsv", "test.tsv"):
+        for i, line in enumerate(open(os.path.join(SHARED, "sst2", f), encoding="utf-8")):
+            row = line.rstrip("\n").split("\t")
+            if i and row:
+                add("sst2", row[0])
+    log(f"modern text: {len(out):,} unique sentences, {sum(per.values()):,} words ("
+        + ", ".join(f"{k} {v:,}" for k, v in per.items()) + ")")
+    return out
+
+
 def train_skipgram(args, log):
-    path = os.path.join(CACHE, f"sgns-{args.wv_dim}.pt")
+    path = os.path.join(CACHE, f"sgns-{args.wv_dim}-m{args.wv_modern_repeat}-e{args.wv_epochs}.pt")
     if os.path.exists(path):
         log(f"word vectors from cache {rel(path)}")
         return torch.load(path)
     t0 = time.time()
     words = gutenberg_words(log)
+    if args.wv_modern_repeat > 0:
+        modern = modern_sentences(log)
+        rng = random.Random(args.seed)
+        for r in range(args.wv_modern_repeat):
+            rng.shuffle(modern)  # a different sentence order per copy, so windows do not repeat across copies
+            for sent in modern:
+                words.extend(sent)
+        log(f"skip-gram corpus: Gutenberg + {args.wv_modern_repeat} x modern text = {len(words):,} words")
     cnt = collections.Counter(words)
     vocab = [w for w, c in cnt.most_common(args.wv_vocab) if c >= args.wv_min_count]
     idx = {w: i for i, w in enumerate(vocab)}
@@ -233,15 +296,17 @@ def train_skipgram(args, log):
     noise = (freq ** 0.75)
     noise = (noise / noise.sum()).float()
     V, D = len(vocab), args.wv_dim
-    inp = nn.Embedding(V, D, sparse=True)
-    out = nn.Embedding(V, D, sparse=True)
-    nn.init.uniform_(inp.weight, -0.5 / D, 0.5 / D)
-    nn.init.zeros_(out.weight)
     g = torch.Generator().manual_seed(args.seed)
+    # plain tensors and hand-written SGNS gradients (faster than autograd with sparse embeddings);
+    # negatives drawn from a unigram^0.75 table, as word2vec does
+    w_in = (torch.rand(V, D, generator=g) - 0.5) / D
+    w_out = torch.zeros(V, D)
+    table = torch.multinomial(noise, 10_000_000, replacement=True, generator=g)
     log(f"skip-gram: vocab {V:,}, {ids.numel():,} corpus tokens, dim {D}, window {args.wv_window}, "
         f"{args.wv_epochs} epoch(s)")
-    B, K = 4096, 5
+    B, K = args.wv_batch, 5
     step = 0
+    t_sgd = time.time()  # the time budget counts from t0; the learning rate decays over what is left of it
     for ep in range(args.wv_epochs):
         keep = torch.rand(ids.numel(), generator=g, dtype=torch.float64) < keep_p[ids]
         seq = ids[keep]
@@ -256,27 +321,29 @@ def train_skipgram(args, log):
             contexts += [b, a]
         c = torch.cat(centres)
         x = torch.cat(contexts)
+        del centres, contexts
         perm = torch.randperm(c.numel(), generator=g)
         c, x = c[perm], x[perm]
+        del perm
         nb = (c.numel() + B - 1) // B
         log(f"skip-gram epoch {ep + 1}: {c.numel():,} pairs, {nb} batches")
         for bi in range(nb):
-            lr = args.wv_lr * max(0.0001, 1 - (ep * nb + bi) / (args.wv_epochs * nb))
+            # linear decay to 0 over the planned batches or the time budget, whichever ends first
+            done = max((ep * nb + bi) / (args.wv_epochs * nb), (time.time() - t_sgd) / max(1.0, t0 + args.wv_max_seconds - t_sgd))
+            lr = args.wv_lr * max(0.0001, 1 - done)
             cc, xx = c[bi * B:(bi + 1) * B], x[bi * B:(bi + 1) * B]
-            neg = torch.multinomial(noise, cc.numel() * K, replacement=True, generator=g).view(-1, K)
-            vi = inp(cc)
-            vo = out(torch.cat([xx[:, None], neg], 1))
+            neg = table[torch.randint(0, table.numel(), (cc.numel() * K,), generator=g)].view(-1, K)
+            tgt = torch.cat([xx[:, None], neg], 1)
+            vi = w_in[cc]
+            vo = w_out[tgt]
             s = torch.bmm(vo, vi[:, :, None]).squeeze(2)
-            loss = -(F.logsigmoid(s[:, 0]).sum() + F.logsigmoid(-s[:, 1:]).sum())
-            inp.zero_grad()
-            out.zero_grad()
-            loss.backward()
-            with torch.no_grad():
-                for emb in (inp, out):
-                    gr = emb.weight.grad.coalesce()
-                    emb.weight.index_add_(0, gr.indices()[0], gr.values(), alpha=-lr)
+            gs = torch.sigmoid(s)
+            gs[:, 0] -= 1  # d(-log sig(s0) - sum log sig(-sk)) / ds
+            w_in.index_add_(0, cc, torch.bmm(gs[:, None, :], vo).squeeze(1), alpha=-lr)
+            w_out.index_add_(0, tgt.reshape(-1), (gs[:, :, None] * vi[:, None, :]).reshape(-1, D), alpha=-lr)
             step += 1
-            if bi % 500 == 0:
+            if bi % 1000 == 0:
+                loss = -(F.logsigmoid(s[:, 0]).sum() + F.logsigmoid(-s[:, 1:]).sum())
                 log(f"  batch {bi}/{nb} loss/pair {loss.item() / cc.numel():.3f} lr {lr:.4f} "
                     f"({time.time() - t0:.0f} s)")
             if time.time() - t0 > args.wv_max_seconds:
@@ -284,7 +351,7 @@ def train_skipgram(args, log):
                 break
         if time.time() - t0 > args.wv_max_seconds:
             break
-    vec = inp.weight.detach().clone()
+    vec = w_in.clone()
     res = {"vocab": vocab, "vectors": vec}
     os.makedirs(CACHE, exist_ok=True)
     torch.save(res, path)
@@ -429,6 +496,36 @@ def case_variant(words, tags, mode):
     return [w.upper() for w in words], tags
 
 
+def mention_pool(sents):
+    """Distinct entity mentions (tuples of pre-tokenizer words) per type, from the given (train) sentences."""
+    pool = collections.defaultdict(set)
+    for words, tags in sents:
+        for typ, s, e in chunks(tags):
+            pool[typ].add(tuple(words[s:e]))
+    return {t: sorted(v) for t, v in pool.items()}
+
+
+def replace_mentions(words, tags, pool, rng):
+    """Mention replacement (Dai & Adel 2020): every entity mention becomes a random mention of the same
+    type from the pool; the new mention is tagged B-X I-X ... over its own length. In an all-capitals
+    sentence (a headline) the new mention is upper-cased too."""
+    spans = chunks(tags)
+    if not spans:
+        return words, tags
+    caps = all(w.upper() == w for w in words)
+    ow, ot, pos = [], [], 0
+    for typ, s, e in spans:
+        ow += words[pos:s]
+        ot += tags[pos:s]
+        m = rng.choice(pool[typ])
+        ow += [x.upper() for x in m] if caps else list(m)
+        ot += ["B-" + typ] + ["I-" + typ] * (len(m) - 1)
+        pos = e
+    ow += words[pos:]
+    ot += tags[pos:]
+    return ow, ot
+
+
 def rel(p):
     return os.path.relpath(p, ROOT)
 
@@ -516,11 +613,22 @@ def train(args, log):
     train_enc = [enc.encode(w) + ([TAG_ID[t] for t in tg],) for w, tg in train_s]
     singles = {i for i, (k, c) in enumerate(cnt.items()) if c == 1}
     singleton_rows = {enc.word_idx[k] for k, c in cnt.items() if c == 1 and (wv is None or k not in widx)}
+    pool = mention_pool(train_s) if args.mention_replace > 0 else None  # train only: never dev/test
+    if pool:
+        log(f"mention replacement: {args.mention_replace} of the sentences per epoch; pool of distinct train "
+            "mentions " + ", ".join(f"{t} {len(pool[t]):,}" for t in sorted(pool)))
     best = -1.0
     best_epoch = 0
     ckpt = os.path.join(CACHE, "best.pt")
     os.makedirs(CACHE, exist_ok=True)
     order = list(range(len(train_s)))
+    dev_hist = {}
+    for f in os.listdir(CACHE):
+        if re.fullmatch(r"epoch-\d+\.pt", f):
+            os.remove(os.path.join(CACHE, f))
+    torch.save({"chars": chars, "words": words, "gaz": [sorted(s) for s in gaz_sets], "args": vars(args),
+                "n_params": n_params, "n_train_words": n_train_words, "cmd": " ".join(sys.argv)},
+               os.path.join(CACHE, "meta.pt"))
     for ep in range(1, args.epochs + 1):
         core.train()
         t0 = time.time()
@@ -539,12 +647,16 @@ def train(args, log):
         for bi, b in enumerate(batches):
             items = []
             for j in b:
+                w, tg = train_s[j]
+                swapped = pool is not None and rng.random() < args.mention_replace
+                if swapped:
+                    w, tg = replace_mentions(w, tg, pool, rng)
                 r = rng.random()
                 if r < args.case_aug:
-                    w, tg = case_variant(train_s[j][0], train_s[j][1], "lower" if r < args.case_aug / 2 else "upper")
+                    w, tg = case_variant(w, tg, "lower" if r < args.case_aug / 2 else "upper")
                     items.append(enc.encode(w) + ([TAG_ID[t] for t in tg],))
                 else:
-                    it = train_enc[j]
+                    it = enc.encode(w) + ([TAG_ID[t] for t in tg],) if swapped else train_enc[j]
                     wrows = [0 if (x in singleton_rows and rng.random() < args.unk_replace) else x for x in it[0]]
                     items.append((wrows,) + it[1:])
             words_t, chars_t, gaz_t, tags_t, lens_t, mask_t = make_batch(items)
@@ -560,6 +672,9 @@ def train(args, log):
         (f1, p, r), _ = evaluate(core, crf, enc, dev_s)
         msg = (f"epoch {ep}: {bi + 1}/{len(batches)} batches, loss {total / len(train_s):.3f} lr {lr:.5f} dev F1 {f1:.2f} (P {p:.2f} R {r:.2f}) "
                f"{time.time() - t0:.0f} s, total {(time.time() - t_start) / 60:.1f} min")
+        dev_hist[ep] = f1
+        torch.save({"core": core.state_dict(), "crf": crf.state_dict(), "dev_f1": f1, "dev_p": p, "dev_r": r,
+                    "minutes": (time.time() - t_start) / 60}, os.path.join(CACHE, f"epoch-{ep}.pt"))
         if f1 > best:
             best, best_epoch = f1, ep
             torch.save({"core": core.state_dict(), "crf": crf.state_dict(), "chars": chars, "words": words,
@@ -576,6 +691,58 @@ def train(args, log):
             log(f"no dev gain for {args.patience} epochs")
             break
     log(f"best dev F1 {best:.2f} at epoch {best_epoch}; checkpoint {rel(ckpt)}")
+    if args.average:
+        average(args, log)
+
+
+def average(args, log):
+    """Checkpoint averaging (chosen on dev): the mean weights of the last k epochs and of the k best
+    epochs, k = 2..8; the best of these and of the single best epoch becomes best.pt."""
+    torch.set_num_threads(args.threads)
+    meta = torch.load(os.path.join(CACHE, "meta.pt"))
+    a = argparse.Namespace(**meta["args"])
+    snaps = {}
+    for f in os.listdir(CACHE):
+        m = re.fullmatch(r"epoch-(\d+)\.pt", f)
+        if m:
+            snaps[int(m.group(1))] = os.path.join(CACHE, f)
+    hist = {e: torch.load(pth)["dev_f1"] for e, pth in snaps.items()}
+    eps = sorted(hist)
+    ranked = sorted(eps, key=lambda e: -hist[e])
+    cands = []
+    for k in range(2, 9):
+        if len(eps) >= k:
+            cands.append(("last", eps[-k:]))
+            cands.append(("best", sorted(ranked[:k])))
+    conll = os.path.join(SHARED, "conll2003")
+    dev_s = [to_basic(s) for s in read_conll(os.path.join(conll, "dev.txt"))]
+    gaz_sets = [set(g) for g in meta["gaz"]]
+    enc = Encoder(meta["chars"], meta["words"], gaz_sets)
+    core = Core(len(meta["words"]), len(meta["chars"]) + 2, len(gaz_sets), a)
+    crf = CRF(len(TAGS))
+    b1 = torch.load(snaps[ranked[0]])
+    best = (b1["dev_f1"], b1["dev_p"], b1["dev_r"], ranked[0], [ranked[0]])
+    tried = set()
+    for kind, group in cands:
+        if tuple(group) in tried:
+            continue
+        tried.add(tuple(group))
+        sds = [torch.load(snaps[e]) for e in group]
+        for name, mod in (("core", core), ("crf", crf)):
+            mod.load_state_dict({k: sum(sd[name][k].float() for sd in sds) / len(sds) for k in sds[0][name]})
+        (f1, p, r), _ = evaluate(core, crf, enc, dev_s)
+        log(f"average of the {kind} {len(group)} epochs {group}: dev F1 {f1:.2f} (P {p:.2f} R {r:.2f})")
+        if f1 > best[0]:
+            best = (f1, p, r, f"mean of {','.join(map(str, group))}", group)
+    f1, p, r, label, group = best
+    sds = [torch.load(snaps[e]) for e in group]
+    avg = {name: {k: sum(sd[name][k].float() for sd in sds) / len(sds) for k in sds[0][name]}
+           for name in ("core", "crf")}
+    torch.save(dict(meta, core=avg["core"], crf=avg["crf"], epoch=label, dev_f1=f1, dev_p=p, dev_r=r,
+                    minutes=max(torch.load(snaps[e])["minutes"] for e in eps)),
+               os.path.join(CACHE, "best.pt.tmp"))
+    os.replace(os.path.join(CACHE, "best.pt.tmp"), os.path.join(CACHE, "best.pt"))
+    log(f"chosen on dev: epoch {label}, dev F1 {f1:.2f} (P {p:.2f} R {r:.2f}); written to {rel(os.path.join(CACHE, 'best.pt'))}")
 
 
 # ---------------------------------------------------------------------------- export
@@ -774,8 +941,8 @@ def export(args, log):
     meta = {
         "schema_version": 1, "task": "token_classification", "name": "ner-conll2003", "version": "1.0.0",
         "description": "English named entities (PER, ORG, LOC, MISC): BiLSTM-CNN-CRF over words of sense's "
-                       "pre-tokenizer, trained on CoNLL-2003 (Reuters news) with Gutenberg skip-gram word vectors "
-                       "and iso-codes gazetteer features.",
+                       "pre-tokenizer, trained on CoNLL-2003 (Reuters news) with skip-gram word vectors (Gutenberg "
+                       "books + CoNLL train, MRPC, STS-B, SICK, SST-2 sentences) and iso-codes gazetteer features.",
         "labels": TAGS,
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
@@ -792,7 +959,8 @@ def export(args, log):
         "provenance": {
             "training_data": "CoNLL-2003 English train (eng.train, 14,041 sentences, Reuters 1996-97; Tjong Kim Sang "
                              "& De Meulder 2003), model selection on dev (eng.testa); word vectors: skip-gram on 79 "
-                             "Project Gutenberg books (public domain); gazetteers: Debian iso-codes (ISO 3166-1, "
+                             "Project Gutenberg books (public domain) and, when --wv-modern-repeat > 0, the sentence "
+                             "text of CoNLL-2003 train, MRPC, STS-B, SICK and SST-2; gazetteers: Debian iso-codes (ISO 3166-1, "
                              "3166-2, 639-2 names; LGPL-2.1)",
             "script": "scripts/train_ner.py",
             "command": ck["cmd"] + " ; scripts/train_ner.py export",
@@ -802,7 +970,7 @@ def export(args, log):
             "metrics": {"conll2003_dev_f1_python": round(f1, 2)},
             "notes": (f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits "
                       f"as 0), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 "
-                      f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; best dev epoch "
+                      f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; dev-chosen epoch(s) "
                       f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. Tokenizer: "
                       f"character-level WordPiece vocab (c / ##c); the module regroups characters into words and "
                       f"hashes each word's lower-cased spelling to find its embedding row."),
@@ -892,7 +1060,7 @@ def bias_check(args, log):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["train", "export", "bias"])
+    ap.add_argument("step", choices=["train", "average", "export", "bias"])
     ap.add_argument("--log", default=os.path.join(ROOT, "models", "ner-conll2003.train.log"))
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "ner-conll2003.pt"))
     ap.add_argument("--threads", type=int, default=1)
@@ -907,6 +1075,10 @@ def main():
     ap.add_argument("--wv-epochs", type=int, default=1)
     ap.add_argument("--wv-max-seconds", type=float, default=420)
     ap.add_argument("--wv-scale", type=float, default=0.3)
+    ap.add_argument("--wv-batch", type=int, default=4096, help="skip-gram pairs per SGD step")
+    ap.add_argument("--wv-modern-repeat", type=int, default=0,
+                    help="copies of the non-Gutenberg sentence text (CoNLL train, MRPC, STS-B, SICK, SST-2) "
+                         "added to the skip-gram corpus; 0 = Gutenberg only")
     ap.add_argument("--word-dim", type=int, default=100)
     ap.add_argument("--char-dim", type=int, default=30)
     ap.add_argument("--char-filters", type=int, default=50)
@@ -920,7 +1092,11 @@ def main():
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--case-aug", type=float, default=0.1)
     ap.add_argument("--unk-replace", type=float, default=0.3)
+    ap.add_argument("--mention-replace", type=float, default=0.0,
+                    help="fraction of train sentences per epoch whose entity mentions are each replaced by a random "
+                         "train mention of the same type (0 = off)")
     ap.add_argument("--max-minutes", type=float, default=80)
+    ap.add_argument("--average", type=int, default=1, help="train: end with the average step (1) or not (0)")
     ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
     ap.add_argument("--window-stride", type=int, default=256, help="export: characters between window starts")
     args = ap.parse_args()
@@ -928,6 +1104,9 @@ def main():
     if args.step == "train":
         log("=== train: " + " ".join(sys.argv))
         train(args, log)
+    elif args.step == "average":
+        log("=== average: " + " ".join(sys.argv))
+        average(args, log)
     elif args.step == "export":
         log("=== export: " + " ".join(sys.argv))
         export(args, log)
