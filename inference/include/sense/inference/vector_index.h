@@ -11,7 +11,7 @@
 //
 // Kinds: exact (faiss IndexFlatIP: every vector compared), HNSW (a graph;
 // fast and accurate, memory ~ (dim * 4 + M * 8) bytes per vector; its
-// distances use sense's AVX2 inner product inside faiss's graph code), IVF-PQ
+// search is faiss's algorithm with sense's AVX2 inner product and prefetching), IVF-PQ
 // (inverted lists of product-quantised codes: compact, needs training on the
 // vectors it is built from, lower recall). kAuto picks exact below
 // VectorIndexOptions::exact_max_items vectors and HNSW above. Scores are
