@@ -750,6 +750,7 @@ std::unique_ptr<VectorIndex> VectorIndex::Load(const std::string& path) {
     size_t operator()(void* ptr, size_t size, size_t nitems) override {
       if (size == 0 || pos >= n) return 0;
       const size_t items = std::min(nitems, (n - pos) / size);
+      if (items == 0) return 0;  // faiss reads empty vectors into a null data()
       std::memcpy(ptr, p + pos, items * size);
       pos += items * size;
       return items;
