@@ -302,10 +302,9 @@ struct VectorIndex::Impl {
   std::vector<int64_t> position_ids;
   std::unordered_map<int64_t, std::string> items;
   int64_t next_id = 0;
-  // faiss 1.7.3's IndexHNSW::search ignores SearchParametersHNSW: a search
-  // with another ef (or nprobe) than the index's sets it on the index while
-  // holding this lock exclusively; searches with the index's own settings
-  // share it.
+  // IVF-PQ: a search with another nprobe than the index's sets it on the
+  // index while holding this lock exclusively; every other search (HNSW
+  // passes its ef to SearchHnsw) shares it.
   mutable std::shared_mutex search_settings;
 
   int dim() const { return model.dim; }
@@ -497,18 +496,11 @@ std::vector<std::vector<Neighbor>> VectorIndex::SearchBatch(const float* queries
     auto search = [&] { Faiss("vector index search", [&] { m.index->search(n, q.data(), kk, dist.data(), labels.data()); }); };
     if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(m.index.get())) {
       const int ef = std::max<int>(options.ef_search ? options.ef_search : m.options.hnsw_ef_search, static_cast<int>(kk));
-      if (const auto* fast = dynamic_cast<const FastFlatIP*>(h->storage)) {
-        std::shared_lock<std::shared_mutex> lock(m.search_settings);  // ef is passed, the graph is only read
-        SearchHnsw(*h, *fast, n, q.data(), kk, ef, dist.data(), labels.data());
-      } else if (ef == m.options.hnsw_ef_search) {
-        std::shared_lock<std::shared_mutex> lock(m.search_settings);
-        search();
-      } else {
-        std::unique_lock<std::shared_mutex> lock(m.search_settings);
-        h->hnsw.efSearch = ef;
-        search();
-        h->hnsw.efSearch = m.options.hnsw_ef_search;
-      }
+      // Build and Load give every HNSW graph FastFlatIP storage (UseFastStorage).
+      const auto* fast = dynamic_cast<const FastFlatIP*>(h->storage);
+      if (!fast) throw Error(ErrorCode::kInternal, "vector index: HNSW storage is not sense's FastFlatIP");
+      std::shared_lock<std::shared_mutex> lock(m.search_settings);  // ef is passed, the graph is only read
+      SearchHnsw(*h, *fast, n, q.data(), kk, ef, dist.data(), labels.data());
     } else if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(m.index.get())) {
       const size_t nprobe = static_cast<size_t>(options.nprobe ? options.nprobe : m.options.ivf_nprobe);
       if (nprobe == static_cast<size_t>(m.options.ivf_nprobe)) {
