@@ -58,6 +58,7 @@ import random
 import re
 import sys
 import time
+from typing import List
 import unicodedata
 
 import torch
@@ -394,13 +395,51 @@ class Core(nn.Module):
         conv = conv.masked_fill(~valid, -1e4)
         cf = conv.max(dim=2).values  # [BW, F]
         cf = torch.where(valid.any(dim=2), cf, torch.zeros_like(cf)).view(B, W, -1)
-        x = torch.cat([self.word_emb(words), cf, gaz], dim=2)
+        x = torch.cat([self.embed(words), cf, gaz], dim=2)
         x = self.dropout(x)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
                                                    enforce_sorted=False)
         hp, _ = self.lstm(packed)
         h, _ = nn.utils.rnn.pad_packed_sequence(hp, batch_first=True, total_length=W)
         return self.proj(self.dropout(h))
+
+    def embed(self, words: torch.Tensor) -> torch.Tensor:
+        return self.word_emb(words)
+
+
+class QCore(Core):
+    """A trained Core whose word embedding is stored as int8 with one float scale per row (symmetric,
+    scale = max |w| / 127): a quarter of the bytes of the table that holds almost all of the parameters."""
+
+    def __init__(self, core: Core, n_words, n_chars, n_gaz, args):
+        super().__init__(n_words, n_chars, n_gaz, args)
+        sd = {k: v for k, v in core.state_dict().items() if k != "word_emb.weight"}
+        w = core.word_emb.weight.detach()
+        del self.word_emb
+        self.load_state_dict(sd)
+        scale = w.abs().max(dim=1).values / 127.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        self.register_buffer("wq", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("ws", scale)
+
+    def embed(self, words: torch.Tensor) -> torch.Tensor:
+        return self.wq[words].float() * self.ws[words].unsqueeze(-1)
+
+
+class Ensemble(nn.Module):
+    """The mean emissions of several cores. With the members' CRF parameters averaged as well, Viterbi
+    on the mean potentials finds the best sequence under the normalised product of the members' CRFs."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, gaz: torch.Tensor,
+                lengths: torch.Tensor) -> torch.Tensor:
+        outs: List[torch.Tensor] = []
+        for m in self.members:
+            outs.append(m(words, chars, gaz, lengths))
+        return torch.stack(outs).mean(dim=0)
 
 
 class CRF(nn.Module):
@@ -897,6 +936,20 @@ def export(args, log):
     crf = CRF(len(TAGS))
     crf.load_state_dict(ck["crf"])
     enc = Encoder(chars, words, gaz_sets)
+    a = argparse.Namespace(**ck["args"])
+    notes = (f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits "
+             f"as 0), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 "
+             f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; dev-chosen epoch(s) "
+             f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. Tokenizer: "
+             f"character-level WordPiece vocab (c / ##c); the module regroups characters into words and "
+             f"hashes each word's lower-cased spelling to find its embedding row.")
+    write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index,
+                 f"checkpoint epoch {ck['epoch']} dev F1 {ck['dev_f1']:.2f}", ck["cmd"] + " ; scripts/train_ner.py export",
+                 "BiLSTM-CNN-CRF over words of sense's pre-tokenizer", notes)
+
+
+def write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index, what, command, arch, notes):
+    """Scripts the tagger, checks it against the training path on all of dev, and packs the bundle."""
     scripted = torch.jit.script(tagger)
     conll = os.path.join(SHARED, "conll2003")
     dev_s = [to_basic(s) for s in read_conll(os.path.join(conll, "dev.txt"))]
@@ -935,14 +988,12 @@ def export(args, log):
     assert worst < 1e-4, f"wrapper differs from the training path by {worst}"
     assert torch.isfinite(empty).all() and torch.isfinite(specials_only).all()
     log(f"export contract: scripted character path vs training path max |diff| {worst:.2e}; "
-        f"dev F1 through the wrapper {f1:.2f} (P {pr:.2f} R {rc:.2f}); checkpoint epoch {ck['epoch']} dev F1 {ck['dev_f1']:.2f}")
-    a = argparse.Namespace(**ck["args"])
+        f"dev F1 through the wrapper {f1:.2f} (P {pr:.2f} R {rc:.2f}); {what}")
     trans = [[round(v, 6) for v in row] for row in crf.trans.detach().tolist()]
     meta = {
         "schema_version": 1, "task": "token_classification", "name": "ner-conll2003", "version": "1.0.0",
-        "description": "English named entities (PER, ORG, LOC, MISC): BiLSTM-CNN-CRF over words of sense's "
-                       "pre-tokenizer, trained on CoNLL-2003 (Reuters news) with skip-gram word vectors (Gutenberg "
-                       "books + CoNLL train, MRPC, STS-B, SICK, SST-2 sentences) and iso-codes gazetteer features.",
+        "description": f"English named entities (PER, ORG, LOC, MISC): {arch}, trained on CoNLL-2003 (Reuters "
+                       "news) with skip-gram word vectors and iso-codes gazetteer features.",
         "labels": TAGS,
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
@@ -963,17 +1014,12 @@ def export(args, log):
                              "text of CoNLL-2003 train, MRPC, STS-B, SICK and SST-2; gazetteers: Debian iso-codes (ISO 3166-1, "
                              "3166-2, 639-2 names; LGPL-2.1)",
             "script": "scripts/train_ner.py",
-            "command": ck["cmd"] + " ; scripts/train_ner.py export",
+            "command": command,
             "created": datetime.date.today().isoformat(),
             "license": "CoNLL-2003 annotations: research use (the Reuters text needs the RCV1 agreement)",
             "framework": f"torch {torch.__version__} (Debian python3-torch)",
             "metrics": {"conll2003_dev_f1_python": round(f1, 2)},
-            "notes": (f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits "
-                      f"as 0), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 "
-                      f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; dev-chosen epoch(s) "
-                      f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. Tokenizer: "
-                      f"character-level WordPiece vocab (c / ##c); the module regroups characters into words and "
-                      f"hashes each word's lower-cased spelling to find its embedding row."),
+            "notes": notes,
         },
     }
     sys.path.insert(0, HERE)
@@ -983,6 +1029,110 @@ def export(args, log):
     loaded, extra = load(args.out, ["vocab.txt"])
     assert extra["vocab.txt"] == vocab_bytes
     log(f"wrote {rel(args.out)} ({os.path.getsize(args.out) / 1e6:.2f} MB)")
+
+
+# ---------------------------------------------------------------------------- ensemble
+def load_member(path):
+    """A trained model as (state of Core, state of CRF, checkpoint or None, tagger buffers or None): a training
+    checkpoint (best.pt of the train/average steps) or a packed sense bundle of this script."""
+    extra = {"sense.json": ""}
+    try:
+        mod = torch.jit.load(path, _extra_files=extra)
+    except RuntimeError:
+        mod = None
+    if mod is not None and extra["sense.json"]:
+        tc = json.loads(extra["sense.json"])["token_classification"]
+        crf = {"trans": torch.tensor(tc["transitions"]), "start": torch.tensor(tc["start_scores"]),
+               "end": torch.tensor(tc["end_scores"])}
+        bufs = {k: getattr(mod, k) for k in ("kind", "char_of", "key_of", "keys", "rows", "gaz")}
+        return mod.core.state_dict(), crf, None, bufs
+    ck = torch.load(path)
+    return ck["core"], ck["crf"], ck, None
+
+
+def ensemble(args, log):
+    """Packs the mean of several trained models (same vocabulary; different seeds) as one bundle: every
+    subset of two or more of --members is scored on dev and the best subset (or the best single model,
+    should no ensemble beat it) is exported, with the word tables in int8 when --quantize int8."""
+    import itertools
+    torch.set_num_threads(args.threads)
+    paths = [p for p in args.members.split(",") if p]
+    members = [load_member(p) for p in paths]
+    refs = [m[2] for m in members if m[2] is not None]
+    if not refs:
+        raise SystemExit("ensemble: at least one member must be a training checkpoint (it carries the vocabulary)")
+    ck = refs[0]
+    for other in refs[1:]:
+        if other["words"] != ck["words"] or other["chars"] != ck["chars"] or other["gaz"] != ck["gaz"]:
+            raise SystemExit("ensemble: the checkpoints were trained with different vocabularies")
+    tagger, vocab, vocab_index, _, gaz_sets, chars, words = build_tagger(ck, log)
+    for path, (_, _, _, bufs) in zip(paths, members):
+        if bufs is not None:
+            for k, v in bufs.items():
+                if not torch.equal(v, getattr(tagger, k)):
+                    raise SystemExit(f"ensemble: {path} has another vocabulary ({k} differs)")
+    a = argparse.Namespace(**ck["args"])
+    enc = Encoder(chars, words, gaz_sets)
+    conll = os.path.join(SHARED, "conll2003")
+    dev_s = [to_basic(s) for s in read_conll(os.path.join(conll, "dev.txt"))]
+    cores, crfs = [], []
+    for core_sd, crf_sd, _, _ in members:
+        core = Core(len(words), len(chars) + 2, len(gaz_sets), a)
+        core.load_state_dict(core_sd)
+        crf = CRF(len(TAGS))
+        crf.load_state_dict(crf_sd)
+        cores.append(core.eval())
+        crfs.append(crf)
+
+    def mean_crf(group):
+        crf = CRF(len(TAGS))
+        with torch.no_grad():
+            for name in ("trans", "start", "end"):
+                getattr(crf, name).copy_(torch.stack([getattr(crfs[i], name) for i in group]).mean(0))
+        return crf
+
+    # every member's dev emissions once; an ensemble's are their mean
+    batches = []
+    with torch.no_grad():
+        for i in range(0, len(dev_s), 64):
+            wt, ct, gt, _, lt, mt = make_batch([enc.encode(w) for w, _ in dev_s[i:i + 64]])
+            batches.append(([c(wt, ct, gt, lt) for c in cores], mt))
+    gold = [t for _, t in dev_s]
+
+    def dev_f1(group, crf):
+        preds = []
+        for ems, mt in batches:
+            em = torch.stack([ems[i] for i in group]).mean(0)
+            preds += [[TAGS[t] for t in p] for p in crf.decode(em, mt)]
+        return f1_score(gold, preds)
+
+    results = []
+    for k in range(1, len(paths) + 1):
+        for group in itertools.combinations(range(len(paths)), k):
+            f1, p, r = dev_f1(group, mean_crf(group))
+            results.append((f1, group))
+            log(f"dev F1 {f1:.2f} (P {p:.2f} R {r:.2f}): " + " + ".join(rel(paths[i]) for i in group))
+    f1, group = max(results, key=lambda x: (x[0], -len(x[1])))
+    log(f"chosen on dev: {len(group)} member(s), dev F1 {f1:.2f}")
+    crf = mean_crf(group)
+    chosen = [cores[i] for i in group]
+    if args.quantize == "int8":
+        chosen = [QCore(c, len(words), len(chars) + 2, len(gaz_sets), a).eval() for c in chosen]
+    core = Ensemble(chosen).eval() if len(chosen) > 1 else chosen[0]
+    tagger.core = core
+    n_params = sum(p.numel() for p in cores[0].parameters())
+    names = ", ".join(rel(paths[i]) for i in group)
+    notes = (f"Mean of {len(group)} BiLSTM-CNN-CRF models ({names}; emissions and CRF potentials averaged), each "
+             f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits as 0"
+             + (", stored as int8 with a float scale per row" if args.quantize == "int8" else "")
+             + f"), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 gazetteer "
+             f"bits, {n_params:,} parameters per model; chosen on dev among all subsets of the members. "
+             "Tokenizer: character-level WordPiece vocab (c / ##c); the module regroups characters into words "
+             "and hashes each word's lower-cased spelling to find its embedding row.")
+    arch = (f"the mean of {len(group)} BiLSTM-CNN-CRF models over words of sense's pre-tokenizer"
+            if len(group) > 1 else "BiLSTM-CNN-CRF over words of sense's pre-tokenizer")
+    write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index, f"chosen subset's dev F1 {f1:.2f} (fp32)",
+                 "scripts/train_ner.py " + " ".join(sys.argv[1:]), arch, notes)
 
 
 # ---------------------------------------------------------------------------- bias check
@@ -1060,7 +1210,7 @@ def bias_check(args, log):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["train", "average", "export", "bias"])
+    ap.add_argument("step", choices=["train", "average", "export", "ensemble", "bias"])
     ap.add_argument("--log", default=os.path.join(ROOT, "models", "ner-conll2003.train.log"))
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "ner-conll2003.pt"))
     ap.add_argument("--threads", type=int, default=1)
@@ -1099,6 +1249,9 @@ def main():
     ap.add_argument("--average", type=int, default=1, help="train: end with the average step (1) or not (0)")
     ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
     ap.add_argument("--window-stride", type=int, default=256, help="export: characters between window starts")
+    ap.add_argument("--members", default="", help="ensemble: comma-separated training checkpoints or bundles")
+    ap.add_argument("--quantize", choices=["none", "int8"], default="int8",
+                    help="ensemble: storage of the word-embedding tables")
     args = ap.parse_args()
     log = Log(args.log)
     if args.step == "train":
@@ -1110,6 +1263,9 @@ def main():
     elif args.step == "export":
         log("=== export: " + " ".join(sys.argv))
         export(args, log)
+    elif args.step == "ensemble":
+        log("=== ensemble: " + " ".join(sys.argv))
+        ensemble(args, log)
     else:
         bias_check(args, log)
 
