@@ -1052,7 +1052,7 @@ def load_member(path):
 
 def ensemble(args, log):
     """Packs the mean of several trained models (same vocabulary; different seeds) as one bundle: every
-    subset of two or more of --members is scored on dev and the best subset (or the best single model,
+    subset of up to --max-members of --members is scored on dev and the best subset (or the best single model,
     should no ensemble beat it) is exported, with the word tables in int8 when --quantize int8."""
     import itertools
     torch.set_num_threads(args.threads)
@@ -1107,7 +1107,7 @@ def ensemble(args, log):
         return f1_score(gold, preds)
 
     results = []
-    for k in range(1, len(paths) + 1):
+    for k in range(1, min(len(paths), args.max_members) + 1):
         for group in itertools.combinations(range(len(paths)), k):
             f1, p, r = dev_f1(group, mean_crf(group))
             results.append((f1, group))
@@ -1215,6 +1215,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "ner-conll2003.pt"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cache", default=os.path.join(ROOT, "models", ".cache-ner"), help="folder of the skip-gram vectors, epoch snapshots and best.pt "
+                    "(one per run when several seeds are trained for an ensemble)")
     ap.add_argument("--wv-dim", type=int, default=100)
     ap.add_argument("--wv-vocab", type=int, default=60000)
     ap.add_argument("--wv-keep", type=int, default=40000, help="pretrained words added to the vocabulary")
@@ -1250,9 +1252,13 @@ def main():
     ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
     ap.add_argument("--window-stride", type=int, default=256, help="export: characters between window starts")
     ap.add_argument("--members", default="", help="ensemble: comma-separated training checkpoints or bundles")
+    ap.add_argument("--max-members", type=int, default=3,
+                    help="ensemble: the most models in the bundle (three int8 members are about 25 MB)")
     ap.add_argument("--quantize", choices=["none", "int8"], default="int8",
                     help="ensemble: storage of the word-embedding tables")
     args = ap.parse_args()
+    global CACHE
+    CACHE = os.path.abspath(args.cache)
     log = Log(args.log)
     if args.step == "train":
         log("=== train: " + " ".join(sys.argv))
