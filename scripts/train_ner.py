@@ -5,6 +5,8 @@
         --wv-modern-repeat 3 --wv-epochs 3 --wv-max-seconds 840 --epochs 60 --patience 10 --max-minutes 68
                                  # snapshots every epoch, then averages checkpoints (chosen on dev)
     /usr/bin/python3 scripts/train_ner.py export   # packs models/ner-conll2003.pt
+    /usr/bin/python3 scripts/train_ner.py ensemble --members A,B,C   # or: the dev-chosen mean of several runs
+                                 # (train each with its own --cache and --seed; see models/ner-conll2003.md)
     /usr/bin/python3 scripts/train_ner.py bias     # person recall by name origin, through the C++ path
 
 Pipeline (every choice is made on CoNLL-2003 dev = eng.testa; test is never read here):
