@@ -657,7 +657,16 @@ void VectorIndex::Save(const std::string& path) const {
 std::unique_ptr<VectorIndex> VectorIndex::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorCode::kFile, path + ": cannot open the vector index (missing or unreadable)");
-  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> b;
+  const std::streamoff size = in.seekg(0, std::ios::end) ? std::streamoff(in.tellg()) : std::streamoff(-1);
+  if (size >= 0 && in.seekg(0)) {  // a regular file: one read of its known size (not a byte-wise copy)
+    b.resize(static_cast<size_t>(size));
+    in.read(reinterpret_cast<char*>(b.data()), size);
+    if (in.gcount() != size) throw Error(ErrorCode::kFile, path + ": read error (the file changed or shrank while it was read)");
+  } else {  // a pipe or another stream without a size
+    in.clear();
+    b.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   if (in.bad()) throw Error(ErrorCode::kFile, path + ": read error");
   if (b.empty()) throw Error(ErrorCode::kFile, path + ": empty file; expected a sense vector index");
   if (b.size() < sizeof kMagic || std::memcmp(b.data(), kMagic, sizeof kMagic) != 0)

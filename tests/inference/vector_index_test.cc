@@ -11,6 +11,9 @@
 #include <iterator>
 #include <random>
 #include <set>
+#include <thread>
+
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -321,6 +324,33 @@ TEST_P(SaveLoad, RoundTripGivesTheSameResults) {
   }
   // and it keeps working: ids continue after the stored next id
   EXPECT_EQ(loaded->Add("later", data[0]), 2001);
+}
+
+// Load reads a regular file in one read of its size; a stream without a size
+// (a named pipe) goes through the byte-wise fallback and must load the same.
+TEST(VectorIndexFile, LoadsFromANamedPipe) {
+  const auto data = Clustered(300, 8, 5, 4);
+  auto index = VectorIndex::Build(Model(8), {}, Names(data.size()), data);
+  const std::string path = ::testing::TempDir() + "/pipe_src.sidx";
+  index->Save(path);
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string fifo = ::testing::TempDir() + "/pipe.sidx";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ofstream out(fifo, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+  std::unique_ptr<VectorIndex> loaded;
+  EXPECT_NO_THROW(loaded = VectorIndex::Load(fifo));
+  writer.join();
+  std::remove(fifo.c_str());
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->items(), index->items());
+  const auto a = index->Search(data[7], 5), b = loaded->Search(data[7], 5);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].id, b[i].id);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, SaveLoad, ::testing::Values(IndexKind::kExact, IndexKind::kHnsw, IndexKind::kIvfPq),
