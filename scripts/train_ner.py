@@ -546,11 +546,10 @@ def mention_pool(sents):
     return {t: sorted(v) for t, v in pool.items()}
 
 
-def replace_mentions(words, tags, pool, rng):
-    """Mention replacement (Dai & Adel 2020): every entity mention becomes a random mention of the same
-    type from the pool; the new mention is tagged B-X I-X ... over its own length. In an all-capitals
-    sentence (a headline) the new mention is upper-cased too."""
-    spans = chunks(tags)
+def swap_spans(words, tags, spans, make):
+    """Each (type, start, end) span becomes the words make(type) returns, tagged B-X I-X ... over its own
+    length; the rest of the sentence stays. In an all-capitals sentence (a headline) the new words are
+    upper-cased too."""
     if not spans:
         return words, tags
     caps = all(w.upper() == w for w in words)
@@ -558,13 +557,105 @@ def replace_mentions(words, tags, pool, rng):
     for typ, s, e in spans:
         ow += words[pos:s]
         ot += tags[pos:s]
-        m = rng.choice(pool[typ])
-        ow += [x.upper() for x in m] if caps else list(m)
+        m = list(make(typ))
+        ow += [x.upper() for x in m] if caps else m
         ot += ["B-" + typ] + ["I-" + typ] * (len(m) - 1)
         pos = e
     ow += words[pos:]
     ot += tags[pos:]
     return ow, ot
+
+
+def replace_mentions(words, tags, pool, rng):
+    """Mention replacement (Dai & Adel 2020): every entity mention becomes a random mention of the same
+    type from the pool."""
+    return swap_spans(words, tags, chunks(tags), lambda typ: rng.choice(pool[typ]))
+
+
+# Person names of many origins for --name-replace: given names and family names, in the order they
+# are written in English-language news ("family" first for the Chinese, Korean and Vietnamese lists).
+# Written for this script; kept apart from the bias check's names (train_person_names() drops any
+# token of BIAS_NAMES), so the bias check still measures names the model has not been shown.
+AUG_NAMES = {
+    "west-african": ("Adebayo Babajide Chiamaka Emeka Folake Ifeoma Nnamdi Olumide Tunde Uchenna Funmilayo "
+                     "Kehinde Obinna Zainab Musa Aminu Hauwa Ibrahim Efua Kwabena Akua Yaw Ama Kojo Esi Nana",
+                     "Adewale Okeke Eze Obi Nwachukwu Afolabi Ogunleye Bello Abubakar Danjuma Ibekwe Onyeka "
+                     "Asante Appiah Darko Ofori Acheampong Agyeman Bonsu Osei Ansah Mensa Quaye Tetteh", False),
+    "east-african": ("Wanjiru Kamau Otieno Achieng Baraka Njeri Tesfaye Abebe Meseret Haile Amani Zawadi "
+                     "Juma Neema Kiprop Chebet Dawit Selam Tadesse Makena",
+                     "Mwangi Odhiambo Kiplagat Wambui Njoroge Onyango Kariuki Gebremedhin Bekele Girma "
+                     "Mutua Ochieng Kibet Korir Wekesa Alemu Desta Mekonnen Kimani Chege", False),
+    "south-asian": ("Aarav Ishaan Kavya Meera Rohan Sanjay Lakshmi Ravi Pooja Nikhil Shreya Karthik Divya "
+                    "Manoj Anjali Suresh Farhan Ayesha Imran Sadia Tanvir Nusrat Harpreet Gurpreet",
+                    "Verma Joshi Mehta Desai Rao Pillai Menon Chatterjee Banerjee Mukherjee Bhat Kulkarni "
+                    "Agarwal Malhotra Kapoor Chowdhury Hossain Qureshi Siddiqui Khan Rahim Bhatt Ghosh", False),
+    "chinese": ("Wang Li Zhang Liu Chen Yang Zhao Huang Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao",
+                "Jianguo Xiaoming Hui Fang Jun Tao Yan Ping Qiang Xiuying Haoran Yifan Zihan Jie Lei Min "
+                "Ling Bo Rui Hong", True),
+    "korean": ("Kim Lee Park Choi Jung Kang Cho Yoon Jang Lim Han Shin Seo Kwon Hwang",
+               "Min-jun Seo-yeon Ji-hoon Soo-jin Hyun-woo Eun-ji Dong-hyun Ha-eun Jae-won Yu-na Sung-min "
+               "Hye-jin Tae-yang Ji-woo", True),
+    "japanese": ("Haruto Sota Yuto Riku Sakura Hina Yui Akira Naoki Shota Misaki Ayaka Ren Kaito Emi Kenta "
+                 "Takumi Nanami Hayato Rina",
+                 "Takahashi Ito Kato Yoshida Yamada Sasaki Yamaguchi Matsumoto Inoue Kimura Hayashi Shimizu "
+                 "Yamazaki Mori Ikeda Hashimoto Ishikawa Ogawa Fujita Okada", False),
+    "vietnamese": ("Nguyen Tran Le Pham Hoang Huynh Phan Vu Vo Dang Bui Do Ho Ngo Duong Ly",
+                   "Van Thi Minh Quang Thanh Ngoc Duc Hoai Xuan Kim Huu Anh Tuan Linh Phuong Trung Dung Thu "
+                   "Hieu Khanh Nam Long", True),
+    "southeast-asian": ("Siti Budi Agus Dewi Wayan Putu Rizal Maria Jose Angelica Somchai Suda Niran Arun "
+                        "Nurul Ahmad Farid Intan",
+                        "Santoso Wijaya Susanto Hidayat Setiawan Reyes Santos Cruz Bautista Ocampo "
+                        "Srisuk Chaiyaporn Wongsawat Rahmat Ismail Hassan Abdullah Ramos", False),
+    "arabic-persian-turkish": ("Khalid Samir Nadia Rania Tariq Hamza Salma Yasmin Karim Hassan Leila Reza "
+                               "Dariush Shirin Mehmet Ayse Emre Elif Mustafa Zeynep Bilal Huda Noor Faisal",
+                               "Al-Sayed El-Masri Haddad Khoury Aziz Hamdan Nasr Suleiman Farouk Qasim "
+                               "Tehrani Karimi Hosseini Moradi Yilmaz Demir Kaya Celik Sahin Ozturk Aydin "
+                               "Barakat Darwish Jaber", False),
+    "latin-american-iberian": ("Valentina Mateo Santiago Camila Diego Sofia Joaquin Ximena Rodrigo Paola "
+                               "Andres Gabriela Fernando Beatriz Joao Thiago Larissa Luiz Rafaela Ines",
+                               "Gonzalez Fernandez Torres Flores Rivera Gomez Diaz Morales Vargas Castillo "
+                               "Jimenez Ruiz Silva Oliveira Souza Pereira Costa Ferreira Almeida Carvalho "
+                               "Mendoza Guzman Herrera Aguilar", False),
+    "european": ("Olga Dmitri Sergei Natalia Piotr Agnieszka Tomasz Katarzyna Nikos Eleni Lars Ingrid Sven "
+                 "Astrid Giulia Marco Francesca Luca Pieter Anouk Bogdan Ioana Janos Zsofia",
+                 "Ivanov Petrova Smirnov Kowalski Nowak Wisniewska Papadopoulos Georgiou Johansson Nilsson "
+                 "Andersen Rossi Bianchi Esposito Romano Janssen Visser Popescu Ionescu Nagy Horvath "
+                 "Novak Dvorak Kovac", False),
+    "anglophone": ("Olivia Liam Noah Ava Ethan Chloe Mason Grace Lucas Zoe Connor Aisling Siobhan Declan "
+                   "Tyrone Keisha Jamal Latoya Darnell Imani",
+                   "Anderson Thomas Jackson White Harris Martin Thompson Robinson Clark Lewis Walker Hall "
+                   "O'Brien Murphy Kelly Byrne Washington Jefferson Okoro Banks", False),
+}
+
+
+def train_person_names():
+    """(given names, family names, family-first) per origin of AUG_NAMES, without any token of the bias
+    check's names."""
+    held_out = {t.lower() for names in BIAS_NAMES.values() for n in names for t in re.split(r"[\s-]+", n)}
+    out = {}
+    for origin, (first, last, family_first) in AUG_NAMES.items():
+        keep = lambda xs: [x for x in xs.split() if not any(t.lower() in held_out for t in re.split(r"-", x))]
+        out[origin] = (keep(first), keep(last), family_first)
+    return out
+
+
+def synthetic_person(names, rng):
+    """One person name as pre-tokenizer words: given + family (or family + given + given for the
+    family-first origins), or the family name alone as news writes a later mention."""
+    first, last, family_first = names[rng.choice(sorted(names))]
+    if family_first:
+        fam = rng.choice(first)
+        given = [rng.choice(last)] + ([rng.choice(last)] if rng.random() < 0.3 else [])
+        parts = [fam] + given if rng.random() < 0.85 else [fam]
+    else:
+        parts = [rng.choice(first), rng.choice(last)] if rng.random() < 0.85 else [rng.choice(last)]
+    return [w for part in parts for w in basic_split(part)]
+
+
+def replace_persons(words, tags, names, rng):
+    """Every PER mention becomes a synthetic name of AUG_NAMES (B-PER I-PER ...); other mentions stay."""
+    return swap_spans(words, tags, [x for x in chunks(tags) if x[0] == "PER"],
+                      lambda typ: synthetic_person(names, rng))
 
 
 def rel(p):
@@ -598,7 +689,8 @@ def train(args, log):
     gaz_sets, have_gaz = gazetteers()
     log(f"gazetteers (iso-codes): countries {len(gaz_sets[0])}, subdivisions {len(gaz_sets[1])}, "
         f"languages {len(gaz_sets[2])} word keys" + ("" if have_gaz else " (iso-codes not installed)"))
-    wv = train_skipgram(args, log) if args.wv_dim > 0 else None
+    init = torch.load(args.init) if args.init else None
+    wv = train_skipgram(args, log) if args.wv_dim > 0 and init is None else None
 
     # character set: fixed ranges + every character of train
     chars = set()
@@ -629,6 +721,12 @@ def train(args, log):
     for s in gaz_sets:
         for k in sorted(s):
             add(k)
+    if init is not None:
+        if init["chars"] != chars or init["words"][:n_train_words] != words[:n_train_words]:
+            raise SystemExit(f"--init {args.init}: the checkpoint's vocabulary is not this data's")
+        words = init["words"]
+        log(f"--init {rel(args.init)}: fine-tuning its weights (epoch {init.get('epoch')}, dev F1 "
+            f"{init.get('dev_f1', 0):.2f}), vocabulary and character set from the checkpoint")
     enc = Encoder(chars, words, gaz_sets)
     log(f"chars {len(chars)}; words {len(words):,} ({n_train_words:,} from train)")
 
@@ -647,6 +745,9 @@ def train(args, log):
                     core.word_emb.weight[i] = vec[j]
                     hit += 1
         log(f"embeddings: {hit:,} of {len(words):,} rows from skip-gram")
+    if init is not None:
+        core.load_state_dict(init["core"])
+        crf.load_state_dict(init["crf"])
     params = list(core.parameters()) + list(crf.parameters())
     n_params = sum(p.numel() for p in params)
     log(f"model: {n_params:,} parameters; args {vars(args)}")
@@ -655,6 +756,10 @@ def train(args, log):
     singles = {i for i, (k, c) in enumerate(cnt.items()) if c == 1}
     singleton_rows = {enc.word_idx[k] for k, c in cnt.items() if c == 1 and (wv is None or k not in widx)}
     pool = mention_pool(train_s) if args.mention_replace > 0 else None  # train only: never dev/test
+    person_names = train_person_names() if args.name_replace > 0 else None
+    if person_names:
+        log(f"person-name replacement: {args.name_replace} of the sentences with a PER mention per epoch; "
+            + ", ".join(f"{o} {len(f)}+{len(l)}" for o, (f, l, _) in person_names.items()))
     if pool:
         log(f"mention replacement: {args.mention_replace} of the sentences per epoch; pool of distinct train "
             "mentions " + ", ".join(f"{t} {len(pool[t]):,}" for t in sorted(pool)))
@@ -692,6 +797,9 @@ def train(args, log):
                 swapped = pool is not None and rng.random() < args.mention_replace
                 if swapped:
                     w, tg = replace_mentions(w, tg, pool, rng)
+                if person_names is not None and "B-PER" in tg and rng.random() < args.name_replace:
+                    w, tg = replace_persons(w, tg, person_names, rng)
+                    swapped = True
                 r = rng.random()
                 if r < args.case_aug:
                     w, tg = case_variant(w, tg, "lower" if r < args.case_aug / 2 else "upper")
@@ -1249,6 +1357,10 @@ def main():
     ap.add_argument("--mention-replace", type=float, default=0.0,
                     help="fraction of train sentences per epoch whose entity mentions are each replaced by a random "
                          "train mention of the same type (0 = off)")
+    ap.add_argument("--name-replace", type=float, default=0.0,
+                    help="fraction of the train sentences with a person per epoch whose PER mentions become "
+                         "synthetic names of many origins (AUG_NAMES; 0 = off)")
+    ap.add_argument("--init", default="", help="train: start from this checkpoint (fine-tuning; no skip-gram)")
     ap.add_argument("--max-minutes", type=float, default=80)
     ap.add_argument("--average", type=int, default=1, help="train: end with the average step (1) or not (0)")
     ap.add_argument("--max-length", type=int, default=512, help="export: characters (tokens) per model row")
