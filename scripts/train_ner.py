@@ -1050,12 +1050,14 @@ def export(args, log):
     notes = (f"BiLSTM {a.hidden}x2, {a.word_dim}-d word embeddings ({len(words):,} words, lower-cased, digits "
              f"as 0), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 "
              f"gazetteer bits, CRF with start/end scores; {ck['n_params']:,} parameters; dev-chosen epoch(s) "
-             f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. Tokenizer: "
-             f"character-level WordPiece vocab (c / ##c); the module regroups characters into words and "
-             f"hashes each word's lower-cased spelling to find its embedding row.")
+             f"{ck['epoch']}, {ck['minutes']:.0f} min at 1 thread on a shared 2-core machine. " + TOKENIZER_NOTE)
     write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index,
                  f"checkpoint epoch {ck['epoch']} dev F1 {ck['dev_f1']:.2f}", ck["cmd"] + " ; scripts/train_ner.py export",
                  "BiLSTM-CNN-CRF over words of sense's pre-tokenizer", notes)
+
+
+TOKENIZER_NOTE = ("Tokenizer: character-level WordPiece vocab (c / ##c); the module regroups characters into "
+                  "words and hashes each word's lower-cased spelling to find its embedding row.")
 
 
 def write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index, what, command, arch, notes):
@@ -1237,8 +1239,7 @@ def ensemble(args, log):
              + (", stored as int8 with a float scale per row" if args.quantize == "int8" else "")
              + f"), character CNN {a.char_filters} filters width 3 over {a.char_dim}-d embeddings, 3 gazetteer "
              f"bits, {n_params:,} parameters per model; chosen on dev among all subsets of the members. "
-             "Tokenizer: character-level WordPiece vocab (c / ##c); the module regroups characters into words "
-             "and hashes each word's lower-cased spelling to find its embedding row.")
+             + TOKENIZER_NOTE)
     arch = (f"the mean of {len(group)} BiLSTM-CNN-CRF models over words of sense's pre-tokenizer"
             if len(group) > 1 else "BiLSTM-CNN-CRF over words of sense's pre-tokenizer")
     write_bundle(args, log, tagger, core, crf, enc, vocab, vocab_index, f"chosen subset's dev F1 {f1:.2f} (fp32)",
