@@ -4,7 +4,8 @@
 # pre-processing (basic split, character ids, Viterbi), same threads, batch 1
 # and 32 (both sides sort by length for batch 32), on the first 1000 CoNLL-2003
 # dev sentences as plain text; then start-up to the first result of
-# `sense-entities "text"`.
+# `sense-entities "text"`, next to that of a program that only links
+# LibTorch (bench_torch_floor).
 #   benchmarks/run_entities_bench.sh [build-dir] [shared-data-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ for threads in ${SENSE_BENCH_THREADS:-1 2}; do
     /usr/bin/python3 benchmarks/bench_entities_python.py "$MODEL" "$OUT/sentences.txt" "$threads" 1 32 >> "$OUT/rows.jsonl"
   done
 done
-/usr/bin/python3 - "$OUT/rows.jsonl" "$BUILD/apps/sense-entities" "$MODEL" <<'PY'
+/usr/bin/python3 - "$OUT/rows.jsonl" "$BUILD/apps/sense-entities" "$MODEL" "$BUILD/benchmarks/bench_torch_floor" <<'PY'
 import collections, json, subprocess, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1])]
 best = collections.defaultdict(dict)
@@ -43,14 +44,23 @@ for (t, b), v in sorted(best.items()):
     s, p = v["sense"], v["python"]
     print(f"{t:>7} {b:>5} {s['words_per_s']:>13.0f} {p['words_per_s']:>14.0f} {s['words_per_s']/p['words_per_s']:>6.2f} "
           f"{s['peak_rss_mb']:>13.0f} {p['peak_rss_mb']:>14.0f} {s['entities']:>6}/{p['entities']}")
-st = []
-for _ in range(10):
+def first_line(cmd):
     t = time.perf_counter()
-    p = subprocess.Popen([sys.argv[2], "--model", sys.argv[3], "--threads", "1",
-                          "Angela Merkel met Emmanuel Macron in Paris on Tuesday."], stdout=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     p.stdout.readline()
-    st.append(time.perf_counter() - t)
+    dt = time.perf_counter() - t
     assert p.wait() == 0
-st.sort()
+    return dt
+# interleaved, so that both see the same machine load: sense-entities, and a
+# program that only links LibTorch (bench_torch_floor: the loader's and
+# LibTorch's static initialisers' share, which no sense code can shorten)
+st, fl = [], []
+for _ in range(10):
+    st.append(first_line([sys.argv[2], "--model", sys.argv[3], "--threads", "1",
+                          "Angela Merkel met Emmanuel Macron in Paris on Tuesday."]))
+    fl.append(first_line([sys.argv[4]]))
+st.sort(); fl.sort()
 print(f"start-up to first result of sense-entities (1 thread): best {st[0]:.3f} s, median {st[len(st)//2]:.3f} s")
+print(f"  of which linking LibTorch alone (bench_torch_floor): best {fl[0]:.3f} s, median {fl[len(fl)//2]:.3f} s; "
+      f"sense's own share (medians): {st[len(st)//2] - fl[len(fl)//2]:.3f} s")
 PY
