@@ -3,8 +3,10 @@
 # out) vs the same TorchScript bundle driven from Python with the same
 # pre-processing (basic split, character ids, Viterbi), same threads, batch 1
 # and 32 (both sides sort by length for batch 32), on the first 1000 CoNLL-2003
-# dev sentences as plain text; then start-up to the first result of
-# `sense-entities "text"`, next to that of a program that only links
+# dev sentences as plain text. sense runs the bundle on its native backend
+# (no LibTorch; the default for this architecture) and, as "sense_libtorch",
+# on LibTorch (SENSE_NATIVE=0). Then start-up to the first result of
+# `sense-entities "text"` on both, next to that of a program that only links
 # LibTorch (bench_torch_floor).
 #   benchmarks/run_entities_bench.sh [build-dir] [shared-data-dir]
 set -euo pipefail
@@ -28,6 +30,8 @@ PY
 for threads in ${SENSE_BENCH_THREADS:-1 2}; do
   for round in 1 2; do  # alternate the two sides so both see the same machine load
     "$BUILD/benchmarks/bench_entities" "$MODEL" "$OUT/sentences.txt" "$threads" 1 32 >> "$OUT/rows.jsonl"
+    SENSE_NATIVE=0 "$BUILD/benchmarks/bench_entities" "$MODEL" "$OUT/sentences.txt" "$threads" 1 32 |
+      sed 's/"impl":"sense"/"impl":"sense_libtorch"/' >> "$OUT/rows.jsonl"
     /usr/bin/python3 benchmarks/bench_entities_python.py "$MODEL" "$OUT/sentences.txt" "$threads" 1 32 >> "$OUT/rows.jsonl"
   done
 done
@@ -39,28 +43,35 @@ for r in rows:
     k = (r["threads"], r["batch"])
     if r["words_per_s"] > best[k].get(r["impl"], {}).get("words_per_s", 0):
         best[k][r["impl"]] = r
-print(f"{'threads':>7} {'batch':>5} {'sense words/s':>13} {'python words/s':>14} {'ratio':>6} {'sense peak MB':>13} {'python peak MB':>14} {'entities s/p':>12}")
+print(f"{'threads':>7} {'batch':>5} {'sense words/s':>13} {'python words/s':>14} {'ratio':>6} {'sense peak MB':>13} "
+      f"{'python peak MB':>14} {'entities s/p':>12} {'sense on LibTorch words/s':>25} {'ratio':>6}")
 for (t, b), v in sorted(best.items()):
-    s, p = v["sense"], v["python"]
+    s, p, l = v["sense"], v["python"], v.get("sense_libtorch")
     print(f"{t:>7} {b:>5} {s['words_per_s']:>13.0f} {p['words_per_s']:>14.0f} {s['words_per_s']/p['words_per_s']:>6.2f} "
-          f"{s['peak_rss_mb']:>13.0f} {p['peak_rss_mb']:>14.0f} {s['entities']:>6}/{p['entities']}")
-def first_line(cmd):
+          f"{s['peak_rss_mb']:>13.0f} {p['peak_rss_mb']:>14.0f} {s['entities']:>6}/{p['entities']}"
+          + (f" {l['words_per_s']:>25.0f} {l['words_per_s']/p['words_per_s']:>6.2f}" if l else ""))
+def first_line(cmd, env=None):
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     p.stdout.readline()
     dt = time.perf_counter() - t
     assert p.wait() == 0
     return dt
-# interleaved, so that both see the same machine load: sense-entities, and a
-# program that only links LibTorch (bench_torch_floor: the loader's and
-# LibTorch's static initialisers' share, which no sense code can shorten)
-st, fl = [], []
+# interleaved, so that all see the same machine load: sense-entities on its
+# native backend (the default), on LibTorch (SENSE_NATIVE=0), and a program
+# that only links LibTorch (bench_torch_floor: the loader's and LibTorch's
+# static initialisers' share, which the native backend skips)
+import os
+cmd = [sys.argv[2], "--model", sys.argv[3], "--threads", "1", "Angela Merkel met Emmanuel Macron in Paris on Tuesday."]
+libtorch_env = dict(os.environ, SENSE_NATIVE="0")
+st, lt, fl = [], [], []
 for _ in range(10):
-    st.append(first_line([sys.argv[2], "--model", sys.argv[3], "--threads", "1",
-                          "Angela Merkel met Emmanuel Macron in Paris on Tuesday."]))
+    st.append(first_line(cmd))
+    lt.append(first_line(cmd, libtorch_env))
     fl.append(first_line([sys.argv[4]]))
-st.sort(); fl.sort()
-print(f"start-up to first result of sense-entities (1 thread): best {st[0]:.3f} s, median {st[len(st)//2]:.3f} s")
-print(f"  of which linking LibTorch alone (bench_torch_floor): best {fl[0]:.3f} s, median {fl[len(fl)//2]:.3f} s; "
-      f"sense's own share (medians): {st[len(st)//2] - fl[len(fl)//2]:.3f} s")
+for x in (st, lt, fl): x.sort()
+med = lambda x: x[len(x) // 2]
+print(f"start-up to first result of sense-entities (1 thread), native backend: best {st[0]:.3f} s, median {med(st):.3f} s")
+print(f"  the same on LibTorch (SENSE_NATIVE=0): best {lt[0]:.3f} s, median {med(lt):.3f} s")
+print(f"  a program that only links LibTorch (bench_torch_floor): best {fl[0]:.3f} s, median {med(fl):.3f} s")
 PY

@@ -45,7 +45,22 @@ std::unique_ptr<Model> LoadCascade(const LoadPlan& plan);
 // archive.
 std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& path);
 
+// A TorchScript bundle: the native backend when it runs the archive's
+// architecture (LoadNative), else LibTorch through its module
+// (torch_module.h). Defined in torch_loader.cc.
 std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan);
+// The native backend (native_backend.cc): a TorchScript archive whose code is
+// one of sense's own architectures (recognised by the hash of its code
+// records: scripts/train_ner.py's BiLSTM-CNN tagger), run by sense's kernels
+// on CPU without LibTorch. Returns nullptr, with the reason in *why_not, for
+// any other archive, a CUDA device or options.native off; errors in the
+// bundle's metadata are thrown as Model::Load throws them.
+std::unique_ptr<Model> LoadNative(const LoadPlan& plan, std::string* why_not);
+// The load-time check of every backend when plan.options.verify: one forward
+// pass on the task's sample inputs (else DummyInputs) and its outputs against
+// the metadata. kMetadata when the model refuses inputs shaped as declared;
+// kResource passes unchanged.
+void VerifyLoadedModel(const Model& model, const LoadPlan& plan);
 std::unique_ptr<Model> LoadOnnx(const LoadPlan& plan);
 
 // Finds the sidecar metadata for `path`: <path>.json, then <stem>.json.

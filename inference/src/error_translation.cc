@@ -1,7 +1,8 @@
 // CurrentExceptionAsError: the one place where exceptions from LibTorch,
 // its TorchScript interpreter, OpenCV and the standard library become
-// sense::Error.
-#include <c10/util/Exception.h>
+// sense::Error. No LibTorch headers (sense_inference does not link it):
+// c10::Error is a std::exception whose what() ends in the backtrace that
+// Gist cuts off.
 #include <opencv2/core.hpp>
 
 #include <new>
@@ -49,8 +50,6 @@ Error CurrentExceptionAsError(ErrorCode code, const std::string& context) {
       throw;
     } catch (const Error& e) {
       return e;
-    } catch (const c10::Error& e) {
-      return Error(code, Join(context, Gist(e.what_without_backtrace())));
     } catch (const cv::Exception& e) {
       return Error(code, Join(context, "OpenCV: " + (e.err.empty() ? std::string(e.what()) : e.err) +
                                            (e.func.empty() ? "" : " (in " + e.func + ")")));

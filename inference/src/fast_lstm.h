@@ -33,6 +33,8 @@
 
 #include <tuple>
 
+#include "lstm_kernel.h"  // FastTanh, for the tests that include this header
+
 namespace sense::internal {
 
 // Turns the kernel on for the calls made on this thread while it lives
@@ -77,9 +79,6 @@ int ParallelThreadsForTesting(int64_t tasks);
 // matrix products) instead of by its packed copies; for tests.
 void SetPackedWeightsForTesting(bool on);
 
-// tanh as the fused pass computes it (a rational approximation, |error| below
-// 4e-7 over all floats); exposed for its test.
-float FastTanh(float x);
 
 }  // namespace sense::internal
 

@@ -333,6 +333,26 @@ BundleFiles ReadBundleFiles(const std::string& path, const std::string& metadata
   throw CurrentExceptionAsError(ErrorCode::kInternal, path);
 }
 
+namespace internal {
+
+void VerifyLoadedModel(const Model& model, const LoadPlan& plan) {
+  if (!plan.options.verify) return;
+  NamedTensors outputs;
+  try {
+    // the task's sample inputs (real text rows for a text model), else zeros
+    outputs = model.Run(plan.options.sample_inputs ? plan.options.sample_inputs(model.metadata(), {8})
+                                                   : DummyInputs(model.metadata()));
+  } catch (...) {
+    const Error e = CurrentExceptionAsError(ErrorCode::kBackend, plan.options.path);
+    if (e.code() == ErrorCode::kResource) throw e;
+    throw Error(ErrorCode::kMetadata, plan.options.path + ": the model does not accept inputs shaped as its metadata declares: " +
+                                          e.what());
+  }
+  CheckOutputsAgainstMetadata(model.metadata(), outputs, plan.options.path);
+}
+
+}  // namespace internal
+
 std::unique_ptr<Model> Model::Load(const ModelOptions& options) try {
   internal::LoadPlan plan;
   plan.options = options;

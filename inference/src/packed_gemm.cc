@@ -1,11 +1,12 @@
 // PackedMatrix: see packed_gemm.h.
 #include "packed_gemm.h"
 
-#include <ATen/Parallel.h>
-#include <c10/util/Exception.h>
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace sense::internal {
 namespace {
@@ -101,16 +102,26 @@ void PackedMatrix::Panels(const float* a, int64_t lda, int64_t m, const float* i
 void PackedMatrix::MultiplyAdd(const float* a, int64_t lda, int64_t m, const float* init, int64_t ldi, float* c,
                                int64_t ldc, bool parallel) const {
   if (m <= 0) return;
-  TORCH_CHECK(lda >= k_ && ldc >= n_ && (ldi == 0 || ldi >= n_), "PackedMatrix::MultiplyAdd: strides lda ", lda,
-              ", ldc ", ldc, ", ldi ", ldi, " too small for a ", n_, " x ", k_, " matrix");
+  if (lda < k_ || ldc < n_ || (ldi != 0 && ldi < n_))
+    throw std::invalid_argument("PackedMatrix::MultiplyAdd: strides lda " + std::to_string(lda) + ", ldc " +
+                                std::to_string(ldc) + ", ldi " + std::to_string(ldi) + " too small for a " +
+                                std::to_string(n_) + " x " + std::to_string(k_) + " matrix");
   const int64_t per_panel = m * k_ * kPanel;  // multiply-adds
   constexpr int64_t kGrain = int64_t{1} << 18;  // below this a thread costs more than it saves
-  if (!parallel || per_panel * panels_ < 2 * kGrain || at::get_num_threads() < 2) {
+  const int64_t min_panels = std::max<int64_t>(1, kGrain / per_panel);
+  const int64_t threads = std::min<int64_t>(omp_get_max_threads(), (panels_ + min_panels - 1) / min_panels);
+  if (!parallel || per_panel * panels_ < 2 * kGrain || threads < 2 || omp_in_parallel()) {
     Panels(a, lda, m, init, ldi, c, ldc, 0, panels_);
     return;
   }
-  at::parallel_for(0, panels_, std::max<int64_t>(1, kGrain / per_panel),
-                   [&](int64_t begin, int64_t end) { Panels(a, lda, m, init, ldi, c, ldc, begin, end); });
+  // the calling thread's OpenMP count (what ThreadScope sets), in contiguous
+  // runs of panels as ATen's parallel_for splits them
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const int64_t nt = omp_get_num_threads(), chunk = (panels_ + nt - 1) / nt;
+    const int64_t begin = omp_get_thread_num() * chunk, end = std::min(panels_, begin + chunk);
+    if (begin < end) Panels(a, lda, m, init, ldi, c, ldc, begin, end);
+  }
 }
 
 }  // namespace sense::internal

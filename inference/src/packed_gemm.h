@@ -39,8 +39,9 @@ class PackedMatrix {
   // For r < m: c[r * ldc + j] = init[r * ldi + j] + sum_k a[r * lda + k] * W[j, k],
   // j < n. ldi = 0 adds the same row (a bias) to every row; c may be init
   // (same stride) but must not overlap a. Needs lda >= k, ldc >= n and
-  // ldi = 0 or >= n (checked: c10::Error). With parallel, large products are
-  // split over ATen's intra-op threads by column panels.
+  // ldi = 0 or >= n (checked: std::invalid_argument). With parallel, large
+  // products are split over the calling thread's OpenMP threads by column
+  // panels (serial inside a parallel region).
   void MultiplyAdd(const float* a, int64_t lda, int64_t m, const float* init, int64_t ldi, float* c, int64_t ldc,
                    bool parallel) const;
 

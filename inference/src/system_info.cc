@@ -12,10 +12,9 @@
 #include <fstream>
 
 #include "sense/inference/model.h"
+#include "torch_module.h"
 
 namespace sense {
-
-std::string SenseVersion() { return SENSE_VERSION; }
 
 namespace {
 
@@ -41,7 +40,7 @@ std::string MappedBlas() {
 
 }  // namespace
 
-SystemInfo GetSystemInfo() {
+SystemInfo internal::TorchSystemInfo() {
   SystemInfo s;
   s.sense_version = SenseVersion();
   s.torch_version = TORCH_VERSION;
@@ -83,12 +82,12 @@ SystemInfo GetSystemInfo() {
   s.available_cores = AvailableCores();
   s.torch_threads = at::get_num_threads();
   s.torch_interop_threads = at::get_num_interop_threads();
-  s.cuda_available = CudaAvailable();
-  s.cuda_devices = std::max(0, CudaDeviceCount());
+  s.cuda_available = internal::TorchCudaAvailable();
+  s.cuda_devices = std::max(0, internal::TorchCudaDeviceCount());
   return s;
 }
 
-double MeasureGemmGflops(int n, int threads) {
+double internal::TorchGemmGflops(int n, int threads) {
   const int previous = at::get_num_threads();
   at::set_num_threads(std::max(1, threads));
   c10::InferenceMode guard;

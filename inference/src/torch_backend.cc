@@ -2,7 +2,6 @@
 // of sense are included here and in system_info.cc only.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
-#include <caffe2/serialize/inline_container.h>
 #include <torch/cuda.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
@@ -23,13 +22,14 @@
 #include "backends.h"
 #include "fast_lstm.h"
 #include "sense/inference/outcome.h"
+#include "torch_module.h"
 #include "torch_util.h"
 
 namespace fs = std::filesystem;
 
 namespace sense {
 
-bool CudaAvailable() {
+bool internal::TorchCudaAvailable() {
   try {
     return at::globalContext().hasCUDA() && torch::cuda::is_available();
   } catch (...) {
@@ -37,7 +37,7 @@ bool CudaAvailable() {
   }
 }
 
-int CudaDeviceCount() {
+int internal::TorchCudaDeviceCount() {
   if (!at::globalContext().hasCUDA()) return -1;
   try {
     return static_cast<int>(torch::cuda::device_count());
@@ -231,23 +231,6 @@ std::string LoadTorchvisionOps() {
     why += (why.empty() ? "" : "; ") + c + ": " + (err ? err : "dlopen failed");
   }
   return "error: " + why;
-}
-
-std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& path) {
-  std::map<std::string, std::string> extra;
-  try {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    for (const std::string& name : reader.getAllRecords()) {
-      if (name.rfind("extra/", 0) != 0) continue;
-      at::DataPtr data;
-      size_t size = 0;
-      std::tie(data, size) = reader.getRecord(name);
-      extra[name.substr(6)] = std::string(static_cast<const char*>(data.get()), size);
-    }
-  } catch (...) {  // c10::Error, or bad_alloc for a record larger than memory (kResource)
-    throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive");
-  }
-  return extra;
 }
 
 // The caller's count is read before LibTorch's lazy per-thread init: on a
@@ -608,7 +591,7 @@ void TorchScriptModel::TryFastRecurrence(const SampleInputs& sample) {
 
 }  // namespace
 
-std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
+std::unique_ptr<Model> LoadTorchScriptWithLibTorch(const LoadPlan& plan) {
   const std::string& path = plan.options.path;
   const LocatedMetadata located = LocateMetadata(path, plan.options.metadata_path);
   if (located.source.empty()) throw NoMetadataError(path);
@@ -655,19 +638,7 @@ std::unique_ptr<Model> LoadTorchScript(const LoadPlan& plan) {
   } else if (optimize) {
     model->TryOptimize(plan.options.sample_inputs);
   }
-  if (plan.options.verify) {
-    NamedTensors outputs;
-    try {
-      // the task's sample inputs (real text rows for a text model), else zeros
-      outputs = model->Run(plan.options.sample_inputs ? plan.options.sample_inputs(model->metadata(), {8})
-                                                      : DummyInputs(model->metadata()));
-    } catch (...) {
-      const Error e = CurrentExceptionAsError(ErrorCode::kBackend, path);
-      if (e.code() == ErrorCode::kResource) throw e;
-      throw Error(ErrorCode::kMetadata, path + ": the model does not accept inputs shaped as its metadata declares: " + e.what());
-    }
-    CheckOutputsAgainstMetadata(model->metadata(), outputs, path);
-  }
+  VerifyLoadedModel(*model, plan);
   return model;
 }
 

@@ -10,6 +10,8 @@
 
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 #include <torch/nn/utils/rnn.h>
 #include <torch/script.h>
 
@@ -324,7 +326,7 @@ TEST(PackedMatrixTest, ParallelSplitMatchesSerial) {  // the 1 x 64 and 2 x 32 t
   at::set_num_threads(before);
   EXPECT_THROW(packed.MultiplyAdd(w.data_ptr<float>(), k - 1, 1, bias.data_ptr<float>(), 0, bias.data_ptr<float>(), n,
                                   false),
-               c10::Error);  // lda < k
+               std::invalid_argument);  // lda < k
 }
 
 TEST(PackedMatrixTest, MatchesDoubleReference) {

@@ -102,6 +102,14 @@ struct ModelOptions {
   //    prepacked MKL-DNN weights). Costs load time and a second copy of the
   //    weights.
   bool optimize = true;
+  // On CPU, a TorchScript bundle whose code is one of sense's own
+  // architectures (today the BiLSTM-CNN entity tagger of
+  // scripts/train_ner.py) runs on sense's own kernels without loading
+  // LibTorch: Model::backend() is then "native" and start-up skips
+  // LibTorch's half-second of static initialisers. Same outputs as LibTorch
+  // within float rounding (tests/inference/native_backend_test.cc). false,
+  // or SENSE_NATIVE=0 in the environment: always LibTorch.
+  bool native = true;
   SampleInputs sample_inputs;  // see above; empty: zero inputs
 };
 
