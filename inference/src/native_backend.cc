@@ -331,16 +331,35 @@ class NativeTagger final : public Model {
     if (W > 0) {
       const std::int64_t C = std::min(std::max<std::int64_t>(longest, 1), max_cnn_);
       for (std::int64_t b = 0; b < B; ++b) Characters(ids.data<std::int64_t>() + b * L, L, C, &words[b]);
-      // one task per (row, member); the members' emissions are summed in member order afterwards
-      const std::int64_t M = static_cast<std::int64_t>(members_.size()), tasks = B * M;
-      std::vector<std::vector<float>> em(static_cast<std::size_t>(tasks));
+      // tasks: each member over groups of rows (all rows on one thread; on
+      // more, enough groups to keep every thread busy); the members'
+      // emissions are summed in member order afterwards
+      const std::int64_t M = static_cast<std::int64_t>(members_.size());
+      std::vector<std::int64_t> order;  // rows with words, longest first (as pack_padded_sequence sorts)
+      for (std::int64_t b = 0; b < B; ++b)
+        if (words[static_cast<std::size_t>(b)].n > 0) order.push_back(b);
+      std::stable_sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) {
+        return words[static_cast<std::size_t>(x)].n > words[static_cast<std::size_t>(y)].n;
+      });
+      std::vector<std::vector<float>> em(static_cast<std::size_t>(B * M));
       const int threads = budget_.Acquire();
+      const std::int64_t rows = static_cast<std::int64_t>(order.size());
+      const std::int64_t groups = threads > 1 ? std::min<std::int64_t>(rows, (2 * threads + M - 1) / M) : 1;
+      const std::int64_t tasks = M * groups;
       std::string failure;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1 && tasks > 1)
       for (std::int64_t task = 0; task < tasks; ++task) {
         try {
-          const RowWords& rw = words[static_cast<std::size_t>(task / M)];
-          if (rw.n > 0) em[static_cast<std::size_t>(task)] = Emissions(members_[task % M], rw, C);
+          const std::int64_t m = task % M, g = task / M;
+          // group g: every groups-th row of the sorted order, so that groups have like lengths
+          std::vector<const RowWords*> group;
+          std::vector<std::int64_t> index;
+          for (std::int64_t i = g; i < rows; i += groups) {
+            group.push_back(&words[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
+            index.push_back(order[static_cast<std::size_t>(i)] * M + m);
+          }
+          std::vector<std::vector<float>> out = Emissions(members_[static_cast<std::size_t>(m)], group, C);
+          for (std::size_t i = 0; i < out.size(); ++i) em[static_cast<std::size_t>(index[i])] = std::move(out[i]);
         } catch (const std::exception& e) {
 #pragma omp critical(sense_native_failure)
           failure = e.what();
@@ -435,58 +454,78 @@ class NativeTagger final : public Model {
     }
   }
 
-  // One member's emissions [n, tags] for one row's words.
-  std::vector<float> Emissions(const Member& m, const RowWords& rw, std::int64_t C) const {
-    const std::int64_t n = rw.n, F = m.filters, H = m.hidden, in = m.word_dim + F + gaz_dim_;
-    std::vector<float> x(static_cast<std::size_t>(n * in));
+  // One member's emissions, [n, tags] per row, for rows sorted by
+  // decreasing word count (each with at least one word).
+  std::vector<std::vector<float>> Emissions(const Member& m, const std::vector<const RowWords*>& group,
+                                            std::int64_t C) const {
+    const std::int64_t F = m.filters, H = m.hidden, in = m.word_dim + F + gaz_dim_;
+    const std::size_t R = group.size();
+    std::vector<std::int64_t> base(R + 1, 0);  // the rows' words, one after another
+    for (std::size_t r = 0; r < R; ++r) base[r + 1] = base[r] + group[r]->n;
+    const std::int64_t N = base[R];
+    std::vector<float> x(static_cast<std::size_t>(N * in));
     std::vector<float> conv(static_cast<std::size_t>(F));
-    for (std::int64_t w = 0; w < n; ++w) {
-      float* xr = x.data() + w * in;
-      const std::int64_t row = rw.rows[static_cast<std::size_t>(w)];
-      const std::int8_t* q = m.wq.data() + row * m.word_dim;
-      const float scale = m.ws[static_cast<std::size_t>(row)];
-      for (std::int64_t d = 0; d < m.word_dim; ++d) xr[d] = static_cast<float>(q[d]) * scale;
-      // character CNN: conv[f, c] = bias + taps of the characters at c - 1, c, c + 1
-      // (zero padding outside [0, C)); max over positions with a character,
-      // -1e4 elsewhere; 0 for a word without characters
-      float* cf = xr + m.word_dim;
-      const std::int64_t* ch = rw.chars.data() + w * C;
-      bool any = false;
-      for (std::int64_t c = 0; c < C; ++c) any = any || ch[c] > 0;
-      if (!any) {
-        std::fill(cf, cf + F, 0.f);
-      } else {
-        std::fill(cf, cf + F, -3.0e38f);
-        for (std::int64_t c = 0; c < C; ++c) {
-          for (std::int64_t f = 0; f < F; ++f) conv[f] = m.conv_bias[static_cast<std::size_t>(f)];
-          for (int k = 0; k < 3; ++k) {
-            const std::int64_t at = c + k - 1;
-            if (at < 0 || at >= C) continue;
-            const float* tap = m.tap[k].data() + ch[at] * F;
-            for (std::int64_t f = 0; f < F; ++f) conv[f] += tap[f];
-          }
-          const bool valid = ch[c] > 0;
-          for (std::int64_t f = 0; f < F; ++f) cf[f] = std::max(cf[f], valid ? conv[f] : -1e4f);
-        }
-      }
-      std::copy_n(gaz_.data() + row * gaz_dim_, gaz_dim_, xr + m.word_dim + F);
-    }
-    // BiLSTM over the n words; h [n, 2H] = forward, reverse
-    std::vector<float> h(static_cast<std::size_t>(n * 2 * H)), proj(static_cast<std::size_t>(n * 4 * H));
-    std::vector<float> gates(static_cast<std::size_t>(4 * H)), hs(static_cast<std::size_t>(H)), cs(static_cast<std::size_t>(H));
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::int64_t w = 0; w < group[r]->n; ++w) Features(m, *group[r], w, C, conv.data(), x.data() + (base[r] + w) * in);
+    // BiLSTM: h [N, 2H] = forward, reverse. At step s the rows longer than s
+    // (a prefix of the sorted rows) take one recurrent product together.
+    std::vector<float> h(static_cast<std::size_t>(N * 2 * H)), proj(static_cast<std::size_t>(N * 4 * H));
+    std::vector<float> gates(R * static_cast<std::size_t>(4 * H)), hs(R * static_cast<std::size_t>(H)),
+        cs(R * static_cast<std::size_t>(H)), step(R * static_cast<std::size_t>(H));
+    const std::int64_t T = group.front()->n;
     for (int d = 0; d < 2; ++d) {
-      m.ih[d].Apply(x.data(), n, nullptr, proj.data());
+      m.ih[d].Apply(x.data(), N, nullptr, proj.data());
       std::fill(hs.begin(), hs.end(), 0.f);
       std::fill(cs.begin(), cs.end(), 0.f);
-      for (std::int64_t s = 0; s < n; ++s) {
-        const std::int64_t t = d == 0 ? s : n - 1 - s;
-        m.hh[d].Apply(hs.data(), 1, proj.data() + t * 4 * H, gates.data());
-        GateStep(gates.data(), 1, H, hs.data(), cs.data(), h.data() + t * 2 * H + d * H, 2 * H);
+      std::size_t active = R;
+      for (std::int64_t s = 0; s < T; ++s) {
+        while (active > 0 && group[active - 1]->n <= s) --active;
+        auto word = [&](std::size_t r) { return base[r] + (d == 0 ? s : group[r]->n - 1 - s); };
+        for (std::size_t r = 0; r < active; ++r)
+          std::copy_n(proj.data() + word(r) * 4 * H, 4 * H, gates.data() + r * 4 * H);
+        m.hh[d].Apply(hs.data(), static_cast<std::int64_t>(active), gates.data(), gates.data());
+        GateStep(gates.data(), static_cast<std::int64_t>(active), H, hs.data(), cs.data(), step.data(), H);
+        for (std::size_t r = 0; r < active; ++r) std::copy_n(step.data() + r * H, H, h.data() + word(r) * 2 * H + d * H);
       }
     }
-    std::vector<float> em(static_cast<std::size_t>(n * tags_));
-    m.proj.Apply(h.data(), n, nullptr, em.data());
-    return em;
+    std::vector<float> em(static_cast<std::size_t>(N * tags_));
+    m.proj.Apply(h.data(), N, nullptr, em.data());
+    std::vector<std::vector<float>> out(R);
+    for (std::size_t r = 0; r < R; ++r) out[r].assign(em.begin() + base[r] * tags_, em.begin() + base[r + 1] * tags_);
+    return out;
+  }
+
+  // The LSTM input of word w: [word vector, character CNN features, gazetteer bits].
+  void Features(const Member& m, const RowWords& rw, std::int64_t w, std::int64_t C, float* conv, float* xr) const {
+    const std::int64_t F = m.filters;
+    const std::int64_t row = rw.rows[static_cast<std::size_t>(w)];
+    const std::int8_t* q = m.wq.data() + row * m.word_dim;
+    const float scale = m.ws[static_cast<std::size_t>(row)];
+    for (std::int64_t d = 0; d < m.word_dim; ++d) xr[d] = static_cast<float>(q[d]) * scale;
+    // character CNN: conv[f, c] = bias + taps of the characters at c - 1, c, c + 1
+    // (zero padding outside [0, C)); max over positions with a character,
+    // -1e4 elsewhere; 0 for a word without characters
+    float* cf = xr + m.word_dim;
+    const std::int64_t* ch = rw.chars.data() + w * C;
+    bool any = false;
+    for (std::int64_t c = 0; c < C; ++c) any = any || ch[c] > 0;
+    if (!any) {
+      std::fill(cf, cf + F, 0.f);
+    } else {
+      std::fill(cf, cf + F, -3.0e38f);
+      for (std::int64_t c = 0; c < C; ++c) {
+        for (std::int64_t f = 0; f < F; ++f) conv[f] = m.conv_bias[static_cast<std::size_t>(f)];
+        for (int k = 0; k < 3; ++k) {
+          const std::int64_t at = c + k - 1;
+          if (at < 0 || at >= C) continue;
+          const float* tap = m.tap[k].data() + ch[at] * F;
+          for (std::int64_t f = 0; f < F; ++f) conv[f] += tap[f];
+        }
+        const bool valid = ch[c] > 0;
+        for (std::int64_t f = 0; f < F; ++f) cf[f] = std::max(cf[f], valid ? conv[f] : -1e4f);
+      }
+    }
+    std::copy_n(gaz_.data() + row * gaz_dim_, gaz_dim_, xr + m.word_dim + F);
   }
 
   std::vector<std::int64_t> kind_, char_of_, key_of_, pow1_, pow2_, keys_, rows_;
