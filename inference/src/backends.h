@@ -40,6 +40,22 @@ std::unique_ptr<Model> LoadDarknet(const LoadPlan& plan);
 // An OpenCV Haar or LBP cascade (.xml) behind sense::Model (cascade_backend.cc).
 std::unique_ptr<Model> LoadCascade(const LoadPlan& plan);
 
+// The base of every backend's model: the fields that Model::Load's plan and
+// the bundle's metadata decide, set once here.
+class BackendModel : public Model {
+ protected:
+  BackendModel(const LoadPlan& plan, ModelMetadata metadata, std::string metadata_source,
+               std::map<std::string, std::string> assets) {
+    metadata_ = std::move(metadata);
+    path_ = plan.options.path;
+    metadata_source_ = std::move(metadata_source);
+    assets_ = std::move(assets);
+    device_ = plan.device;
+    num_threads_ = plan.num_threads;
+    file_size_ = plan.file_size;
+  }
+};
+
 // Reads the extra files of a TorchScript archive ("sense.json", assets)
 // without loading the module. Throws kModelFormat for a non-zip or corrupt
 // archive.

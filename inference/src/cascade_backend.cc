@@ -43,18 +43,11 @@ namespace {
 
 const char* const kRoles[] = {"boxes", "scores", "labels", "num_detections"};
 
-class CascadeModel final : public Model {
+class CascadeModel final : public BackendModel {
  public:
   CascadeModel(const LoadPlan& plan, ModelMetadata metadata, std::string source, std::map<std::string, std::string> assets,
                std::unique_ptr<cv::CascadeClassifier> cascade)
-      : cascade_(std::move(cascade)) {
-    metadata_ = std::move(metadata);
-    path_ = plan.options.path;
-    metadata_source_ = std::move(source);
-    assets_ = std::move(assets);
-    device_ = plan.device;
-    num_threads_ = plan.num_threads;
-    file_size_ = plan.file_size;
+      : BackendModel(plan, std::move(metadata), std::move(source), std::move(assets)), cascade_(std::move(cascade)) {
     params_ = metadata_.cascade ? *metadata_.cascade : ModelMetadata::Cascade{};
   }
 

@@ -246,18 +246,11 @@ struct RowWords {
   std::vector<std::int64_t> chars;       // per word: C character indices (0 = none)
 };
 
-class NativeTagger final : public Model {
+class NativeTagger final : public BackendModel {
  public:
   NativeTagger(const LoadPlan& plan, const ZipArchive& zip, ModelMetadata metadata, std::string metadata_source,
                std::map<std::string, std::string> assets)
-      : budget_(plan.num_threads) {
-    metadata_ = std::move(metadata);
-    path_ = plan.options.path;
-    metadata_source_ = std::move(metadata_source);
-    assets_ = std::move(assets);
-    device_ = plan.device;
-    num_threads_ = plan.num_threads;
-    file_size_ = plan.file_size;
+      : BackendModel(plan, std::move(metadata), std::move(metadata_source), std::move(assets)), budget_(plan.num_threads) {
     if (metadata_.inputs.size() != 2 || metadata_.outputs.size() != 1)
       throw NotNative("the metadata does not declare two inputs (ids, mask) and one output");
     PickleRef root;

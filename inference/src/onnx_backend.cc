@@ -28,18 +28,11 @@ int CvDepth(DType d) {
 
 enum class DnnFormat { kOnnx, kDarknet };
 
-class OnnxModel final : public Model {
+class OnnxModel final : public BackendModel {
  public:
   OnnxModel(const LoadPlan& plan, ModelMetadata metadata, std::string source,
             std::map<std::string, std::string> assets, cv::dnn::Net net, DnnFormat format = DnnFormat::kOnnx)
-      : net_(std::move(net)), format_(format) {
-    metadata_ = std::move(metadata);
-    path_ = plan.options.path;
-    metadata_source_ = std::move(source);
-    assets_ = std::move(assets);
-    device_ = plan.device;
-    num_threads_ = plan.num_threads;
-    file_size_ = plan.file_size;
+      : BackendModel(plan, std::move(metadata), std::move(source), std::move(assets)), net_(std::move(net)), format_(format) {
   }
 
   std::string backend() const override { return format_ == DnnFormat::kDarknet ? "darknet-opencv" : "onnx-opencv"; }

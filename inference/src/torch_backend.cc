@@ -249,18 +249,13 @@ ThreadScope::~ThreadScope() {
 
 namespace {
 
-class TorchScriptModel final : public Model {
+class TorchScriptModel final : public BackendModel {
  public:
   TorchScriptModel(const LoadPlan& plan, ModelMetadata metadata, std::string metadata_source,
                    std::map<std::string, std::string> assets, torch::jit::Module module)
-      : module_(std::move(module)), budget_(plan.num_threads) {
-    metadata_ = std::move(metadata);
-    path_ = plan.options.path;
-    metadata_source_ = std::move(metadata_source);
-    assets_ = std::move(assets);
-    device_ = plan.device;
-    num_threads_ = plan.num_threads;
-    file_size_ = plan.file_size;
+      : BackendModel(plan, std::move(metadata), std::move(metadata_source), std::move(assets)),
+        module_(std::move(module)),
+        budget_(plan.num_threads) {
     torch_device_ = device_.type == Device::Type::kCPU ? torch::Device(torch::kCPU)
                                                        : torch::Device(torch::kCUDA, static_cast<int8_t>(std::max(0, device_.index)));
     image_list_ = TakesImageList(module_);
