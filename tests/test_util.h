@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "sense/inference/error.h"
+
 namespace sense::testing {
 
 inline std::string SharedData(const std::string& rel) {
@@ -17,6 +19,19 @@ inline std::string TestData(const std::string& rel) { return std::string(SENSE_T
 inline std::string TestModel(const std::string& rel) { return std::string(SENSE_TEST_MODELS) + "/" + rel; }
 inline std::string SourcePath(const std::string& rel) { return std::string(SENSE_SOURCE_DIR) + "/" + rel; }
 inline std::string BinaryPath(const std::string& rel) { return std::string(SENSE_BINARY_DIR) + "/" + rel; }
+
+// Runs f, which must throw a sense::Error with `code` and `fragment` in its
+// message; `where` names the case in the failure message.
+template <typename F>
+void ExpectError(F&& f, ErrorCode code, const std::string& fragment, const std::string& where = "") {
+  try {
+    f();
+    FAIL() << "expected an error containing: " << fragment << (where.empty() ? "" : " (" + where + ")");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
 
 }  // namespace sense::testing
 

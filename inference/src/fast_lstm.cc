@@ -383,7 +383,6 @@ int ParallelThreadsForTesting(int64_t tasks) {
 FastLstmScope::FastLstmScope(bool on) : previous_(fast_lstm_on) { fast_lstm_on = on; }
 FastLstmScope::~FastLstmScope() { fast_lstm_on = previous_; }
 
-
 int ReplaceLstmNodes(torch::jit::Graph& graph) { return ReplaceIn(graph.block(), graph); }
 
 }  // namespace sense::internal

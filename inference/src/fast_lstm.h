@@ -79,7 +79,6 @@ int ParallelThreadsForTesting(int64_t tasks);
 // matrix products) instead of by its packed copies; for tests.
 void SetPackedWeightsForTesting(bool on);
 
-
 }  // namespace sense::internal
 
 #endif  // SENSE_INFERENCE_SRC_FAST_LSTM_H_

@@ -12,8 +12,6 @@
 // the character CNN with its masked max, the packed BiLSTM, the projection
 // and the members' mean); tests/inference/native_backend_test.cc checks it
 // against LibTorch on real text.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -26,7 +24,6 @@
 #include "backends.h"
 #include "lstm_kernel.h"
 #include "packed_gemm.h"
-#include "sense/inference/outcome.h"
 #include "torch_pickle.h"
 #include "zip_archive.h"
 
@@ -136,7 +133,6 @@ class Linear {
       : w_(std::move(w)), bias_(std::move(bias)), n_(n), k_(k) {
     if (PackedMatrix::Available()) packed_ = std::make_shared<PackedMatrix>(w_.data(), n_, k_);
   }
-  std::int64_t n() const { return n_; }
   // rows of a (stride k) -> rows of c (stride n), adding `init` rows (stride
   // n) or the bias when init is nullptr
   void Apply(const float* a, std::int64_t rows, const float* init, float* c) const {
@@ -163,7 +159,7 @@ class Linear {
 };
 
 struct Member {
-  std::int64_t word_dim = 0, filters = 0, gaz_dim = 0, hidden = 0, tags = 0;
+  std::int64_t word_dim = 0, filters = 0, hidden = 0;
   std::vector<std::int8_t> wq;  // [rows, word_dim]
   std::vector<float> ws;        // [rows]
   // the character CNN folded into per-character tables: tap[k][ch * F + f] =
@@ -181,8 +177,7 @@ Member LoadMember(Reader& r, const PickleValue& m, std::int64_t n_rows, std::int
   out.word_dim = shape[1];
   shape = {n_rows};
   out.ws = r.Tensor<float>(m, "ws", "Float", &shape);
-  out.gaz_dim = Reader::Int(m, "gaz_dim");
-  if (out.gaz_dim != n_gaz) throw NotNative("gaz_dim differs from the gazetteer table");
+  if (Reader::Int(m, "gaz_dim") != n_gaz) throw NotNative("gaz_dim differs from the gazetteer table");
   const PickleValue& emb = Reader::Module(m, "char_emb", "__torch__.torch.nn.modules.sparse Embedding");
   shape = {-1, -1};
   const std::vector<float> ce = r.Tensor<float>(emb, "weight", "Float", &shape);
@@ -234,7 +229,6 @@ Member LoadMember(Reader& r, const PickleValue& m, std::int64_t n_rows, std::int
   shape = {tags};
   auto pb = r.Tensor<float>(proj, "bias", "Float", &shape);
   out.proj = Linear(std::move(pw), std::move(pb), tags, 2 * H);
-  out.tags = tags;
   return out;
 }
 
@@ -242,6 +236,8 @@ Member LoadMember(Reader& r, const PickleValue& m, std::int64_t n_rows, std::int
 struct RowWords {
   std::int64_t n = 0;                    // words (nw)
   std::vector<std::int64_t> word_of;     // per token: its word, or -1 (not valid)
+  std::vector<std::int64_t> start;       // per word: its start token
+  std::vector<std::int64_t> length;      // per word: its valid tokens
   std::vector<std::int64_t> rows;        // per word: embedding row
   std::vector<std::int64_t> chars;       // per word: C character indices (0 = none)
 };
@@ -318,7 +314,7 @@ class NativeTagger final : public BackendModel {
     for (std::int64_t b = 0; b < B; ++b) {
       Segment(ids.data<std::int64_t>() + b * L, mask.data<std::int64_t>() + b * L, L, &words[b]);
       W = std::max(W, words[b].n);
-      for (std::int64_t w = 0; w < words[b].n; ++w) longest = std::max(longest, Length(words[b], w));
+      for (std::int64_t len : words[b].length) longest = std::max(longest, len);
     }
     NamedTensors result;
     if (W > 0) {
@@ -395,7 +391,9 @@ class NativeTagger final : public BackendModel {
   void Segment(const std::int64_t* ids, const std::int64_t* mask, std::int64_t L, RowWords* rw) const {
     const std::int64_t V = static_cast<std::int64_t>(kind_.size());
     rw->word_of.assign(static_cast<std::size_t>(L), -1);
-    std::vector<std::int64_t> start_of, h1, h2;
+    rw->start.clear();
+    rw->length.clear();
+    std::vector<std::int64_t> h1, h2;
     std::vector<bool> unk;
     std::int64_t widx = -1;
     for (std::int64_t l = 0; l < L; ++l) {
@@ -405,14 +403,16 @@ class NativeTagger final : public BackendModel {
       const std::int64_t k = mask[l] != 0 ? kind_[static_cast<std::size_t>(ids[l])] : 0;
       if (k == 1 || k == 3) {
         ++widx;
-        start_of.push_back(l);
+        rw->start.push_back(l);
+        rw->length.push_back(0);
         h1.push_back(0);
         h2.push_back(0);
         unk.push_back(k == 3);
       }
       if (k == 0 || widx < 0) continue;
       rw->word_of[static_cast<std::size_t>(l)] = widx;
-      const std::int64_t p = std::min(l - start_of[static_cast<std::size_t>(widx)], max_word_ + 1);
+      ++rw->length[static_cast<std::size_t>(widx)];
+      const std::int64_t p = std::min(l - rw->start[static_cast<std::size_t>(widx)], max_word_ + 1);
       const std::int64_t kc = key_of_[static_cast<std::size_t>(ids[l])];
       h1[static_cast<std::size_t>(widx)] += kc * pow1_[static_cast<std::size_t>(p)];
       h2[static_cast<std::size_t>(widx)] += kc * pow2_[static_cast<std::size_t>(p)];
@@ -429,20 +429,14 @@ class NativeTagger final : public BackendModel {
     }
   }
 
-  static std::int64_t Length(const RowWords& rw, std::int64_t w) {
-    return std::count(rw.word_of.begin(), rw.word_of.end(), w);
-  }
-
   void Characters(const std::int64_t* ids, std::int64_t L, std::int64_t C, RowWords* rw) const {
     rw->chars.assign(static_cast<std::size_t>(rw->n * C), 0);
     // a token's position counts every token since its word's start token
-    // (Tagger.words: ar - start_pos), whose first valid token it is
-    std::vector<std::int64_t> start(static_cast<std::size_t>(rw->n), -1);
+    // (Tagger.words: ar - start_pos)
     for (std::int64_t l = 0; l < L; ++l) {
       const std::int64_t w = rw->word_of[static_cast<std::size_t>(l)];
       if (w < 0) continue;
-      if (start[static_cast<std::size_t>(w)] < 0) start[static_cast<std::size_t>(w)] = l;
-      const std::int64_t p = l - start[static_cast<std::size_t>(w)];
+      const std::int64_t p = l - rw->start[static_cast<std::size_t>(w)];
       if (p < C) rw->chars[static_cast<std::size_t>(w * C + p)] = char_of_[static_cast<std::size_t>(ids[l])];
     }
   }
@@ -553,13 +547,11 @@ std::unique_ptr<Model> LoadNative(const LoadPlan& plan, std::string* why_not) {
   // one of ours: from here a corrupt record (a CRC-32 mismatch) is an error of its own
   const ZipArchive& zip = *archive;
   try {
-    const LocatedMetadata located = LocateMetadata(path, plan.options.metadata_path);
-    if (located.source.empty()) throw NoMetadataError(path);
-    ModelMetadata metadata = ParseMetadata(located.text, located.source == "embedded" ? path + ":sense.json" : located.source);
-    if (!metadata.weights_dtype.empty() && metadata.weights_dtype != "float32")
-      return decline("weights stored as " + metadata.weights_dtype);
-    std::map<std::string, std::string> assets = ReadAssets(path, metadata, located);
-    auto model = std::make_unique<NativeTagger>(plan, zip, std::move(metadata), located.source, std::move(assets));
+    BundleFiles bundle = ReadBundleFiles(path, plan.options.metadata_path);
+    if (!bundle.metadata.weights_dtype.empty() && bundle.metadata.weights_dtype != "float32")
+      return decline("weights stored as " + bundle.metadata.weights_dtype);
+    auto model = std::make_unique<NativeTagger>(plan, zip, std::move(bundle.metadata), std::move(bundle.metadata_source),
+                                                std::move(bundle.assets));
     VerifyLoadedModel(*model, plan);
     return model;
   } catch (const NotNative& e) {

@@ -588,11 +588,7 @@ void TorchScriptModel::TryFastRecurrence(const SampleInputs& sample) {
 
 std::unique_ptr<Model> LoadTorchScriptWithLibTorch(const LoadPlan& plan) {
   const std::string& path = plan.options.path;
-  const LocatedMetadata located = LocateMetadata(path, plan.options.metadata_path);
-  if (located.source.empty()) throw NoMetadataError(path);
-  const std::string& source = located.source;
-  ModelMetadata metadata = ParseMetadata(located.text, source == "embedded" ? path + ":sense.json" : source);
-  std::map<std::string, std::string> assets = ReadAssets(path, metadata, located);
+  BundleFiles bundle = ReadBundleFiles(path, plan.options.metadata_path);
 
   torch::jit::Module module;
   try {
@@ -614,11 +610,12 @@ std::unique_ptr<Model> LoadTorchScriptWithLibTorch(const LoadPlan& plan) {
     }
     module.eval();
     // weights stored in half precision to keep the file small: compute in float32
-    if (metadata.weights_dtype == "float16") module.to(torch::kFloat32);
+    if (bundle.metadata.weights_dtype == "float16") module.to(torch::kFloat32);
   } catch (...) {  // c10::Error, the importer's plain runtime_errors; bad_alloc is kResource
     throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": not a loadable TorchScript module");
   }
-  auto model = std::make_unique<TorchScriptModel>(plan, std::move(metadata), source, std::move(assets), std::move(module));
+  auto model = std::make_unique<TorchScriptModel>(plan, std::move(bundle.metadata), std::move(bundle.metadata_source),
+                                                  std::move(bundle.assets), std::move(module));
   // The optimisation follows the graph, not the task (this layer knows no
   // task's meaning). A graph that calls aten::lstm runs sense's LSTM kernel,
   // with LibTorch's profile-and-recompile off (it cost ~60 ms over the first

@@ -93,8 +93,6 @@ Loaded Load() {
 
 void RegisterTorchModule(const TorchModuleApi* api) { Registered().store(api); }
 
-bool TorchModuleLoaded() { return Registered().load() != nullptr; }
-
 const TorchModuleApi& TorchModule() {
   if (const TorchModuleApi* api = Registered().load()) return *api;
   static const Loaded loaded = Load();
@@ -115,10 +113,9 @@ std::map<std::string, std::string> ReadTorchScriptExtraFiles(const std::string& 
     const ZipArchive zip(path);
     for (const std::string& name : zip.names())
       if (name.rfind("extra/", 0) == 0) extra[name.substr(6)] = zip.Read(name);
-  } catch (const Error& e) {
+  } catch (const Error& e) {  // ZipArchive's messages name the file already
     if (e.code() == ErrorCode::kResource) throw;
-    throw Error(ErrorCode::kModelFormat, std::string(e.what()).find(path) == 0 ? e.what()
-                                             : path + ": corrupt or truncated TorchScript archive: " + e.what());
+    throw Error(ErrorCode::kModelFormat, e.what());
   } catch (...) {
     throw CurrentExceptionAsError(ErrorCode::kModelFormat, path + ": corrupt or truncated TorchScript archive");
   }

@@ -44,8 +44,6 @@ struct TorchModuleApi {
 // The module's API: the registered one, else loaded on first use. Throws
 // Error(kUnsupported) naming every place tried when it cannot be loaded.
 const TorchModuleApi& TorchModule();
-// Whether TorchModule() would answer without loading anything now.
-bool TorchModuleLoaded();
 void RegisterTorchModule(const TorchModuleApi* api);
 
 // The implementations behind the API (torch_backend.cc, system_info.cc).

@@ -63,8 +63,8 @@ class Unpickler {
         case 'B': PushString(Uint(4)); break;    // BINBYTES (kept as text)
         case 'C': PushString(Uint(1)); break;    // SHORT_BINBYTES
         case ')': Push(Make(Kind::kTuple)); break;
-        case 't': {  // TUPLE
-          auto v = Make(Kind::kTuple);
+        case 't': case 'l': {  // TUPLE, LIST
+          auto v = Make(op == 't' ? Kind::kTuple : Kind::kList);
           v->items = PopMark();
           Push(v);
           break;
@@ -79,12 +79,6 @@ class Unpickler {
           break;
         }
         case ']': Push(Make(Kind::kList)); break;
-        case 'l': {  // LIST
-          auto v = Make(Kind::kList);
-          v->items = PopMark();
-          Push(v);
-          break;
-        }
         case 'a': {  // APPEND
           auto x = Pop();
           Expect(Top(), Kind::kList, "APPEND")->items.push_back(x);

@@ -94,6 +94,8 @@ double MaxDiff(const NamedTensors& a, const NamedTensors& b) {
   return worst;
 }
 
+using sense::testing::ExpectError;
+
 class NativeTaggerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -189,21 +191,9 @@ TEST_F(NativeTaggerTest, SameAnswersOnSeveralThreads) {
 }
 
 TEST_F(NativeTaggerTest, InputErrorsAreClear) {
-  try {
-    native_->Run(Batch({{2, 99999, 3}}));
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInput);
-    EXPECT_NE(std::string(e.what()).find("99999"), std::string::npos) << e.what();
-  }
+  ExpectError([&] { native_->Run(Batch({{2, 99999, 3}})); }, ErrorCode::kInput, "99999");
   NamedTensors floats{{"ids", Tensor::Zeros(DType::kFloat32, {1, 3})}, {"mask", Tensor::Zeros(DType::kInt64, {1, 3})}};
-  try {
-    native_->Run(floats);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInput);
-    EXPECT_NE(std::string(e.what()).find("float32[1, 3]"), std::string::npos) << e.what();
-  }
+  ExpectError([&] { native_->Run(floats); }, ErrorCode::kInput, "float32[1, 3]");
 }
 
 TEST(NativeBackendTest, OtherArchivesGoToLibTorch) {
@@ -226,13 +216,7 @@ TEST(NativeBackendTest, CorruptWeightsOfTheTaggerAreAClearError) {
   std::ofstream(out, std::ios::binary) << bytes;
   ModelOptions o;
   o.path = out.string();
-  try {
-    Model::Load(o);
-    ADD_FAILURE() << "loaded a corrupt model";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelFormat);
-    EXPECT_NE(std::string(e.what()).find("CRC-32 mismatch"), std::string::npos) << e.what();
-  }
+  ExpectError([&] { Model::Load(o); }, ErrorCode::kModelFormat, "CRC-32 mismatch", "loading a corrupt model");
   fs::remove(out);
 }
 
@@ -304,22 +288,10 @@ TEST_F(ZipArchiveTest, CorruptOrTruncatedArchivesAreFormatErrors) {
   std::string good = MakeZip({{"a", "hello world", false}});
   std::string flipped = good;
   flipped[good.find("hello")] = 'j';
-  try {
-    ZipArchive(Write(flipped)).Read("a");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kModelFormat);
-    EXPECT_NE(std::string(e.what()).find("CRC-32 mismatch in record 'a'"), std::string::npos) << e.what();
-  }
-  for (size_t cut : {size_t{10}, good.size() / 2, good.size() - 5}) {
-    try {
-      ZipArchive(Write(good.substr(0, cut))).Read("a");
-      FAIL() << "cut at " << cut;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kModelFormat) << e.what();
-      EXPECT_NE(std::string(e.what()).find("corrupt or truncated"), std::string::npos) << e.what();
-    }
-  }
+  ExpectError([&] { ZipArchive(Write(flipped)).Read("a"); }, ErrorCode::kModelFormat, "CRC-32 mismatch in record 'a'");
+  for (size_t cut : {size_t{10}, good.size() / 2, good.size() - 5})
+    ExpectError([&] { ZipArchive(Write(good.substr(0, cut))).Read("a"); }, ErrorCode::kModelFormat, "corrupt or truncated",
+                "cut at " + std::to_string(cut));
   EXPECT_EQ(ZipArchive(Write(good)).Read("a"), "hello world");
 }
 

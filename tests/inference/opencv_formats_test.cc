@@ -43,15 +43,7 @@ class TempDir {
   static inline int n_ = 0;
 };
 
-void ExpectError(const std::function<void()>& f, ErrorCode code, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "expected an error containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using sense::testing::ExpectError;
 
 std::unique_ptr<Model> Load(const std::string& path, const std::string& metadata = "") {
   ModelOptions o;

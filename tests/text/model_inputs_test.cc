@@ -15,6 +15,8 @@
 #include "sense/text/wordpiece_tokenizer.h"
 #include "tiny_vocab.h"
 
+#include "test_util.h"
+
 namespace sense::text {
 namespace {
 
@@ -26,16 +28,7 @@ std::unique_ptr<WordPieceTokenizer> Tiny() {
 
 using V = std::vector<int64_t>;
 
-template <typename F>
-void ExpectError(F&& f, ErrorCode code, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "expected an error containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using sense::testing::ExpectError;
 
 TEST(ModelInputsTest, SingleTextIsWrappedInClsSep) {
   auto tok = Tiny();

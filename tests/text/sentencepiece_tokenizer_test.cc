@@ -20,16 +20,7 @@
 namespace sense::text {
 namespace {
 
-template <typename F>
-void ExpectError(F&& f, ErrorCode code, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "expected an error containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using sense::testing::ExpectError;
 
 std::vector<std::string> Corpus() {
   static const char* words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "tokenizer",

@@ -27,16 +27,7 @@ std::vector<int> Ids(const std::vector<Token>& tokens) {
   return ids;
 }
 
-template <typename F>
-void ExpectError(F&& f, ErrorCode code, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "expected an error containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  }
-}
+using sense::testing::ExpectError;
 
 TEST(WordPieceTokenizerTest, TokensPiecesAndOffsets) {
   auto tok = Tiny();
