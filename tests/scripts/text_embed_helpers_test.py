@@ -57,4 +57,31 @@ with torch.no_grad():
     check(torch.allclose(alone, out[1:], atol=1e-5) and torch.allclose(padded, out[1:], atol=1e-5), "padding invariance")
     scripted = torch.jit.script(m)
     check(torch.allclose(scripted(ids, mask), out, atol=1e-6), "TorchScript == eager")
+
+# the word channel: whole words found from their pieces, wherever they sit
+# ("\u2581" pieces 3, 5, 8 start words; words: [3, 4], [5], [8, 9, 4])
+starts = torch.zeros(V, dtype=torch.bool)
+starts[[3, 5, 8]] = True
+table = sorted([(t.word_hash([3, 4]), 0), (t.word_hash([5]), 1), (t.word_hash([8, 9, 4]), 2)])
+hashes = torch.tensor([h for h, _ in table])
+vec = torch.eye(4)[:3] * 100
+q = torch.cat([vec[[k for _, k in table]].to(torch.int8), torch.zeros(1, 4, dtype=torch.int8)])
+wc = t.WordChannel(hashes, q, torch.ones(4), torch.full((4,), 1e-3), starts)
+row = {k: i for i, (_, k) in enumerate(table)}
+ids = torch.tensor([[8, 9, 4, 3, 4, 5], [3, 4, 9, 5, 0, 0], [8, 9, 0, 0, 0, 0]])
+mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]])
+W = len(table)
+want = [[W, W, row[2], W, row[0], row[1]], [W, W, W, row[1], W, W], [W, W, W, W, W, W]]
+check(wc.lookup(ids, mask).tolist() == want, f"word lookup {wc.lookup(ids, mask).tolist()} != {want}")
+with torch.no_grad():
+    g = wc(ids, mask)
+    check(torch.allclose(F.normalize(g[0], dim=0), torch.tensor([1.0, 1, 1, 0]) / math.sqrt(3), atol=1e-5),
+          "equal-weight mean of the three found words")
+    check(g[2].abs().sum().item() == 0.0, "a row with no known word gives the zero vector")
+    mix = t.WordMixEncoder(m, wc, 0.2).eval()
+    out = mix(ids, mask)
+    check(torch.allclose(out.norm(dim=1)[:2], torch.ones(2), atol=1e-5), "unit-norm mixed outputs")
+    want = 0.8 * (m(ids, mask)[0] @ m(ids, mask)[1]) + 0.2 * F.cosine_similarity(g[0], g[1], dim=0)
+    check(abs((out[0] @ out[1]).item() - want.item()) < 1e-5, "cosine is (1 - w) trained + w word cosine")
+    check(torch.allclose(torch.jit.script(mix)(ids, mask), out, atol=1e-6), "word mix: TorchScript == eager")
 print("all checks passed")
