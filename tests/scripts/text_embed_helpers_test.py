@@ -66,7 +66,7 @@ table = sorted([(t.word_hash([3, 4]), 0), (t.word_hash([5]), 1), (t.word_hash([8
 hashes = torch.tensor([h for h, _ in table])
 vec = torch.eye(4)[:3] * 100
 q = torch.cat([vec[[k for _, k in table]].to(torch.int8), torch.zeros(1, 4, dtype=torch.int8)])
-wc = t.WordChannel(hashes, q, torch.ones(4), torch.full((4,), 1e-3), starts)
+wc = t.WordChannel(hashes, torch.arange(3), q, torch.ones(4), torch.full((4,), 1e-3), starts)
 row = {k: i for i, (_, k) in enumerate(table)}
 ids = torch.tensor([[8, 9, 4, 3, 4, 5], [3, 4, 9, 5, 0, 0], [8, 9, 0, 0, 0, 0]])
 mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0]])
@@ -84,4 +84,31 @@ with torch.no_grad():
     want = 0.8 * (m(ids, mask)[0] @ m(ids, mask)[1]) + 0.2 * F.cosine_similarity(g[0], g[1], dim=0)
     check(abs((out[0] @ out[1]).item() - want.item()) < 1e-5, "cosine is (1 - w) trained + w word cosine")
     check(torch.allclose(torch.jit.script(mix)(ids, mask), out, atol=1e-6), "word mix: TorchScript == eager")
+
+# a cased tokenizer: piece 6 is the capitalised piece 5 (canon maps it), and
+# a second hash (the word cut as [10, 4]) names the same row as [3, 4]
+canon = torch.arange(V)
+canon[6] = 5
+starts2 = starts.clone()
+starts2[[6, 10]] = True
+table2 = sorted(table + [(t.word_hash([10, 4]), 0)])
+wc2 = t.WordChannel(torch.tensor([h for h, _ in table2]), torch.tensor([row[k] for _, k in table2]), q,
+                    torch.ones(4), torch.full((4,), 1e-3), starts2, canon)
+ids2 = torch.tensor([[6, 10, 4, 3, 4]])
+got = wc2.lookup(ids2, torch.ones_like(ids2)).tolist()
+check(got == [[row[1], W, row[0], W, row[0]]], f"canonical pieces and aliases {got}")
+check(torch.allclose(torch.jit.script(wc2)(ids2, torch.ones_like(ids2)), wc2(ids2, torch.ones_like(ids2))),
+      "aliased word channel: TorchScript == eager")
+
+# the USE mix: cosine is (1 - u) inner + u USE cosine
+class _Unit(torch.nn.Module):
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return F.normalize(torch.stack([ids[:, 0].float() + 1, mask.sum(1).float()], 1), dim=1)
+um = t.UseMixEncoder(m, _Unit(), 0.3).eval()
+with torch.no_grad():
+    o = um(ids, mask)
+    u_in = _Unit()(ids, mask)
+    want = 0.7 * (m(ids, mask)[0] @ m(ids, mask)[1]) + 0.3 * (u_in[0] @ u_in[1])
+    check(abs((o[0] @ o[1]).item() - want.item()) < 1e-5, "USE mix cosine is (1 - u) inner + u USE")
+    check(torch.allclose(torch.jit.script(um)(ids, mask), o, atol=1e-6), "USE mix: TorchScript == eager")
 print("all checks passed")
