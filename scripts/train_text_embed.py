@@ -584,7 +584,7 @@ def main():
         use, proto = convert_use_lite.load(pkg)
         with open(sp_path, "wb") as f:
             f.write(proto)
-        log(f"dense channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
+        log(f"fourth channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
             f"{convert_use_lite.SHA256[:12]}...), its tokenizer ({len(proto)} bytes) as the bundle's")
     elif not os.path.exists(sp_path):
         targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,
