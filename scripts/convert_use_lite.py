@@ -92,49 +92,34 @@ def _float_field(field, v):
     return _key(field, 5) + struct.pack("<f", float(v))
 
 
+def _read_varint(buf, i):
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
 def _fields(buf):
     """Top-level (field, wire, value) triples of a protobuf message."""
     i = 0
     out = []
     while i < len(buf):
-        k = 0
-        shift = 0
-        while True:
-            b = buf[i]
-            i += 1
-            k |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        k, i = _read_varint(buf, i)
         field, wire = k >> 3, k & 7
         if wire == 0:
-            v = 0
-            shift = 0
-            while True:
-                b = buf[i]
-                i += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            v, i = _read_varint(buf, i)
         elif wire == 2:
-            n = 0
-            shift = 0
-            while True:
-                b = buf[i]
-                i += 1
-                n |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            n, i = _read_varint(buf, i)
             v = buf[i:i + n]
             i += n
-        elif wire == 5:
-            v = buf[i:i + 4]
-            i += 4
-        elif wire == 1:
-            v = buf[i:i + 8]
-            i += 8
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
+            v = buf[i:i + n]
+            i += n
         else:
             raise ValueError(f"protobuf wire type {wire} not expected")
         out.append((field, wire, v))

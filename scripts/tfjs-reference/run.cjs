@@ -10,8 +10,8 @@
 // OUT.bin.json records the shape of each output.
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadGraph } = require('./load_graph.cjs');
 
 async function main() {
   const [modelJson, inputsBin, shapeArg, outBin, ...names] = process.argv.slice(2);
@@ -20,20 +20,7 @@ async function main() {
     process.exit(2);
   }
   await tf.setBackend('cpu');
-  const graph = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
-  const dir = path.dirname(modelJson);
-  const weightSpecs = [];
-  const shards = [];
-  for (const group of graph.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
-  }
-  const all = Buffer.concat(shards);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  const model = await tf.loadGraphModel(tf.io.fromMemory({
-    modelTopology: graph.modelTopology, weightSpecs, weightData,
-    format: graph.format, signature: graph.signature,
-  }));
+  const model = await loadGraph(tf, modelJson);
   const [n, c, h, w] = shapeArg.split(',').map(Number);
   const raw = fs.readFileSync(inputsBin);
   const per = c * h * w;

@@ -9,8 +9,8 @@
 // The graph reads the ids as a sparse batch (indices [M,2], values [M]).
 'use strict';
 const fs = require('fs');
-const path = require('path');
 const tf = require('@tensorflow/tfjs');
+const { loadGraph } = require('./load_graph.cjs');
 
 async function main() {
   const [modelJson, idsJson, outJson] = process.argv.slice(2);
@@ -19,17 +19,7 @@ async function main() {
     process.exit(2);
   }
   await tf.setBackend('cpu');
-  const graph = JSON.parse(fs.readFileSync(modelJson, 'utf8'));
-  const dir = path.dirname(modelJson);
-  const weightSpecs = [];
-  const shards = [];
-  for (const group of graph.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, path.basename(p))));
-  }
-  const all = Buffer.concat(shards);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  const model = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: graph.modelTopology, weightSpecs, weightData }));
+  const model = await loadGraph(tf, modelJson);
   const ids = JSON.parse(fs.readFileSync(idsJson, 'utf8'));
   const out = [];
   for (let i = 0; i < ids.length; i += 64) {
