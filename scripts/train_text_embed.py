@@ -646,7 +646,7 @@ def main():
     with torch.no_grad():
         base.proj.weight.copy_(torch.eye(args.dim))
     log(f"dev Spearman x100 before supervision (IDF-weighted mean of PPMI-SVD piece vectors): "
-        f"{100 * spearman(pair_cos(base, *[[canon[s_].tolist() for s_ in map(torch.tensor, x)] for x in (dev_a, dev_b)]), dev_y):.2f}")
+        f"{100 * spearman(pair_cos(base, *[[canon[seq].tolist() for seq in x] for x in (dev_a, dev_b)]), dev_y):.2f}")
     emb_params = [p for n, p in model.named_parameters() if n.endswith("emb.weight")]
     other = [p for n, p in model.named_parameters() if not n.endswith("emb.weight")]
     opt = torch.optim.Adam([{"params": emb_params, "lr": args.emb_lr}, {"params": other, "lr": args.lr}])
