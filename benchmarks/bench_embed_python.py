@@ -4,6 +4,11 @@ sense: the same TorchScript files, SentencePiece from Python, one thread.
 Prints sentences/s and images/s for the same inputs sense-eval sts /
 retrieval embeds (benchmarks/run_embed_bench.sh runs both side by side).
 
+Each model runs twice: "python-opt" with the graph optimisation sense applies
+at load (torch.jit.freeze, then torch.jit.optimize_for_inference; sense-info
+shows it under "graph"), the like-for-like peer; and "python" as stored.
+Both under torch.inference_mode().
+
     /usr/bin/python3 benchmarks/bench_embed_python.py --pairs ../shared/data/stsb/sts-dev.csv --images 5000
 """
 import argparse
@@ -29,10 +34,23 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    for optimize in (True, False):
+        run(a, optimize)
+
+
+def load(path, extra, optimize):
+    model = torch.jit.load(path, _extra_files=extra).eval()
+    if optimize:
+        model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+    return model
+
+
+def run(a, optimize):
+    impl = "python-opt" if optimize else "python"
 
     # text: tokenize, sort by length, batches of 32 (as sense's runner), forward, L2-normalise
     extra = {"sense.json": "", "tokenizer.model": ""}
-    model = torch.jit.load(a.text_model, _extra_files=extra).eval()
+    model = load(a.text_model, extra, optimize)
     meta = json.loads(extra["sense.json"])
     sp = spm.SentencePieceProcessor(model_proto=extra["tokenizer.model"])
     texts = []
@@ -43,7 +61,7 @@ def main():
     max_len = meta["text"]["max_length"]
     pad = meta["text"].get("pad_id", 0)
     t0 = time.perf_counter()
-    with torch.no_grad():
+    with torch.inference_mode():
         enc = [s[:max_len] for s in sp.encode(texts, out_type=int)]
         order = sorted(range(len(enc)), key=lambda i: len(enc[i]))
         out = [None] * len(enc)
@@ -59,23 +77,23 @@ def main():
             for r, i in enumerate(idx):
                 out[i] = v[r]
     dt = time.perf_counter() - t0
-    print(f"python text: {len(texts)} sentences in {dt:.2f} s = {len(texts) / dt:.0f} sentences/s")
+    print(f"{impl} text: {len(texts)} sentences in {dt:.2f} s = {len(texts) / dt:.0f} sentences/s")
 
     # images: the IDX file decoded with numpy, normalised as the metadata says, batches of 16
     extra = {"sense.json": ""}
-    model = torch.jit.load(a.image_model, _extra_files=extra).eval()
+    model = load(a.image_model, extra, optimize)
     im = json.loads(extra["sense.json"])["image"]
     raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()
     t0 = time.perf_counter()
     x = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 28, 28)[:a.images]
-    with torch.no_grad():
+    with torch.inference_mode():
         vecs = []
         for b in range(0, len(x), 16):
             t = torch.from_numpy(x[b:b + 16].astype(np.float32) * im["scale"]).unsqueeze(1)
             t = (t - im["mean"][0]) / im["std"][0]
             vecs.append(torch.nn.functional.normalize(model(t), dim=1))
     dt = time.perf_counter() - t0
-    print(f"python images: {len(x)} images in {dt:.2f} s = {len(x) / dt:.0f} images/s")
+    print(f"{impl} images: {len(x)} images in {dt:.2f} s = {len(x) / dt:.0f} images/s")
 
 
 if __name__ == "__main__":
