@@ -766,7 +766,7 @@ def main():
     out_dim = args.out_dim + args.lexical_dim + (512 if use is not None else 0) + (word.q.shape[1] if word is not None else 0)
     sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
                       "sick": "SICK train (4,439 pairs, CC BY-NC-SA 3.0: non-commercial)",
-                      "mrpc": "MRPC train (4,076 pairs, MSR licence)"}[k] for k in train_sets)
+                      "mrpc": "MRPC train (3,668 pairs: GLUE's split, its 408 dev pairs held out; MSR licence)"}[k] for k in train_sets)
     meta = {
         "schema_version": 1, "task": "text_embedding", "name": "text-embed", "version": "1.0.0",
         "description": "English sentence embeddings: learned-weight mean + max pool of SentencePiece piece vectors "

@@ -572,6 +572,28 @@ got = [labels[int(n['item'].rsplit('#', 1)[1])] for n in row['neighbors']]
 assert len(got) == 10 and sum(g == 7 for g in got) >= 9, got  # 7 = Sneaker
 " "$T/q" "${idx/images-idx3/labels-idx1}" || fail "neighbours are not sneakers: $(cat "$T/q")"
   [ -s "$T/sheet.png" ] || fail "no contact sheet" ;;
+embed_default_text_model)
+  # The shipped models/text-embed.pt (int8 USE lite through LibTorch's quantised
+  # ops) in the C++ path: 1636-d unit vectors, a paraphrase closer than an
+  # unrelated sentence, the empty line an error in its place, and a sentence's
+  # vector the same alone as in a batch.
+  M=$SRC/models/text-embed.pt
+  [ -f "$M" ] || fail "models/text-embed.pt is missing"
+  "$APPS/sense-embed" -m "$M" --threads 1 --json "A man is playing a guitar." "" "Someone plays the guitar." \
+    "The stock market fell sharply today." > "$T/b" 2> "$T/err"
+  [ $? -eq 1 ] || fail "expected exit 1 for the empty text"
+  "$APPS/sense-embed" -m "$M" --threads 1 --json "The stock market fell sharply today." > "$T/a" || fail "alone: exit $?"
+  "$PY" -c "
+import json, math, sys
+b = [json.loads(l) for l in open(sys.argv[1])]
+a = json.loads(open(sys.argv[2]).readline())['embedding']
+assert len(b) == 4 and b[1]['error']['code'] == 'input', b[1]
+g, p, s = (b[i]['embedding'] for i in (0, 2, 3))
+assert all(len(v) == 1636 and abs(sum(x * x for x in v) - 1) < 1e-4 for v in (g, p, s, a))
+cos = lambda u, v: sum(x * y for x, y in zip(u, v))
+assert cos(g, p) > cos(g, s) + 0.1, (cos(g, p), cos(g, s))
+assert cos(a, s) > 0.9999, cos(a, s)
+" "$T/b" "$T/a" || fail "vectors: $(cut -c1-200 "$T/b")" ;;
 # ---- entities (issue 14): sense-entities and sense-eval entities
 entities_outputs_in_order)
   printf 'in Paris\n\nANGELA MERKEL\n' > "$T/f"
