@@ -281,8 +281,26 @@ class _Int8Table(nn.Module):
         return self.q[i].to(torch.float32) * self.scale[i]
 
 
+def _heads(w, nodes, i):
+    """Layer i's head count: the third input of its split_heads Reshape shape
+    (a Pack node in the graph, which shares equal constants between layers:
+    this graph's layer 0 reads layer 1's). Without the graph's nodes (the
+    offline test), layer 1's constant."""
+    split = f"{_K}Encode/TransformerStack/Layer_{i}/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/"
+    const = split.replace(f"Layer_{i}/", "Layer_1/") + "Reshape/shape/2"
+    node = (nodes or {}).get(split + "Reshape/shape")
+    if node is not None:
+        if node.get("op") != "Pack" or len(node.get("input", [])) != 4:
+            raise ValueError(f"{split}Reshape/shape: expected a Pack of 4 inputs, found {node.get('op')} "
+                             f"of {len(node.get('input', []))}")
+        const = node["input"][2]
+    if const not in w:
+        raise ValueError(f"layer {i}: the head count {const} is not a graph constant")
+    return int(w[const])
+
+
 class _Layer(nn.Module):
-    def __init__(self, w, i):
+    def __init__(self, w, i, nodes=None):
         super().__init__()
         enc = f"{_K}Encode/Layer_{i}/TransformerLayer/"
         stack = f"{_K}Encode/TransformerStack/Layer_{i}/TransformerLayer/"
@@ -294,8 +312,7 @@ class _Layer(nn.Module):
                           t(w[enc + "MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat"]))
         self.out = _Dense(t(w[var + "MultiheadAttention/output_transform_single/kernel/part_0"][0, 0]),
                           t(w[enc + "MultiheadAttention/output_transform_single/bias/ConcatPartitions/concat"]))
-        self.heads = int(w[f"{_K}Encode/TransformerStack/Layer_1/TransformerLayer/MultiheadAttention/"
-                           "split_heads/split_last_dimension/Reshape/shape/2"])
+        self.heads = _heads(w, nodes, i)
         self.scale = float(w[stack + "MultiheadAttention/mul/y"])
         dense = enc + "dense/kernel/ConcatPartitions/concat"
         self.adjust = dense in w
@@ -331,13 +348,13 @@ class UseLiteEncoder(nn.Module):
     Right-padded rows; positions are 0..len-1; an all-padding row gives a
     finite vector (tanh of the bias, normalised)."""
 
-    def __init__(self, w):
+    def __init__(self, w, nodes=None):
         super().__init__()
         t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float32)
         self.emb = _Table(t(w["module/Embeddings_en"]))
         self.register_buffer("inv_timescales", t(w[f"{_K}Encode/TransformerStack/Layer_0/AddTimingSignal/"
                                                    "TimingSignal/ExpandDims_1"][0]))
-        self.layers = nn.ModuleList([_Layer(w, 0), _Layer(w, 1)])
+        self.layers = nn.ModuleList([_Layer(w, 0, nodes), _Layer(w, 1, nodes)])
         self.top = _Dense(t(w["module/Encoder_en/hidden_layers/tanh_layer_0/weights"]),
                           t(w["module/Encoder_en/hidden_layers/tanh_layer_0/bias"]))
 
@@ -378,10 +395,10 @@ def to_int8(enc):
 
 def load(pkg):
     """(UseLiteEncoder in eval mode, SentencePiece ModelProto bytes) from the package dir."""
-    w, _ = read_weights(pkg)
+    w, nodes = read_weights(pkg)
     with open(os.path.join(pkg, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
-    enc = UseLiteEncoder(w).eval()
+    enc = UseLiteEncoder(w, nodes).eval()
     if enc.emb.table.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
         raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.table.shape[0]} rows")
     return enc, spm_model_from_vocab(vocab)
