@@ -21,7 +21,11 @@ The tokenizer: the TF Hub model ran SentencePiece inside the graph; the
 package's JavaScript re-implements its Viterbi search over vocab.json. Here
 vocab.json becomes a real SentencePiece ModelProto (unigram, NFKC
 normalisation, id 0 <unk>, 1 <s>, 2 </s>, 3-5 control) so that the C++ side
-runs it with libsentencepiece like any other bundle tokenizer.
+runs it with libsentencepiece like any other bundle tokenizer. Its
+normaliser (normalization_rules) also spaces quotes, brackets, slashes and
+hyphens off words and reads typographic quotes, apostrophes and dashes as
+ASCII, so that a word keeps its pieces whatever touches it ('"We' was
+| " | We | but 'We' | We |); --raw-punctuation leaves NFKC only.
 
 The shipped channel is the int8 copy, to_int8(encoder): int8 dense layers
 (run by LibTorch's dynamic-quantised linear on CPU, each row on its own
@@ -131,17 +135,73 @@ def _fields(buf):
     return out
 
 
-def _nfkc_normalizer_spec():
-    """SentencePiece's built-in nmt_nfkc normaliser (its precompiled charsmap),
-    taken from a throw-away model that the library itself trains."""
+# Punctuation that the tokenizer would otherwise glue to a word, changing
+# that word's pieces: '"Hello' is | " | H | ello | but 'Hello' is | Hello |,
+# 'director-general' | director | - | gen | er | al |. Each one gets a space
+# on both sides (SentencePiece collapses the runs). Apostrophes are left
+# alone (the vocabulary cuts "don't" as don | ' | t either way).
+SPLIT = '"()[]{}/-'
+# typographic forms NFKC leaves as they are -> the ASCII forms the pieces know
+TYPOGRAPHIC = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+               "\u00ab": '"', "\u00bb": '"', "\u2010": "-", "\u2011": "-", "\u2013": "-", "\u2014": "-",
+               "\u2015": "-", "\u2212": "-"}
+
+
+def normalization_rules():
+    """{source: target} rules for a SentencePiece normaliser: NFKC per code
+    point and for each canonical base + combining-mark pair (as the built-in
+    nmt_nfkc), control and format characters removed, spaces as " "; the
+    typographic quotes, apostrophes and dashes as ASCII, and SPLIT's
+    characters spaced off their neighbours."""
+    import unicodedata
+    rules = {}
+    for cp in range(0x20, 0x30000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        cat = unicodedata.category(c)
+        if cat in ("Cn", "Co"):
+            continue
+        t = unicodedata.normalize("NFKC", c)
+        if cat in ("Cc", "Cf"):
+            t = ""
+        elif cat == "Zs":
+            t = " "
+        if t != c:
+            rules[c] = t
+        d = unicodedata.normalize("NFD", c)
+        if len(d) == 2 and unicodedata.combining(d[1]):
+            rules[d] = unicodedata.normalize("NFKC", c)
+    for c in "\t\r\n":
+        rules[c] = " "
+    for src, t in list(rules.items()):
+        rules[src] = "".join(TYPOGRAPHIC.get(x, x) for x in t)
+    for c, t in TYPOGRAPHIC.items():
+        rules[c] = t
+    for src, t in list(rules.items()) + [(c, c) for c in SPLIT]:
+        rules[src] = "".join(f" {x} " if x in SPLIT else x for x in t)
+    return rules
+
+
+def _normalizer_spec(split_punctuation=True):
+    """A SentencePiece NormalizerSpec (its precompiled charsmap), taken from a
+    throw-away model that the library itself trains: with
+    normalization_rules(), or (split_punctuation=False) the built-in
+    nmt_nfkc, as the tokenizer was before the splitting."""
     import sentencepiece as spm
     text = ("The quick brown fox jumps over the lazy dog. " * 4 + "\n") * 50
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "t.txt"), "w") as f:
             f.write(text)
+        rules = {"normalization_rule_name": "nmt_nfkc"}
+        if split_punctuation:
+            rules = {"normalization_rule_tsv": os.path.join(d, "rules.tsv")}
+            with open(rules["normalization_rule_tsv"], "w", encoding="utf-8") as f:
+                for c, t in sorted(normalization_rules().items()):
+                    f.write(" ".join("%04X" % ord(x) for x in c) + "\t" + " ".join("%04X" % ord(x) for x in t) + "\n")
         spm.SentencePieceTrainer.train(input=os.path.join(d, "t.txt"), model_prefix=os.path.join(d, "m"),
-                                       vocab_size=40, model_type="char", normalization_rule_name="nmt_nfkc",
-                                       minloglevel=2)
+                                       vocab_size=40, model_type="char", minloglevel=2, **rules)
         proto = open(os.path.join(d, "m.model"), "rb").read()
     for field, _, v in _fields(proto):
         if field == 3:
@@ -149,8 +209,9 @@ def _nfkc_normalizer_spec():
     raise RuntimeError("sentencepiece wrote a model without a normalizer_spec")
 
 
-def spm_model_from_vocab(vocab):
-    """vocab: [[piece, score], ...] (vocab.json). Returns ModelProto bytes."""
+def spm_model_from_vocab(vocab, split_punctuation=True):
+    """vocab: [[piece, score], ...] (vocab.json). Returns ModelProto bytes, with
+    the normaliser of normalization_rules(split_punctuation)."""
     NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED = 1, 2, 3, 4, 5
     last = {piece: i for i, (piece, _) in enumerate(vocab)}
     pieces = b""
@@ -173,7 +234,7 @@ def spm_model_from_vocab(vocab):
                + _int_field(41, 1)            # bos_id
                + _int_field(42, 2)            # eos_id
                + _int_field(43, -1))          # pad_id: none
-    return pieces + _bytes_field(2, trainer) + _bytes_field(3, _nfkc_normalizer_spec())
+    return pieces + _bytes_field(2, trainer) + _bytes_field(3, _normalizer_spec(split_punctuation))
 
 
 # --- the graph -----------------------------------------------------------------
@@ -402,15 +463,17 @@ def to_int8(enc):
     return enc
 
 
-def load(pkg):
-    """(UseLiteEncoder in eval mode, SentencePiece ModelProto bytes) from the package dir."""
+def load(pkg, split_punctuation=True):
+    """(UseLiteEncoder in eval mode, SentencePiece ModelProto bytes) from the
+    package dir; split_punctuation=False: NFKC only, the package's own
+    segmentation."""
     w, nodes = read_weights(pkg)
     with open(os.path.join(pkg, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     enc = UseLiteEncoder(w, nodes).eval()
     if enc.emb.table.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
         raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.table.shape[0]} rows")
-    return enc, spm_model_from_vocab(vocab)
+    return enc, spm_model_from_vocab(vocab, split_punctuation)
 
 
 def encode_texts(sp, texts, max_length=128):
@@ -438,10 +501,13 @@ def main():
                          "in TensorFlow.js on the same token ids and compare")
     ap.add_argument("--stsb-dev", default=os.path.join(ROOT, "..", "shared", "data", "stsb", "sts-dev.csv"))
     ap.add_argument("--spm-out", default="", help="also write the tokenizer .model here")
+    ap.add_argument("--raw-punctuation", action="store_true",
+                    help="the tokenizer with NFKC only, as the package segments (default: punctuation spaced off "
+                         "words, normalization_rules)")
     args = ap.parse_args()
     import sentencepiece as spm
     pkg = fetch(args.pkg)
-    enc, proto = load(pkg)
+    enc, proto = load(pkg, split_punctuation=not args.raw_punctuation)
     if args.spm_out:
         with open(args.spm_out, "wb") as f:
             f.write(proto)

@@ -2,7 +2,8 @@
 """scripts/convert_use_lite.py without its npm package: the SentencePiece
 ModelProto it writes from a vocab.json-style list loads in libsentencepiece
 (unknown, control, user-defined and duplicated pieces as the package has
-them) and segments by the scores; the PyTorch graph, built from random weights
+them), segments by the scores and normalises (NFKC, punctuation spaced off
+words); the PyTorch graph, built from random weights
 under the package's weight names, is padding-invariant, finite on empty rows,
 unit-norm and scriptable, and so is its int8 copy (to_int8), which stays
 close to it and gives each row the same result in any batch. The real
@@ -38,6 +39,15 @@ check(sp.encode("the cats", out_type=str) == ["\u2581the", "\u2581cat", "s"], "t
 check(":" in sp.encode("the:cat", out_type=str), "a user-defined piece (null score in vocab.json) stays whole")
 check(sp.id_to_piece(14).startswith("<unused") and sp.piece_to_id("dup") == 15, "duplicates: the last one counts")
 check(sp.encode("\uff43\uff41\uff54", out_type=str) == ["\u2581cat"], "NFKC: full-width letters")
+# punctuation spaced off words, so that a word keeps its pieces next to a quote,
+# bracket, slash or hyphen; typographic quotes read as ASCII
+check("\u2581cat" in sp.encode("the/cat", out_type=str), f"the/cat -> {sp.encode('the/cat', out_type=str)}")
+check(sp.encode('"the" (cat)', out_type=str) == sp.encode('" the " ( cat )', out_type=str), "quotes and brackets split")
+check(sp.encode("\u201cthe\u201d", out_type=str) == sp.encode('"the"', out_type=str), "typographic quotes as ASCII")
+check(sp.encode("the-cat") == sp.encode("the - cat"), "hyphen split")
+raw = spm.SentencePieceProcessor(model_proto=c.spm_model_from_vocab(vocab, split_punctuation=False))
+check("\u2581cat" not in raw.encode("the/cat", out_type=str), "split_punctuation=False: the package's segmentation")
+check(raw.encode("\uff43\uff41\uff54", out_type=str) == ["\u2581cat"], "NFKC without the splitting too")
 
 # the graph, random weights under the package's names
 rng = np.random.default_rng(0)
