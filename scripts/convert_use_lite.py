@@ -22,10 +22,11 @@ package's JavaScript re-implements its Viterbi search over vocab.json. Here
 vocab.json becomes a real SentencePiece ModelProto (unigram, NFKC
 normalisation, id 0 <unk>, 1 <s>, 2 </s>, 3-5 control) so that the C++ side
 runs it with libsentencepiece like any other bundle tokenizer. Its
-normaliser (normalization_rules) also spaces quotes, brackets, slashes and
-hyphens off words and reads typographic quotes, apostrophes and dashes as
-ASCII, so that a word keeps its pieces whatever touches it ('"We' was
-| " | We | but 'We' | We |); --raw-punctuation leaves NFKC only.
+normaliser (normalization_rules) also folds case, spaces quotes, brackets,
+slashes and hyphens off words and reads typographic quotes, apostrophes and
+dashes as ASCII, so that a word keeps its pieces whatever its case and
+whatever touches it ('"We' was | " | We | but 'We' | We |, 'WHY' | W | H |
+Y | but 'why' | why |); --nfkc-only leaves the package's NFKC only.
 
 The shipped channel is the int8 copy, to_int8(encoder): int8 dense layers
 (run by LibTorch's dynamic-quantised linear on CPU, each row on its own
@@ -149,9 +150,9 @@ TYPOGRAPHIC = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u20
 
 
 def normalization_rules():
-    """{source: target} rules for a SentencePiece normaliser: NFKC per code
-    point and for each canonical base + combining-mark pair (as the built-in
-    nmt_nfkc), control and format characters removed, spaces as " "; the
+    """{source: target} rules for a SentencePiece normaliser: NFKC and case
+    folding per code point and for each canonical base + combining-mark
+    pair, control and format characters removed, spaces as " "; the
     typographic quotes, apostrophes and dashes as ASCII, and SPLIT's
     characters spaced off their neighbours."""
     import unicodedata
@@ -163,7 +164,7 @@ def normalization_rules():
         cat = unicodedata.category(c)
         if cat in ("Cn", "Co"):
             continue
-        t = unicodedata.normalize("NFKC", c)
+        t = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
         if cat in ("Cc", "Cf"):
             t = ""
         elif cat == "Zs":
@@ -172,7 +173,7 @@ def normalization_rules():
             rules[c] = t
         d = unicodedata.normalize("NFD", c)
         if len(d) == 2 and unicodedata.combining(d[1]):
-            rules[d] = unicodedata.normalize("NFKC", c)
+            rules[d] = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
     for c in "\t\r\n":
         rules[c] = " "
     for src, t in list(rules.items()):
@@ -184,18 +185,18 @@ def normalization_rules():
     return rules
 
 
-def _normalizer_spec(split_punctuation=True):
+def _normalizer_spec(nfkc_only=False):
     """A SentencePiece NormalizerSpec (its precompiled charsmap), taken from a
     throw-away model that the library itself trains: with
-    normalization_rules(), or (split_punctuation=False) the built-in
-    nmt_nfkc, as the tokenizer was before the splitting."""
+    normalization_rules(), or (nfkc_only) the built-in nmt_nfkc, the
+    package's own segmentation."""
     import sentencepiece as spm
     text = ("The quick brown fox jumps over the lazy dog. " * 4 + "\n") * 50
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "t.txt"), "w") as f:
             f.write(text)
         rules = {"normalization_rule_name": "nmt_nfkc"}
-        if split_punctuation:
+        if not nfkc_only:
             rules = {"normalization_rule_tsv": os.path.join(d, "rules.tsv")}
             with open(rules["normalization_rule_tsv"], "w", encoding="utf-8") as f:
                 for c, t in sorted(normalization_rules().items()):
@@ -209,9 +210,9 @@ def _normalizer_spec(split_punctuation=True):
     raise RuntimeError("sentencepiece wrote a model without a normalizer_spec")
 
 
-def spm_model_from_vocab(vocab, split_punctuation=True):
+def spm_model_from_vocab(vocab, nfkc_only=False):
     """vocab: [[piece, score], ...] (vocab.json). Returns ModelProto bytes, with
-    the normaliser of normalization_rules(split_punctuation)."""
+    the normaliser of normalization_rules() (nfkc_only: NFKC only)."""
     NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED = 1, 2, 3, 4, 5
     last = {piece: i for i, (piece, _) in enumerate(vocab)}
     pieces = b""
@@ -234,7 +235,7 @@ def spm_model_from_vocab(vocab, split_punctuation=True):
                + _int_field(41, 1)            # bos_id
                + _int_field(42, 2)            # eos_id
                + _int_field(43, -1))          # pad_id: none
-    return pieces + _bytes_field(2, trainer) + _bytes_field(3, _normalizer_spec(split_punctuation))
+    return pieces + _bytes_field(2, trainer) + _bytes_field(3, _normalizer_spec(nfkc_only))
 
 
 # --- the graph -----------------------------------------------------------------
@@ -463,17 +464,17 @@ def to_int8(enc):
     return enc
 
 
-def load(pkg, split_punctuation=True):
+def load(pkg, nfkc_only=False):
     """(UseLiteEncoder in eval mode, SentencePiece ModelProto bytes) from the
-    package dir; split_punctuation=False: NFKC only, the package's own
-    segmentation."""
+    package dir; nfkc_only: the tokenizer normalises as the package's (NFKC
+    only), not by normalization_rules()."""
     w, nodes = read_weights(pkg)
     with open(os.path.join(pkg, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     enc = UseLiteEncoder(w, nodes).eval()
     if enc.emb.table.shape[0] < len(vocab):  # the table has 8,002 rows for 8,000 pieces
         raise ValueError(f"vocab.json has {len(vocab)} pieces, the embedding table only {enc.emb.table.shape[0]} rows")
-    return enc, spm_model_from_vocab(vocab, split_punctuation)
+    return enc, spm_model_from_vocab(vocab, nfkc_only)
 
 
 def encode_texts(sp, texts, max_length=128):
@@ -501,13 +502,13 @@ def main():
                          "in TensorFlow.js on the same token ids and compare")
     ap.add_argument("--stsb-dev", default=os.path.join(ROOT, "..", "shared", "data", "stsb", "sts-dev.csv"))
     ap.add_argument("--spm-out", default="", help="also write the tokenizer .model here")
-    ap.add_argument("--raw-punctuation", action="store_true",
-                    help="the tokenizer with NFKC only, as the package segments (default: punctuation spaced off "
-                         "words, normalization_rules)")
+    ap.add_argument("--nfkc-only", action="store_true",
+                    help="the tokenizer with NFKC only, as the package segments (default: normalization_rules: "
+                         "case folded, punctuation spaced off words)")
     args = ap.parse_args()
     import sentencepiece as spm
     pkg = fetch(args.pkg)
-    enc, proto = load(pkg, split_punctuation=not args.raw_punctuation)
+    enc, proto = load(pkg, nfkc_only=args.nfkc_only)
     if args.spm_out:
         with open(args.spm_out, "wb") as f:
             f.write(proto)

