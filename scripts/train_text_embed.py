@@ -589,14 +589,16 @@ def main():
     train_texts = sorted({s for v in train_sets.values() for a, b, _ in v for s in (a, b)})
 
     # 1. tokenizer, 2. PPMI-SVD (cached: minutes of CPU)
-    key = (("use-lite-raw-" if args.nfkc_only else "use-lite-fold-") if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
+    if args.use_lite:
+        import convert_use_lite
+    # the PPMI counts depend on the segmentation: the USE tokenizer's normaliser is part of the key
+    key = (f"use-lite-{convert_use_lite.normalizer_id(args.nfkc_only)}-" if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
     cdir = os.path.join(args.cache, key)
     os.makedirs(cdir, exist_ok=True)
     sp_path = os.path.join(cdir, "tokenizer.model")
     corpus = os.path.join(args.data, "corpus", "gutenberg")
     use = None
     if args.use_lite:
-        import convert_use_lite
         pkg = convert_use_lite.fetch(os.path.join(args.cache, "use-lite-package"))
         use, proto = convert_use_lite.load(pkg, nfkc_only=args.nfkc_only)
         use_params = sum(p.numel() for p in use.parameters())
@@ -604,9 +606,10 @@ def main():
             use = convert_use_lite.to_int8(use).eval()
         with open(sp_path, "wb") as f:
             f.write(proto)
+        norm = "NFKC only" if args.nfkc_only else "NFKC, case folded, punctuation spaced off words"
         log(f"fourth channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
             f"{convert_use_lite.SHA256[:12]}...), {'float32' if args.float32 else 'int8'} weights, its tokenizer "
-            f"({len(proto)} bytes; {'NFKC only' if args.nfkc_only else 'NFKC, case folded, punctuation spaced off words'}) "
+            f"({len(proto)} bytes; {norm}) "
             f"as the bundle's")
     elif not os.path.exists(sp_path):
         targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,
