@@ -31,9 +31,10 @@ const char* kUsage =
     "the items (image paths or texts) and the identity of the model that made the\n"
     "vectors. Images: INPUT is image files, folders (recursive), globs or IDX files\n"
     "(Fashion-MNIST: one item per image, PATH#N). Texts: INPUT is text files, one\n"
-    "item per line ('-': stdin). The model defaults to models/fashion-embed.pt for\n"
-    "image inputs and models/text-embed.pt otherwise; query, add and remove use the\n"
-    "model the index names (--model must be that same model).\n"
+    "item per line, blank lines skipped ('-': stdin). The model defaults to\n"
+    "models/fashion-embed.pt for image inputs and models/text-embed.pt otherwise;\n"
+    "query, add and remove use the model the index names (--model must be that\n"
+    "same model).\n"
     "query prints, per query, its k nearest items with their cosine similarity\n"
     "(closest first); a query that fails prints 'QUERY: error CODE: message' and the\n"
     "exit status is 1. --sheet writes a contact sheet PNG (image indexes): one row per\n"
@@ -92,7 +93,7 @@ struct Embedded {
 Embedded EmbedItems(const std::string& app, const sense::app::AnyEmbedder& embedder,
                     const std::vector<sense::app::InputItem>& items) {
   Embedded out;
-  std::vector<std::string> work;
+  std::vector<std::string> work, sources;  // sources: "FILE:LINE" or the image path, for errors
   for (const auto& it : items) {
     if (!it.error.empty()) {
       ++out.failed;
@@ -100,13 +101,14 @@ Embedded EmbedItems(const std::string& app, const sense::app::AnyEmbedder& embed
       continue;
     }
     work.push_back(it.text);
+    sources.push_back(it.source.empty() ? it.text : it.source);
   }
   sense::app::Progress progress(work.size(), "embedding");
   embedder.Embed(work, [&](size_t i, const cv::Mat&, sense::Outcome<sense::Embedding> o) {
     progress.Tick();
     if (!o.ok()) {
       ++out.failed;
-      sense::app::PrintError(app, embedder.is_image() ? work[i] : "", o.error().what());
+      sense::app::PrintError(app, sources[i], o.error().what());
       return;
     }
     out.items.push_back(work[i]);

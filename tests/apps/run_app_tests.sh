@@ -511,7 +511,13 @@ similar_texts_add_remove)
   "$APPS/sense-similar" remove "$T/t.sidx" "good film" | grep -q "removed 1 item(s); 3 left" || fail "remove"
   "$APPS/sense-similar" query "$T/t.sidx" -m "$MODELS/tiny_text_embed_pooled.pt" --json -k 5 "good film" > "$T/q" || fail "query after remove"
   jsonl "$T/q" "'good film' not in [n['item'] for n in rows[0]['neighbors']] and 'good good' in [n['item'] for n in rows[0]['neighbors']]"
-  "$APPS/sense-similar" remove "$T/t.sidx" "never indexed" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "removing a missing item: exit 1" ;;
+  "$APPS/sense-similar" remove "$T/t.sidx" "never indexed" > /dev/null 2> "$T/err"; [ $? -eq 1 ] || fail "removing a missing item: exit 1"
+  # a line that fails names its file and line, and the others are indexed
+  printf 'good film\nbad \xff film\nbad film\n' > "$T/bad.txt"
+  "$APPS/sense-similar" index "$T/bad.txt" -m "$MODELS/tiny_text_embed_pooled.pt" -o "$T/b.sidx" > "$T/out" 2> "$T/err"
+  [ $? -eq 1 ] || fail "a failed line: exit 1"
+  grep -q "indexed 2 texts .*(1 failed)" "$T/out" || fail "index with a bad line: $(cat "$T/out")"
+  grep -qF "bad.txt:2: invalid UTF-8" "$T/err" || fail "the bad line's place: $(cat "$T/err")" ;;
 similar_model_mismatch_and_bad_files)
   printf 'good film\nbad film\n' > "$T/texts.txt"
   "$APPS/sense-similar" index "$T/texts.txt" -m "$MODELS/tiny_text_embed_pooled.pt" -o "$T/t.sidx" > /dev/null || fail "index"
