@@ -157,24 +157,14 @@ def normalization_rules():
     typographic quotes, apostrophes and dashes as ASCII, and SPLIT's
     characters spaced off their neighbours."""
     import unicodedata
+    from train_sentiment import folded_code_points
     rules = {}
-    for cp in range(0x20, 0x30000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        c = chr(cp)
-        cat = unicodedata.category(c)
-        if cat in ("Cn", "Co"):
-            continue
-        t = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
-        if cat in ("Cc", "Cf"):
-            t = ""
-        elif cat == "Zs":
-            t = " "
+    for c, t in folded_code_points():
         if t != c:
             rules[c] = t
         d = unicodedata.normalize("NFD", c)
         if len(d) == 2 and unicodedata.combining(d[1]):
-            rules[d] = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
+            rules[d] = t
     for c in "\t\r\n":
         rules[c] = " "
     for src, t in list(rules.items()):

@@ -165,6 +165,26 @@ def surface_variants(s, rng):
 # Tokenizer
 
 
+def folded_code_points():
+    """(character, NFKC(casefold(NFKC(character)))) for every assigned code
+    point from U+0020 to U+2FFFF, except surrogates and private use; control
+    and format characters fold to "", spaces to " ". The per-code-point
+    table our SentencePiece normalisers are built from."""
+    for cp in range(0x20, 0x30000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        cat = unicodedata.category(c)
+        if cat in ("Cn", "Co"):
+            continue
+        if cat in ("Cc", "Cf"):
+            yield c, ""
+        elif cat == "Zs":
+            yield c, " "
+        else:
+            yield c, unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
+
+
 def normalization_rules(path):
     """Writes a SentencePiece normalisation rule TSV, compiled into the .model
     file so the C++ tokenizer (libsentencepiece) applies exactly the same
@@ -185,20 +205,10 @@ def normalization_rules(path):
         "\u00a0": " ", "\u200b": "", "\ufeff": "",
     }
     rules = {}
-    for cp in range(0x20, 0x30000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        c = chr(cp)
-        cat = unicodedata.category(c)
-        if cat in ("Cn", "Co"):
-            continue
-        t = special.get(c)
-        if t is None:
-            t = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", c).casefold())
-            if cat in ("Cc", "Cf"):
-                t = ""
-            elif cat == "Zs":
-                t = " "
+    for c, t in folded_code_points():
+        if c in special:
+            t = special[c]
+        else:
             # a compatibility form can normalise to a typographic quote: map that too
             t = "".join(special.get(x, x) for x in t)
         if t != c:
