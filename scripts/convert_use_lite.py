@@ -195,14 +195,14 @@ def _normalizer_spec(nfkc_only=False):
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "t.txt"), "w") as f:
             f.write(text)
-        rules = {"normalization_rule_name": "nmt_nfkc"}
-        if not nfkc_only:
-            rules = {"normalization_rule_tsv": os.path.join(d, "rules.tsv")}
-            with open(rules["normalization_rule_tsv"], "w", encoding="utf-8") as f:
-                for c, t in sorted(normalization_rules().items()):
-                    f.write(" ".join("%04X" % ord(x) for x in c) + "\t" + " ".join("%04X" % ord(x) for x in t) + "\n")
+        if nfkc_only:
+            normalizer = {"normalization_rule_name": "nmt_nfkc"}
+        else:
+            from train_sentiment import write_rule_tsv
+            normalizer = {"normalization_rule_tsv": os.path.join(d, "rules.tsv")}
+            write_rule_tsv(normalization_rules(), normalizer["normalization_rule_tsv"])
         spm.SentencePieceTrainer.train(input=os.path.join(d, "t.txt"), model_prefix=os.path.join(d, "m"),
-                                       vocab_size=40, model_type="char", minloglevel=2, **rules)
+                                       vocab_size=40, model_type="char", minloglevel=2, **normalizer)
         proto = open(os.path.join(d, "m.model"), "rb").read()
     for field, _, v in _fields(proto):
         if field == 3:

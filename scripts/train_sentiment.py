@@ -236,12 +236,18 @@ def normalization_rules(path):
     rules["''"] = " '' "
     for combo in itertools.product(*[(ch, ch.upper()) for ch in "cannot"]):
         rules["".join(combo)] = "can not"
+    write_rule_tsv(rules, path)
+    return len(rules)
+
+
+def write_rule_tsv(rules, path):
+    """{source: target} normalisation rules as SentencePiece's
+    normalization_rule_tsv: code points in hex, source TAB target."""
     with open(path, "w", encoding="utf-8") as f:
         for c, t in sorted(rules.items()):
             src = " ".join("%04X" % ord(x) for x in c)
             dst = " ".join("%04X" % ord(x) for x in t)
             f.write(f"{src}\t{dst}\n")
-    return len(rules)
 
 
 def gutenberg_lines(corpus_dir, max_lines, seed):

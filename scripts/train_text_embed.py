@@ -81,6 +81,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import train_sentiment as ts  # noqa: E402  (normalisation table, Gutenberg reader, PPMI-SVD)
+import convert_use_lite  # noqa: E402  (--use-lite: the fourth channel and its tokenizer)
 from convert_use_lite import Int8Rows, quantize_rows  # noqa: E402  (int8 tables with a scale per row)
 
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = ts.UNK_ID, ts.BOS_ID, ts.EOS_ID, ts.PAD_ID
@@ -589,8 +590,6 @@ def main():
     train_texts = sorted({s for v in train_sets.values() for a, b, _ in v for s in (a, b)})
 
     # 1. tokenizer, 2. PPMI-SVD (cached: minutes of CPU)
-    if args.use_lite:
-        import convert_use_lite
     # the PPMI counts depend on the segmentation: the USE tokenizer's normaliser is part of the key
     key = (f"use-lite-{convert_use_lite.normalizer_id(args.nfkc_only)}-" if args.use_lite else "") + f"v{args.vocab_size}-g{args.gutenberg_lines}-w{args.window}-d{args.dim}-s{args.seed}-{'sick' if not args.no_sick else 'nosick'}{'' if not args.no_mrpc else '-nomrpc'}"
     cdir = os.path.join(args.cache, key)
@@ -609,8 +608,7 @@ def main():
         norm = "NFKC only" if args.nfkc_only else "NFKC, case folded, punctuation spaced off words"
         log(f"fourth channel: Universal Sentence Encoder lite from {convert_use_lite.PACKAGE} (sha256 "
             f"{convert_use_lite.SHA256[:12]}...), {'float32' if args.float32 else 'int8'} weights, its tokenizer "
-            f"({len(proto)} bytes; {norm}) "
-            f"as the bundle's")
+            f"({len(proto)} bytes; {norm}) as the bundle's")
     elif not os.path.exists(sp_path):
         targs = types.SimpleNamespace(corpus=corpus, spm_gutenberg_lines=args.gutenberg_lines, seed=args.seed,
                                       spm_type="unigram", vocab_size=args.vocab_size, threads=args.threads)
