@@ -580,10 +580,11 @@ assert len(got) == 10 and sum(g == 7 for g in got) >= 9, got  # 7 = Sneaker
   [ -s "$T/sheet.png" ] || fail "no contact sheet" ;;
 embed_default_text_model)
   # The shipped models/text-embed.pt (int8 USE lite through LibTorch's quantised
-  # ops) in the C++ path: 1636-d unit vectors, a paraphrase closer than an
+  # ops) in the C++ path: 1701-d unit vectors, a paraphrase closer than an
   # unrelated sentence, the empty line an error in its place, and a sentence's
   # vector the same alone as in a batch; its tokenizer keeps a word's pieces in
-  # capitals and next to quotes, brackets and hyphens.
+  # capitals and next to quotes, brackets and hyphens; its number channel
+  # reads "five" as 5 and sets a changed figure apart.
   M=$SRC/models/text-embed.pt
   [ -f "$M" ] || fail "models/text-embed.pt is missing"
   "$APPS/sense-embed" -m "$M" --threads 1 --json "A man is playing a guitar." "" "Someone plays the guitar." \
@@ -596,7 +597,7 @@ b = [json.loads(l) for l in open(sys.argv[1])]
 a = json.loads(open(sys.argv[2]).readline())['embedding']
 assert len(b) == 4 and b[1]['error']['code'] == 'input', b[1]
 g, p, s = (b[i]['embedding'] for i in (0, 2, 3))
-assert all(len(v) == 1636 and abs(sum(x * x for x in v) - 1) < 1e-4 for v in (g, p, s, a))
+assert all(len(v) == 1701 and abs(sum(x * x for x in v) - 1) < 1e-4 for v in (g, p, s, a))
 cos = lambda u, v: sum(x * y for x, y in zip(u, v))
 assert cos(g, p) > cos(g, s) + 0.1, (cos(g, p), cos(g, s))
 assert cos(a, s) > 0.9999, cos(a, s)
@@ -606,13 +607,15 @@ assert cos(a, s) > 0.9999, cos(a, s)
   "$APPS/sense-tokenize" --bundle "$M" --pieces "$(printf 'the director-general (IAEA) said \xe2\x80\x9cfine\xe2\x80\x9d')" > "$T/p" || fail "tokenize: exit $?"
   grep -qxF '▁the ▁director ▁- ▁general ▁( ▁i a ea ▁) ▁said ▁" ▁fine ▁"' "$T/p" || fail "pieces: $(cat "$T/p")"
   "$APPS/sense-embed" -m "$M" --threads 1 --json "I don't think so, \"she\" said." "$(printf 'I don\xe2\x80\x99t think so, \xe2\x80\x9cshe\xe2\x80\x9d said.')" \
-    "Why is my order late?" "WHY IS MY ORDER LATE?" > "$T/q" || fail "quotes: exit $?"
+    "Why is my order late?" "WHY IS MY ORDER LATE?" "Sales rose 5 percent to 116.92 million." \
+    "Sales rose five percent to 116.92 million." "Sales rose 7 percent to 116.78 million." > "$T/q" || fail "quotes: exit $?"
   "$PY" -c "
 import json, sys
-u, v, w, x = (json.loads(l)['embedding'] for l in open(sys.argv[1]))
+u, v, w, x, n, f, c = (json.loads(l)['embedding'] for l in open(sys.argv[1]))
 cos = lambda a, b: sum(p * q for p, q in zip(a, b))
 assert cos(u, v) > 0.9999 and cos(w, x) > 0.9999, (cos(u, v), cos(w, x))
-" "$T/q" || fail "typographic quotes or capitals change the vector: $(cut -c1-200 "$T/q")" ;;
+assert cos(n, f) > cos(n, c) + 0.04, (cos(n, f), cos(n, c))
+" "$T/q" || fail "typographic quotes, capitals or numbers: $(cut -c1-200 "$T/q")" ;;
 # ---- entities (issue 14): sense-entities and sense-eval entities
 entities_outputs_in_order)
   printf 'in Paris\n\nANGELA MERKEL\n' > "$T/f"

@@ -111,4 +111,48 @@ with torch.no_grad():
     want = 0.7 * (m(ids, mask)[0] @ m(ids, mask)[1]) + 0.3 * (u_in[0] @ u_in[1])
     check(abs((o[0] @ o[1]).item() - want.item()) < 1e-5, "USE mix cosine is (1 - u) inner + u USE")
     check(torch.allclose(torch.jit.script(um)(ids, mask), o, atol=1e-6), "USE mix: TorchScript == eager")
+# the number channel: a number is the digits of one word ("116.92" -> 11692,
+# "1,000" = "1000", "two" = "2"); cosine (c + shared) / sqrt((c + |A|)(c + |B|))
+class _Pieces:
+    P = ["<pad>", "<unk>", "\u2581at", "\u25811", "16", ".", "9", "2", "\u2581yen", "\u2581two", "\u25812", ",", "000",
+         "\u25811000", "\u2581(", "8", "\u2581one"]
+
+    def get_piece_size(self):
+        return len(self.P)
+
+    def id_to_piece(self, i):
+        return self.P[i]
+
+    def is_control(self, i):
+        return i == 0
+
+    def is_unknown(self, i):
+        return i == 1
+
+    def is_unused(self, i):
+        return False
+
+nc = t.NumberChannel(t.number_tables(_Pieces()), 64, 2.0)
+rows = [[2, 3, 4, 5, 6, 7, 8], [2, 3, 4, 5, 15, 8, 0], [9, 8, 0, 0, 0, 0, 0], [10, 8, 0, 0, 0, 0, 0],
+        [3, 11, 12, 0, 0, 0, 0], [13, 0, 0, 0, 0, 0, 0], [2, 8, 16, 0, 0, 0, 0], [10, 5, 14, 8, 0, 0, 0]]
+ids = torch.tensor(rows)
+mask = (ids > 0).long()
+with torch.no_grad():
+    n = nc(ids, mask)
+    cos = n @ n.t()
+    check(abs(cos[0, 1].item() - 2 / 3) < 1e-5, f"116.92 against 116.8: c / (c + 1), got {cos[0, 1].item()}")
+    check(abs(cos[2, 3].item() - 1) < 1e-5, "'two' reads as 2")
+    check(abs(cos[4, 5].item() - 1) < 1e-5, "'1,000' reads as 1000")
+    check(abs(cos[6, 6].item() - 1) < 1e-5 and abs(cos[6, 3].item() - math.sqrt(2 / 3)) < 1e-5,
+          "no numbers ('one' is not read as 1): sqrt(c / (c + 1)) against one number")
+    check(abs(cos[7, 3].item() - 1) < 1e-5, "a full stop after a number is not part of it; '(' starts a new word")
+    one = nc(ids[1:2, :6], mask[1:2, :6])
+    check(torch.allclose(one, n[1:2], atol=1e-6), "padding invariance")
+    check(torch.allclose(torch.jit.script(nc)(ids, mask), n, atol=1e-6), "number channel: TorchScript == eager")
+    nm = t.NumberMixEncoder(_Unit(), nc, 0.125).eval()
+    o = nm(ids, mask)
+    u_in = _Unit()(ids, mask)
+    want = 0.875 * (u_in[0] @ u_in[1]) + 0.125 * cos[0, 1]
+    check(abs((o[0] @ o[1]).item() - want.item()) < 1e-5, "number mix cosine is (1 - a) inner + a numbers")
+    check(torch.allclose(torch.jit.script(nm)(ids, mask), o, atol=1e-6), "number mix: TorchScript == eager")
 print("all checks passed")
