@@ -69,6 +69,7 @@ import datetime
 import json
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -534,7 +535,6 @@ def number_tables(sp):
     to the number of its digits, whether it has digits, and whether it starts
     a new word ("\u2581" pieces and punctuation other than "." and ",", which
     join "116.92" and "1,000" but carry no digits: "1,000" reads as 1000)."""
-    import re
     V = sp.get_piece_size()
     val, pw, has, bound = [0] * V, [1] * V, [False] * V, [False] * V
     for i in range(V):
@@ -905,8 +905,8 @@ def main():
     mixed = any(isinstance(m, UseMixEncoder) for m in model.modules())  # USE lite in the model (u > 0 on dev)
     counted = isinstance(model, NumberMixEncoder)  # the number channel in the model (a > 0 on dev)
     # the USE weights counted as converted (float), int8 or not; int8 tables by their entries
-    use_prefix = ("inner." if counted else "") + "use."
-    n_params = sum(p.numel() for n, p in model.named_parameters() if not (mixed and n.startswith(use_prefix))) \
+    in_use = {id(p) for p in use.parameters()} if mixed else set()
+    n_params = sum(p.numel() for p in model.parameters() if id(p) not in in_use) \
         + (use_params if mixed else 0) + sum(m.q.numel() for m in model.modules() if isinstance(m, Int8Rows))
     out_dim = batch.shape[1]
     sets = ", ".join({"stsb": "STS-B train (5,749 pairs, CC BY-SA 4.0 and per-source terms)",
