@@ -396,8 +396,8 @@ class _Layer(nn.Module):
         self.c1 = _Dense(t(w[stack + "FFN/conv1/Tensordot/Reshape_1"]), t(w[enc + "FFN/conv1/bias/ConcatPartitions/concat"]))
         self.c2 = _Dense(t(w[stack + "FFN/conv2/Tensordot/Reshape_1"]), t(w[enc + "FFN/conv2/bias/ConcatPartitions/concat"]))
 
-    def forward(self, x, m, key_bias):
-        # x [N,T,Din], m [N,T,1] float (1 token, 0 padding), key_bias [N,1,1,T]
+    def forward(self, x, m, lengths):
+        # x [N,T,Din], m [N,T,1] float (1 token, 0 padding), lengths [N] int64 (tokens per row)
         n, T, _ = x.shape
         res = self.adj(x) * m if self.adjust else x
         h = self.ln(x)
@@ -406,8 +406,18 @@ class _Layer(nn.Module):
         q = q.reshape(n, T, self.heads, d).transpose(1, 2) * self.scale
         k = k.reshape(n, T, self.heads, d).transpose(1, 2)
         v = v.reshape(n, T, self.heads, d).transpose(1, 2)
-        a = torch.softmax(q @ k.transpose(-1, -2) + key_bias, dim=-1)
-        o = (a @ v).transpose(1, 2).reshape(n, T, self.heads * d)
+        # attention row by row over its own tokens only: with the padding in the
+        # products the float sums' grouping changed with T, and the int8 layers
+        # after it turned those last-bit differences into whole quantisation
+        # steps (a sentence alone and in a padded batch differed by up to 7.8e-3
+        # per coordinate); this way a row's arithmetic is the same in any batch.
+        # Padding positions get zeros (they never reach a token: keys are the
+        # row's tokens, and pooling masks them).
+        o = torch.zeros(n, T, self.heads * d, dtype=x.dtype, device=x.device)
+        for i in range(n):
+            L = max(1, int(lengths[i].item()))
+            a = torch.softmax(q[i:i + 1, :, :L] @ k[i:i + 1, :, :L].transpose(-1, -2), dim=-1)
+            o[i:i + 1, :L] = (a @ v[i:i + 1, :, :L]).transpose(1, 2).reshape(1, L, self.heads * d)
         x = self.out(o) + res                             # layer_postprocess/add
         h = self.ffn_ln(x)
         f = self.c2(torch.relu(self.c1(h)))
@@ -438,9 +448,9 @@ class UseLiteEncoder(nn.Module):
         # AddTimingSignal/add adds the signal to the embeddings, and Layer_0/add
         # adds the embeddings once more: the graph's layer 0 reads 2 * emb + signal.
         x = (2.0 * x + torch.cat([torch.sin(pos), torch.cos(pos)], dim=1)) * m
-        key_bias = ((1.0 - mask.to(torch.float32)) * -1e9)[:, None, None, :]
+        lengths = mask.sum(1)
         for layer in self.layers:
-            x = layer(x, m, key_bias)
+            x = layer(x, m, lengths)
         return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
 
     def forward(self, ids, mask):

@@ -614,7 +614,9 @@ import json, sys
 u, v, w, x, n, f, c = (json.loads(l)['embedding'] for l in open(sys.argv[1]))
 cos = lambda a, b: sum(p * q for p, q in zip(a, b))
 assert cos(u, v) > 0.9999 and cos(w, x) > 0.9999, (cos(u, v), cos(w, x))
-assert cos(n, f) > cos(n, c) + 0.04, (cos(n, f), cos(n, c))
+# the shipped bundle: 0.994 against 0.970; without its number channel the
+# margin is 0.012 (the fine-tuned USE lite sees figures a little itself)
+assert cos(n, f) > cos(n, c) + 0.018, (cos(n, f), cos(n, c))
 " "$T/q" || fail "typographic quotes, capitals or numbers: $(cut -c1-200 "$T/q")" ;;
 # ---- entities (issue 14): sense-entities and sense-eval entities
 entities_outputs_in_order)
