@@ -237,6 +237,31 @@ class UseMixEncoder(nn.Module):
         return torch.cat([self.u[0] * F.normalize(self.inner(ids, mask), dim=1), self.u[1] * self.use(ids, mask)], 1)
 
 
+def pair_batches(tr, batch, rng):
+    """One epoch's batches: (set name, pair indices), each batch from one
+    data set, shuffled by rng (the random module or a random.Random)."""
+    batches = []
+    for k, (a, b, y) in tr.items():
+        idx = list(range(len(y)))
+        rng.shuffle(idx)
+        batches += [(k, idx[i:i + batch]) for i in range(0, len(idx), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def cosent_step(model, pairs, idx, scale, opt, sched):
+    """One optimiser step of the CoSENT loss on the cosines of pairs
+    (a, b, y) at idx; returns the loss."""
+    a, b, y = pairs
+    cos = F.cosine_similarity(model(*pad([a[i] for i in idx])), model(*pad([b[i] for i in idx])), dim=1)
+    loss = cosent(cos, y[idx], scale)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def finetune_use(use, tr, devsets, args, log):
     """Fine-tunes the float USE lite encoder in place on the training pairs
     (CoSENT on its own cosines, one data set per batch, AdamW with a linear
@@ -257,23 +282,9 @@ def finetune_use(use, tr, devsets, args, log):
     rng = random.Random(args.seed)  # its own stream: the trained channels' batches stay as without fine-tuning
     t0 = time.time()
     for epoch in range(1, args.use_epochs + 1):
-        batches = []
-        for k, (a, b, y) in tr.items():
-            idx = list(range(len(y)))
-            rng.shuffle(idx)
-            batches += [(k, idx[i:i + args.use_batch]) for i in range(0, len(idx), args.use_batch)]
-        rng.shuffle(batches)
+        batches = pair_batches(tr, args.use_batch, rng)
         use.train()
-        total = 0.0
-        for k, idx in batches:
-            a, b, y = tr[k]
-            cos = F.cosine_similarity(use(*pad([a[i] for i in idx])), use(*pad([b[i] for i in idx])), dim=1)
-            loss = cosent(cos, y[idx], args.scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item()
+        total = sum(cosent_step(use, tr[k], idx, args.scale, opt, sched) for k, idx in batches)
         report(f"fine-tuned, epoch {epoch} (loss {total / len(batches):.4f}, {time.time() - t0:.0f}s)")
     return use.eval()
 
@@ -893,24 +904,8 @@ def main():
                                                 pct_start=0.1, anneal_strategy="cos")
     for epoch in range(1, args.epochs + 1):
         model.train()
-        batches = []
-        for k, (a, b, y) in tr.items():
-            idx = list(range(len(y)))
-            random.shuffle(idx)
-            batches += [(k, idx[i:i + args.batch]) for i in range(0, len(idx), args.batch)]
-        random.shuffle(batches)
-        total = 0.0
-        for k, idx in batches:
-            a, b, y = tr[k]
-            ea = model(*pad([a[i] for i in idx]))
-            eb = model(*pad([b[i] for i in idx]))
-            cos = F.cosine_similarity(ea, eb, dim=1)
-            loss = cosent(cos, y[idx], args.scale)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item()
+        batches = pair_batches(tr, args.batch, random)
+        total = sum(cosent_step(model, tr[k], idx, args.scale, opt, sched) for k, idx in batches)
         model.eval()
         r = spearman(pair_cos(model, dev_a, dev_b), dev_y)
         mark = ""
