@@ -289,64 +289,59 @@ def finetune_use(use, tr, devsets, args, log):
     return use.eval()
 
 
+def choose_weight(model, channel, devsets, grid):
+    """The weight w in grid whose mixture (1 - w) * model cosine + w *
+    channel cosine has the highest summed Spearman over the dev sets (the
+    first such w), or 0 (the model alone) if none beats the model. Returns
+    (w, scores): scores[w][set] the Spearman for w = 0, 1 (the channel
+    alone) and each w in grid; every cosine is computed once."""
+    with torch.no_grad():
+        cos = {k: (torch.tensor(pair_cos(model, a, b)), torch.tensor(pair_cos(channel, a, b)), y)
+               for k, (a, b, y) in devsets.items()}
+    scores = {w: {k: spearman(((1 - w) * m + w * c).numpy(), y) for k, (m, c, y) in cos.items()}
+              for w in [0.0, 1.0, *grid]}
+    w = max(grid, key=lambda v: sum(scores[v].values()))
+    return (w if sum(scores[w].values()) > sum(scores[0.0].values()) else 0.0), scores
+
+
+def _fmt(r):
+    return " / ".join(f"{100 * v:.2f}" for v in r.values())
+
+
 def add_use_channel(model, use, devsets, best, log):
     """Picks the USE channel's weight u on the mean Spearman of the dev sets
     (STS-B dev, MRPC dev, SICK trial: the model is meant to hold up off STS-B
     too; u = 0: the model as it is). Returns (model, its Spearman on the first
     dev set, STS-B dev in main())."""
-    with torch.no_grad():
-        cos = {k: (torch.tensor(pair_cos(model, a, b)), torch.tensor(pair_cos(use, a, b)), y)
-               for k, (a, b, y) in devsets.items()}
-
-        def score(u):
-            return {k: spearman(((1 - u) * m + u * v).numpy(), y) for k, (m, v, y) in cos.items()}
-
-        fmt = lambda r: " / ".join(f"{100 * v:.2f}" for v in r.values())
-        log(f"USE lite alone: {' / '.join(devsets)} Spearman x100 {fmt(score(1.0))}")
-        before = score(0.0)
-        choice, line = (0.0, before), []
-        for u in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
-            r = score(u)
-            line.append(f"{u:g}: {fmt(r)}")
-            if sum(r.values()) > sum(choice[1].values()):
-                choice = (u, r)
-        log(f"USE channel weight u -> {' / '.join(devsets)} Spearman x100: " + "; ".join(line)
-            + f" (without it {fmt(before)})")
-    u, r = choice
-    log(f"USE channel: weight {u:g}: {fmt(r)} (mean {100 * sum(r.values()) / len(r):.2f}; without it "
+    grid = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    u, scores = choose_weight(model, use, devsets, grid)
+    names = " / ".join(devsets)
+    log(f"USE lite alone: {names} Spearman x100 {_fmt(scores[1.0])}")
+    log(f"USE channel weight u -> {names} Spearman x100: " + "; ".join(f"{w:g}: {_fmt(scores[w])}" for w in grid)
+        + f" (without it {_fmt(scores[0.0])})")
+    r, before = scores[u], scores[0.0]
+    log(f"USE channel: weight {u:g}: {_fmt(r)} (mean {100 * sum(r.values()) / len(r):.2f}; without it "
         f"{100 * sum(before.values()) / len(before):.2f})")
     if u == 0.0:
         return model, best
     return UseMixEncoder(model, use, u), next(iter(r.values()))
 
 
-def add_number_channel(model, numbers, dev_a, dev_b, dev_y, mrpc_dev, best, log):
-    """Picks the number channel's weight a on STS-B dev and MRPC dev together
-    (the mean of the two Spearmans: numbers are rare in STS-B, common in
-    MRPC's news; a = 0: the model as it is)."""
-    with torch.no_grad():
-        cos = {}
-        for name, (a, b, y) in {"STS-B dev": (dev_a, dev_b, dev_y), "MRPC dev": mrpc_dev}.items():
-            cos[name] = (torch.tensor(pair_cos(model, a, b)), torch.tensor(pair_cos(numbers, a, b)), y)
-
-        def score(w):
-            return {k: spearman(((1 - w) * m + w * n).numpy(), y) for k, (m, n, y) in cos.items()}
-
-        before = score(0.0)
-        choice, line = (0.0, before), []
-        for w in [0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2]:
-            r = score(w)
-            line.append(f"{w:g}: " + " / ".join(f"{100 * v:.2f}" for v in r.values()))
-            if sum(r.values()) > sum(choice[1].values()):
-                choice = (w, r)
-        log("number channel weight a -> STS-B dev / MRPC dev Spearman x100: "
-            + "; ".join(line) + " (without it " + " / ".join(f"{100 * v:.2f}" for v in before.values()) + ")")
-    w, r = choice
-    log(f"number channel: {numbers.dim} buckets, c = {numbers.c ** 2:g}, weight {w:g}: STS-B dev Spearman x100 "
-        f"{100 * r['STS-B dev']:.2f}, MRPC dev {100 * r['MRPC dev']:.2f}")
+def add_number_channel(model, numbers, devsets, best, log):
+    """Picks the number channel's weight a on devsets, STS-B dev and MRPC
+    dev in main(), together (the mean of their Spearmans: numbers are rare
+    in STS-B, common in MRPC's news; a = 0: the model as it is). Returns
+    (model, its Spearman on the first dev set)."""
+    grid = [0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2]
+    w, scores = choose_weight(model, numbers, devsets, grid)
+    log(f"number channel weight a -> {' / '.join(devsets)} Spearman x100: "
+        + "; ".join(f"{v:g}: {_fmt(scores[v])}" for v in grid) + f" (without it {_fmt(scores[0.0])})")
+    r = scores[w]
+    log(f"number channel: {numbers.dim} buckets, c = {numbers.c ** 2:g}, weight {w:g}: "
+        + ", ".join(f"{k} {100 * v:.2f}" for k, v in r.items()))
     if w == 0.0:
         return model, best
-    return NumberMixEncoder(model, numbers, w), r["STS-B dev"]
+    return NumberMixEncoder(model, numbers, w), next(iter(r.values()))
 
 
 class _CanonPieces:
@@ -754,7 +749,7 @@ def main():
                          "'\"Hello', 'HELLO' and 'hello' share their pieces")
     ap.add_argument("--use-epochs", type=int, default=3,
                     help="with --use-lite: fine-tune USE lite on the training pairs for this many epochs (CoSENT, "
-                         "about 5 minutes an epoch on two threads) before its int8 copy is made; 0: as converted")
+                         "about 5.5 minutes an epoch on two threads) before its int8 copy is made; 0: as converted")
     ap.add_argument("--use-lr", type=float, default=1e-4,
                     help="USE lite fine-tuning: peak learning rate (AdamW; chosen on the dev sets from 3e-5 and 1e-4)")
     ap.add_argument("--use-batch", type=int, default=32, help="USE lite fine-tuning: pairs per batch")
@@ -935,7 +930,8 @@ def main():
     numbers = None
     if args.number_dim:
         numbers = NumberChannel(number_tables(sp), args.number_dim, args.number_c)
-        model, best = add_number_channel(model, numbers, dev_a, dev_b, dev_y, devsets["MRPC dev"], best, log)
+        model, best = add_number_channel(model, numbers, {k: devsets[k] for k in ("STS-B dev", "MRPC dev")},
+                                         best, log)
     test_r = None
     if args.report_test:
         test = read_stsb(os.path.join(stsb, "sts-test.csv"))

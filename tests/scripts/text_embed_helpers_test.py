@@ -6,6 +6,7 @@ of two outputs is cos(t)^2 x the dense cosine + sin(t)^2 x the lexical one;
 padding never changes a vector. No data files, no training."""
 import math
 import os
+import random
 import sys
 import types
 
@@ -169,7 +170,6 @@ class _Bag(torch.nn.Module):
         return F.normalize((self.e(ids) * mask.unsqueeze(-1)).sum(1), dim=1)
 
 
-import random  # noqa: E402
 torch.manual_seed(3)
 gen = random.Random(5)
 pa, pb, py = [], [], []
